@@ -1,0 +1,129 @@
+//! Named actions: what keys, the palette and the config refer to.
+
+/// Where an action applies; the help screen groups by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Context {
+    /// Anywhere.
+    Global,
+    /// In a list or a detail view.
+    List,
+    /// In the backlog pane.
+    Backlog,
+}
+
+impl Context {
+    /// Heading in the help screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "Global",
+            Context::List => "Lists and views",
+            Context::Backlog => "Backlog",
+        }
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident, $name:literal, $ctx:ident, $mutates:literal, [$($key:literal),*], $desc:literal;)*) => {
+        /// Everything a user can ask for; `snake_case` names are bindable in `[keys]`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $(
+                #[doc = $desc]
+                $variant,
+            )*
+        }
+
+        /// Every action with its metadata, in help order.
+        pub const ACTIONS: &[ActionInfo] = &[
+            $(ActionInfo {
+                action: Action::$variant,
+                name: $name,
+                context: Context::$ctx,
+                mutates: $mutates,
+                default_keys: &[$($key),*],
+                description: $desc,
+            },)*
+        ];
+    };
+}
+
+actions! {
+    Quit, "quit", Global, false, ["q", "ctrl-c"], "Quit flightdeck";
+    Help, "help", Global, false, ["?"], "Show the keys";
+    Palette, "palette", Global, false, [":"], "Command palette";
+    FocusNext, "focus_next", Global, false, ["tab"], "Focus the next pane";
+    FocusPrev, "focus_prev", Global, false, ["backtab"], "Focus the previous pane";
+    FocusBacklog, "focus_backlog", Global, false, ["1"], "Focus the backlog";
+    FocusBuilds, "focus_builds", Global, false, ["2"], "Focus the builds";
+    FocusDeploys, "focus_deploys", Global, false, ["3"], "Focus the deploys";
+    FocusHealth, "focus_health", Global, false, ["4"], "Focus the health";
+    Zoom, "zoom", Global, false, ["z"], "Zoom the focused pane";
+    Refresh, "refresh", Global, false, ["r"], "Refresh every pane now";
+    CycleTheme, "cycle_theme", Global, false, ["t"], "Next colour theme";
+    Suspend, "suspend", Global, false, ["ctrl-z"], "Suspend to the shell (fg returns)";
+    MoveDown, "move_down", List, false, ["j", "down"], "Move down";
+    MoveUp, "move_up", List, false, ["k", "up"], "Move up";
+    MoveTop, "move_top", List, false, ["g", "home"], "Go to the top";
+    MoveBottom, "move_bottom", List, false, ["G", "end"], "Go to the bottom";
+    PageDown, "page_down", List, false, ["ctrl-d", "pgdn"], "Page down";
+    PageUp, "page_up", List, false, ["ctrl-u", "pgup"], "Page up";
+    Open, "open", List, false, ["enter"], "Open the detail view";
+    Back, "back", List, false, ["esc"], "Back out (close the view, clear the filter)";
+    Filter, "filter", List, false, ["/"], "Filter the list (is:open kind:incident label:x sev:high text)";
+    NewItem, "new_item", Backlog, true, ["n"], "New item";
+    EditItem, "edit_item", Backlog, true, ["e"], "Edit the selected item";
+    CommentItem, "comment_item", Backlog, true, ["c"], "Comment on the selected item";
+    ToggleState, "close_reopen", Backlog, true, ["x"], "Close or reopen the selected item";
+    EditLabels, "label_item", Backlog, true, ["l"], "Edit the labels of the selected item";
+    CycleSort, "cycle_sort", Backlog, false, ["s"], "Sort by: updated, newest, oldest, state, kind, label";
+    CycleStateFilter, "cycle_state", Backlog, false, ["a"], "Show open, closed or all items";
+}
+
+/// An action's name, context, default keys and description.
+#[derive(Clone, Copy, Debug)]
+pub struct ActionInfo {
+    /// The action.
+    pub action: Action,
+    /// Its `snake_case` name.
+    pub name: &'static str,
+    /// Where it applies.
+    pub context: Context,
+    /// Whether it changes anything (refused in read-only mode).
+    pub mutates: bool,
+    /// Keys bound when the config does not rebind it.
+    pub default_keys: &'static [&'static str],
+    /// One line for help and the palette.
+    pub description: &'static str,
+}
+
+impl Action {
+    /// The action's metadata.
+    pub fn info(self) -> &'static ActionInfo {
+        ACTIONS
+            .iter()
+            .find(|i| i.action == self)
+            .unwrap_or(&ACTIONS[0])
+    }
+
+    /// The action with this `snake_case` name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        ACTIONS.iter().find(|i| i.name == name).map(|i| i.action)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for info in ACTIONS {
+            assert_eq!(Action::from_name(info.name), Some(info.action));
+            assert_eq!(info.action.info().name, info.name);
+        }
+        let mut names: Vec<_> = ACTIONS.iter().map(|i| i.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ACTIONS.len());
+    }
+}

@@ -1,0 +1,92 @@
+//! One provider feeding one pane: at most one request in flight, stale answers dropped,
+//! the last good data kept with its age when a refresh fails.
+
+use crate::domain::Timestamp;
+
+/// A failed refresh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedError {
+    /// What went wrong, one line.
+    pub message: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// The refresh state of one (pane, provider).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feed {
+    /// Provider id.
+    pub provider: String,
+    /// Request id of the call in flight.
+    pub in_flight: Option<u64>,
+    /// When data last arrived.
+    pub loaded_at: Option<Timestamp>,
+    /// The last failure, cleared by the next success.
+    pub error: Option<FeedError>,
+    /// Seconds between refreshes.
+    pub interval: i64,
+    /// When the next refresh is due.
+    pub next_due: Timestamp,
+}
+
+impl Feed {
+    /// A feed due now.
+    pub fn new(provider: &str, interval: i64) -> Feed {
+        Feed {
+            provider: provider.to_string(),
+            in_flight: None,
+            loaded_at: None,
+            error: None,
+            interval: interval.max(1),
+            next_due: 0,
+        }
+    }
+
+    /// Whether a refresh should start now: due and nothing in flight.
+    pub fn due(&self, now: Timestamp) -> bool {
+        self.in_flight.is_none() && now >= self.next_due
+    }
+
+    /// Marks request `id` as in flight.
+    pub fn start(&mut self, id: u64, now: Timestamp) {
+        self.in_flight = Some(id);
+        self.next_due = now + self.interval;
+    }
+
+    /// Accepts the answer to request `id`; false (drop it) when it is stale.
+    pub fn finish(&mut self, id: u64, now: Timestamp, error: Option<String>) -> bool {
+        if self.in_flight != Some(id) {
+            return false;
+        }
+        self.in_flight = None;
+        match error {
+            None => {
+                self.loaded_at = Some(now);
+                self.error = None;
+            }
+            Some(message) => self.error = Some(FeedError { message, at: now }),
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_in_flight_and_stale_answers_dropped() {
+        let mut f = Feed::new("local", 2);
+        assert!(f.due(0));
+        f.start(1, 0);
+        assert!(!f.due(5), "in flight");
+        assert!(!f.finish(7, 1, None), "unknown request is stale");
+        assert!(f.finish(1, 1, Some("timed out".into())));
+        assert!(f.error.is_some() && f.loaded_at.is_none());
+        assert!(!f.finish(1, 1, None), "answered twice");
+        assert!(!f.due(1) && f.due(2));
+        f.start(2, 2);
+        assert!(f.finish(2, 3, None));
+        assert_eq!((f.loaded_at, f.error.clone()), (Some(3), None));
+    }
+}

@@ -1,0 +1,239 @@
+//! The app: State, events, actions, the synchronous `update`, and the commands it returns.
+
+pub mod action;
+pub mod backlog;
+pub mod feed;
+pub mod input;
+pub mod keymap;
+pub mod overlay;
+pub mod palette;
+mod update;
+
+pub use action::{ACTIONS, Action, Context};
+pub use update::update;
+
+use crossterm::event::KeyEvent;
+
+use crate::domain::{Comment, PaneId, Timestamp, WorkItem};
+use crate::engine::gate::GateError;
+use crate::providers::{BacklogMutation, ProviderError, ProviderInfo};
+use backlog::BacklogPane;
+use keymap::Keymap;
+use overlay::Overlay;
+
+/// Everything that reaches the app loop, on one channel.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A key press.
+    Key(KeyEvent),
+    /// Text pasted into the terminal (never triggers an action).
+    Paste(String),
+    /// The terminal changed size.
+    Resize(u16, u16),
+    /// The one-second timer.
+    Tick,
+    /// The backlog provider answered a list.
+    BacklogListed {
+        /// Request id.
+        request: u64,
+        /// Items, or `None` when unchanged.
+        result: Result<Option<Vec<WorkItem>>, ProviderError>,
+    },
+    /// Comments of an item arrived.
+    CommentsLoaded {
+        /// Request id.
+        request: u64,
+        /// The comments.
+        result: Result<Vec<Comment>, ProviderError>,
+    },
+    /// A mutation went through the gate.
+    Mutated {
+        /// Request id.
+        request: u64,
+        /// The touched item's id, or why it failed.
+        result: Result<String, GateError>,
+    },
+    /// A signal asked the process to stop.
+    Terminate(&'static str),
+    /// The terminal went away (EOF or EIO on input).
+    InputClosed,
+}
+
+/// Side effects `update` asks for; the scheduler runs them as tasks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// List the backlog.
+    ListBacklog {
+        /// Request id.
+        request: u64,
+    },
+    /// Load an item's comments.
+    LoadComments {
+        /// Request id.
+        request: u64,
+        /// Item id.
+        item: String,
+    },
+    /// Change the backlog through the mutation gate.
+    MutateBacklog {
+        /// Request id.
+        request: u64,
+        /// The change.
+        change: BacklogMutation,
+    },
+}
+
+/// How loud a flash message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Confirmation.
+    Info,
+    /// Something was refused or failed.
+    Error,
+}
+
+/// A short message in the status bar that goes away by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    /// The text.
+    pub text: String,
+    /// Info or error.
+    pub level: Level,
+    /// When it disappears.
+    pub until: Timestamp,
+}
+
+/// A mutation awaiting its answer, and what to do with the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Request id.
+    pub request: u64,
+    /// What the user sees on success.
+    pub success: String,
+}
+
+/// Settings fixed at start.
+#[derive(Clone, Debug)]
+pub struct Init {
+    /// Workspace name.
+    pub workspace: String,
+    /// Where the config came from, for the status bar.
+    pub config_source: String,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Providers for the status bar.
+    pub providers: Vec<ProviderInfo>,
+    /// Backlog provider id and refresh interval, or why there is none.
+    pub backlog: Result<(String, i64), String>,
+    /// Theme names in cycling order, and the index of the current one.
+    pub themes: (Vec<String>, usize),
+    /// Terminal size.
+    pub size: (u16, u16),
+}
+
+/// The whole app state; render reads it, only `update` writes it.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Workspace name.
+    pub workspace: String,
+    /// Where the config came from.
+    pub config_source: String,
+    /// Whether mutations are refused.
+    pub read_only: bool,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Providers for the status bar.
+    pub providers: Vec<ProviderInfo>,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    /// The focused pane.
+    pub focus: PaneId,
+    /// Whether the focused pane fills the screen.
+    pub zoom: bool,
+    /// The backlog pane.
+    pub backlog: BacklogPane,
+    /// An open overlay (help, palette, a form).
+    pub overlay: Option<Overlay>,
+    /// A form closed with Esc, kept so nothing typed is lost.
+    pub draft: Option<Overlay>,
+    /// The awaited mutation.
+    pub pending: Option<Pending>,
+    /// Status-bar message.
+    pub flash: Option<Flash>,
+    /// Theme names and the current index.
+    pub themes: (Vec<String>, usize),
+    /// Set when the app should exit.
+    pub quit: bool,
+    /// Set when the app should suspend (Ctrl-Z).
+    pub suspend: bool,
+    /// Set when something visible changed since the last frame.
+    pub dirty: bool,
+    /// The minute last rendered, so ages refresh once a minute and no more.
+    pub minute: Timestamp,
+    next_request: u64,
+}
+
+impl State {
+    /// A fresh state.
+    pub fn new(init: Init) -> State {
+        let mut backlog = BacklogPane::default();
+        match init.backlog {
+            Ok((provider, interval)) => backlog.feed = Some(feed::Feed::new(&provider, interval)),
+            Err(why) => backlog.missing = why,
+        }
+        State {
+            workspace: init.workspace,
+            config_source: init.config_source,
+            read_only: init.read_only,
+            keymap: init.keymap,
+            providers: init.providers,
+            size: init.size,
+            focus: PaneId::Backlog,
+            zoom: false,
+            backlog,
+            overlay: None,
+            draft: None,
+            pending: None,
+            flash: None,
+            themes: init.themes,
+            quit: false,
+            suspend: false,
+            dirty: true,
+            minute: 0,
+            next_request: 1,
+        }
+    }
+
+    /// A new request id.
+    pub fn request_id(&mut self) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+
+    /// The current theme's name.
+    pub fn theme_name(&self) -> &str {
+        self.themes
+            .0
+            .get(self.themes.1)
+            .map_or("default", String::as_str)
+    }
+}
+
+/// Why a pane has nothing to show yet, in plain words.
+pub fn not_configured(pane: PaneId) -> &'static str {
+    match pane {
+        PaneId::Backlog => "No backlog provider configured.",
+        PaneId::Builds => {
+            "Not configured: no build provider.\n\nLocal pipelines ([[pipelines]]) and GitHub Actions runs are not available in this version yet."
+        }
+        PaneId::Deploys => {
+            "Not configured: no deploy target.\n\nDeploy targets ([[targets]]: local fleet, scripts, Ansible) are not available in this version yet."
+        }
+        PaneId::Health => {
+            "Not configured: no health check.\n\nHTTP probes, host metrics, Prometheus and Alertmanager ([[checks]]) are not available in this version yet."
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! `update`: the only place state changes. Synchronous; side effects are returned as commands.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::{Action, Context};
+use super::backlog::Detail;
+use super::input::{Edit, TextBox};
+use super::overlay::{Field, ItemForm, Overlay, PaletteState};
+use super::{Command, Event, Flash, Level, Pending, State};
+use crate::domain::{ItemState, PaneId, Timestamp};
+use crate::providers::BacklogMutation;
+use crate::ui::layout;
+
+/// How long a flash message stays.
+const FLASH_SECS: i64 = 4;
+
+/// Applies one event to the state and returns the side effects it asks for.
+pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    match event {
+        Event::Key(key) => {
+            if key.kind != KeyEventKind::Release && handle_key(state, key, now, &mut cmds) {
+                state.dirty = true;
+            }
+        }
+        Event::Paste(text) => {
+            if let Some(t) = active_text(state) {
+                t.insert_str(&text);
+                after_text_change(state);
+                state.dirty = true;
+            }
+        }
+        Event::Resize(w, h) => {
+            state.size = (w, h);
+            keep_selection_visible(state);
+            state.dirty = true;
+        }
+        Event::Tick => tick(state, now, &mut cmds),
+        Event::BacklogListed { request, result } => {
+            let Some(feed) = state.backlog.feed.as_mut() else {
+                return cmds;
+            };
+            let had_error = feed.error.is_some();
+            if !feed.finish(request, now, result.as_ref().err().map(ToString::to_string)) {
+                return cmds;
+            }
+            match result {
+                Ok(Some(items)) => {
+                    state.backlog.set_items(items);
+                    keep_selection_visible(state);
+                    state.dirty = true;
+                }
+                Ok(None) => state.dirty |= had_error,
+                Err(_) => state.dirty = true,
+            }
+        }
+        Event::CommentsLoaded { request, result } => {
+            if let Some(d) = state.backlog.detail.as_mut()
+                && d.request == Some(request)
+            {
+                d.request = None;
+                d.comments = Some(result.map_err(|e| e.to_string()));
+                state.dirty = true;
+            }
+        }
+        Event::Mutated { request, result } => mutated(state, request, result, now, &mut cmds),
+        Event::Terminate(_) | Event::InputClosed => state.quit = true,
+    }
+    cmds
+}
+
+fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
+    refresh_if_due(state, now, cmds);
+    if state.flash.as_ref().is_some_and(|f| now >= f.until) {
+        state.flash = None;
+        state.dirty = true;
+    }
+    let showing_error = state.backlog.feed.as_ref().is_some_and(|f| f.error.is_some());
+    if now / 60 != state.minute || showing_error {
+        state.minute = now / 60;
+        state.dirty = true;
+    }
+}
+
+fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
+    let due = state.backlog.feed.as_ref().is_some_and(|f| f.due(now));
+    if due {
+        let request = state.request_id();
+        if let Some(feed) = state.backlog.feed.as_mut() {
+            feed.start(request, now);
+        }
+        cmds.push(Command::ListBacklog { request });
+    }
+}
+
+fn flash(state: &mut State, text: impl Into<String>, level: Level, now: Timestamp) {
+    state.flash = Some(Flash {
+        text: text.into(),
+        level,
+        until: now + FLASH_SECS,
+    });
+    state.dirty = true;
+}
+
+fn list_rows(state: &State) -> usize {
+    layout::backlog_rows(state)
+}
+
+fn keep_selection_visible(state: &mut State) {
+    let rows = list_rows(state);
+    state.backlog.scroll_into_view(rows);
+}
+
+/// The text box that has the keyboard, if any.
+fn active_text(state: &mut State) -> Option<&mut TextBox> {
+    match state.overlay.as_mut() {
+        Some(Overlay::Form(f)) => f.focused_text(),
+        Some(Overlay::Palette(p)) => Some(&mut p.input),
+        Some(Overlay::Comment { text, .. }) | Some(Overlay::Labels { text, .. }) => Some(text),
+        Some(Overlay::Help { .. }) => None,
+        None if state.backlog.filtering => Some(&mut state.backlog.filter),
+        None => None,
+    }
+}
+
+fn after_text_change(state: &mut State) {
+    match state.overlay.as_mut() {
+        Some(Overlay::Palette(p)) => p.selected = 0,
+        None if state.backlog.filtering => {
+            state.backlog.refilter();
+            keep_selection_visible(state);
+        }
+        _ => {}
+    }
+}
+
+fn is_ctrl(key: &KeyEvent, c: char) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+}
+
+fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<Command>) -> bool {
+    if state.overlay.is_some() {
+        return overlay_key(state, key, now, cmds);
+    }
+    if state.backlog.filtering && state.focus == PaneId::Backlog {
+        return filter_key(state, key);
+    }
+    match state.keymap.action_for(&key) {
+        Some(action) => {
+            dispatch(state, action, now, cmds);
+            true
+        }
+        None => false,
+    }
+}
+
+fn filter_key(state: &mut State, key: KeyEvent) -> bool {
+    let b = &mut state.backlog;
+    match key.code {
+        KeyCode::Enter => b.filtering = false,
+        KeyCode::Esc => {
+            b.filtering = false;
+            b.filter = TextBox::line("");
+            b.refilter();
+        }
+        KeyCode::Up => b.move_by(-1, 1),
+        KeyCode::Down => b.move_by(1, 1),
+        _ if is_ctrl(&key, 'c') => b.filtering = false,
+        _ => {
+            if b.filter.key(&key) == Edit::Ignored {
+                return false;
+            }
+            b.refilter();
+        }
+    }
+    keep_selection_visible(state);
+    true
+}
+
+/// Runs an action, whether it came from a key or the palette.
+pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: &mut Vec<Command>) {
+    let info = action.info();
+    if info.mutates && state.read_only {
+        flash(state, format!("read-only mode: {} is disabled", info.name), Level::Error, now);
+        return;
+    }
+    if info.context == Context::Backlog && state.focus != PaneId::Backlog {
+        let msg = format!("{} works in the Backlog pane (press 1)", info.name);
+        flash(state, msg, Level::Error, now);
+        return;
+    }
+    let rows = list_rows(state) as isize;
+    match action {
+        Action::Quit => state.quit = true,
+        Action::Suspend => state.suspend = true,
+        Action::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::Palette => {
+            state.overlay = Some(Overlay::Palette(PaletteState {
+                input: TextBox::line(""),
+                selected: 0,
+            }))
+        }
+        Action::FocusNext => state.focus = PaneId::ALL[(state.focus.index() + 1) % 4],
+        Action::FocusPrev => state.focus = PaneId::ALL[(state.focus.index() + 3) % 4],
+        Action::FocusBacklog => state.focus = PaneId::Backlog,
+        Action::FocusBuilds => state.focus = PaneId::Builds,
+        Action::FocusDeploys => state.focus = PaneId::Deploys,
+        Action::FocusHealth => state.focus = PaneId::Health,
+        Action::Zoom => state.zoom = !state.zoom,
+        Action::Refresh => {
+            if let Some(f) = state.backlog.feed.as_mut() {
+                f.next_due = now;
+            }
+            refresh_if_due(state, now, cmds);
+            flash(state, "refreshing", Level::Info, now);
+        }
+        Action::CycleTheme => {
+            let n = state.themes.0.len().max(1);
+            state.themes.1 = (state.themes.1 + 1) % n;
+            let msg = format!("theme: {}", state.theme_name());
+            flash(state, msg, Level::Info, now);
+        }
+        Action::MoveDown => move_or_scroll(state, 1),
+        Action::MoveUp => move_or_scroll(state, -1),
+        Action::PageDown => move_or_scroll(state, rows.max(1)),
+        Action::PageUp => move_or_scroll(state, -rows.max(1)),
+        Action::MoveTop => move_or_scroll(state, isize::MIN / 2),
+        Action::MoveBottom => move_or_scroll(state, isize::MAX / 2),
+        Action::Open => open_detail(state, cmds),
+        Action::Back => back(state),
+        Action::Filter => {
+            if state.focus == PaneId::Backlog && state.backlog.detail.is_none() {
+                state.backlog.filtering = true;
+            } else {
+                flash(state, "nothing to filter here", Level::Error, now);
+            }
+        }
+        Action::NewItem | Action::EditItem | Action::CommentItem | Action::EditLabels => {
+            open_editor(state, action, now)
+        }
+        Action::ToggleState => toggle_state(state, now, cmds),
+        Action::CycleSort => {
+            state.backlog.sort = state.backlog.sort.next();
+            state.backlog.resort();
+            keep_selection_visible(state);
+            let msg = format!("sort: {}", state.backlog.sort.label());
+            flash(state, msg, Level::Info, now);
+        }
+        Action::CycleStateFilter => {
+            state.backlog.states = state.backlog.states.next();
+            state.backlog.refilter();
+            keep_selection_visible(state);
+        }
+    }
+}
+
+fn move_or_scroll(state: &mut State, delta: isize) {
+    if state.focus != PaneId::Backlog {
+        return;
+    }
+    let rows = list_rows(state);
+    let b = &mut state.backlog;
+    if let Some(d) = b.detail.as_mut() {
+        let next = (d.scroll as isize).saturating_add(delta).clamp(0, u16::MAX as isize);
+        d.scroll = next as u16;
+    } else {
+        b.move_by(delta, rows);
+    }
+}
+
+/// The item an item action applies to: the one in the detail view, else the selected one.
+fn target_item(state: &State) -> Option<String> {
+    match &state.backlog.detail {
+        Some(d) => Some(d.item_id.clone()),
+        None => state.backlog.selected_item().map(|i| i.id.clone()),
+    }
+}
+
+fn open_detail(state: &mut State, cmds: &mut Vec<Command>) {
+    if state.focus != PaneId::Backlog || state.backlog.detail.is_some() {
+        return;
+    }
+    let Some(id) = state.backlog.selected_item().map(|i| i.id.clone()) else {
+        return;
+    };
+    let request = state.request_id();
+    state.backlog.detail = Some(Detail {
+        item_id: id.clone(),
+        scroll: 0,
+        comments: None,
+        request: Some(request),
+    });
+    cmds.push(Command::LoadComments { request, item: id });
+}
+
+fn back(state: &mut State) {
+    let b = &mut state.backlog;
+    if state.focus == PaneId::Backlog && b.detail.is_some() {
+        b.detail = None;
+    } else if state.focus == PaneId::Backlog && !b.filter.text.is_empty() {
+        b.filter = TextBox::line("");
+        b.refilter();
+        keep_selection_visible(state);
+    } else if state.zoom {
+        state.zoom = false;
+    }
+}
+
+fn open_editor(state: &mut State, action: Action, now: Timestamp) {
+    if state.backlog.feed.is_none() {
+        flash(state, "no backlog provider", Level::Error, now);
+        return;
+    }
+    let draft = state.draft.take();
+    let overlay = match action {
+        Action::NewItem => match draft {
+            Some(Overlay::Form(f)) if f.editing.is_none() => Overlay::Form(f),
+            other => {
+                state.draft = other;
+                Overlay::Form(ItemForm::new())
+            }
+        },
+        _ => {
+            let Some(id) = target_item(state) else {
+                state.draft = draft;
+                flash(state, "no item selected", Level::Error, now);
+                return;
+            };
+            let Some(item) = state.backlog.item(&id).cloned() else {
+                state.draft = draft;
+                return;
+            };
+            match (action, draft) {
+                (Action::EditItem, Some(Overlay::Form(f))) if f.editing.as_deref() == Some(&id) => {
+                    Overlay::Form(f)
+                }
+                (Action::CommentItem, Some(Overlay::Comment { item, text, error }))
+                    if item == id =>
+                {
+                    Overlay::Comment { item, text, error }
+                }
+                (action, other) => {
+                    state.draft = other;
+                    match action {
+                        Action::EditItem => Overlay::Form(ItemForm::edit(&item)),
+                        Action::CommentItem => Overlay::Comment {
+                            item: id,
+                            text: TextBox::area(""),
+                            error: None,
+                        },
+                        _ => Overlay::Labels {
+                            item: id,
+                            text: TextBox::line(&item.labels.join(", ")),
+                            error: None,
+                        },
+                    }
+                }
+            }
+        }
+    };
+    state.overlay = Some(overlay);
+}
+
+fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
+    let Some(id) = target_item(state) else {
+        flash(state, "no item selected", Level::Error, now);
+        return;
+    };
+    let Some(item) = state.backlog.item(&id) else {
+        return;
+    };
+    let (next, verb) = match item.state {
+        ItemState::Open => (ItemState::Closed, "closed"),
+        ItemState::Closed => (ItemState::Open, "reopened"),
+    };
+    submit(
+        state,
+        BacklogMutation::SetState { id: id.clone(), state: next },
+        format!("{verb} #{id}"),
+        cmds,
+    );
+}
+
+fn submit(state: &mut State, change: BacklogMutation, success: String, cmds: &mut Vec<Command>) {
+    let request = state.request_id();
+    state.pending = Some(Pending { request, success });
+    cmds.push(Command::MutateBacklog { request, change });
+}
+
+fn mutated(
+    state: &mut State,
+    request: u64,
+    result: Result<String, crate::engine::gate::GateError>,
+    now: Timestamp,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(pending) = state.pending.take_if(|p| p.request == request) else {
+        return;
+    };
+    match result {
+        Ok(id) => {
+            let editor_open = matches!(
+                state.overlay,
+                Some(Overlay::Form(_) | Overlay::Comment { .. } | Overlay::Labels { .. })
+            );
+            if editor_open {
+                state.overlay = None;
+            }
+            let msg = pending.success.replace("#new", &format!("#{id}"));
+            flash(state, msg, Level::Info, now);
+            if let Some(f) = state.backlog.feed.as_mut() {
+                f.next_due = now;
+            }
+            refresh_if_due(state, now, cmds);
+            if state.backlog.detail.as_ref().is_some_and(|d| d.item_id == id) {
+                let request = state.request_id();
+                if let Some(d) = state.backlog.detail.as_mut() {
+                    d.request = Some(request);
+                }
+                cmds.push(Command::LoadComments { request, item: id });
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            match state.overlay.as_mut() {
+                Some(Overlay::Form(f)) => f.error = Some(msg.clone()),
+                Some(Overlay::Comment { error, .. }) | Some(Overlay::Labels { error, .. }) => {
+                    *error = Some(msg.clone())
+                }
+                _ => {}
+            }
+            flash(state, msg, Level::Error, now);
+        }
+    }
+    state.dirty = true;
+}
+
+fn overlay_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<Command>) -> bool {
+    let Some(overlay) = state.overlay.take() else {
+        return false;
+    };
+    let close = key.code == KeyCode::Esc || is_ctrl(&key, 'c');
+    match overlay {
+        Overlay::Help { scroll } => {
+            let scroll = match key.code {
+                _ if close => return true,
+                KeyCode::Char('q' | '?') => return true,
+                KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
+                KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
+                KeyCode::PageUp => scroll.saturating_sub(10),
+                KeyCode::Char('g') | KeyCode::Home => 0,
+                _ => scroll,
+            };
+            state.overlay = Some(Overlay::Help { scroll });
+        }
+        Overlay::Palette(mut p) => {
+            let matches = p.matches();
+            match key.code {
+                _ if close => return true,
+                KeyCode::Enter => {
+                    if let Some(&action) = matches.get(p.selected) {
+                        dispatch(state, action, now, cmds);
+                    }
+                    return true;
+                }
+                KeyCode::Down | KeyCode::Tab => {
+                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
+                }
+                KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
+                _ if is_ctrl(&key, 'n') => {
+                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
+                }
+                _ if is_ctrl(&key, 'p') => p.selected = p.selected.saturating_sub(1),
+                _ => {
+                    if p.input.key(&key) == Edit::Changed {
+                        p.selected = 0;
+                    }
+                }
+            }
+            state.overlay = Some(Overlay::Palette(p));
+        }
+        Overlay::Form(f) => return form_key(state, f, key, close, now, cmds),
+        Overlay::Comment { item, mut text, error } => {
+            if close {
+                keep_draft(state, Overlay::Comment { item, text, error }, now);
+                return true;
+            }
+            if is_ctrl(&key, 's') && state.pending.is_none() {
+                let change = BacklogMutation::Comment {
+                    id: item.clone(),
+                    body: text.text.clone(),
+                };
+                submit(state, change, format!("commented on #{item}"), cmds);
+            } else if state.pending.is_none() {
+                text.key(&key);
+            }
+            state.overlay = Some(Overlay::Comment { item, text, error });
+        }
+        Overlay::Labels { item, mut text, error } => {
+            if close {
+                return true;
+            }
+            if key.code == KeyCode::Enter && state.pending.is_none() {
+                let labels = crate::domain::backlog::parse_labels(&text.text);
+                let change = BacklogMutation::SetLabels { id: item.clone(), labels };
+                submit(state, change, format!("labelled #{item}"), cmds);
+            } else if state.pending.is_none() {
+                text.key(&key);
+            }
+            state.overlay = Some(Overlay::Labels { item, text, error });
+        }
+    }
+    true
+}
+
+fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {
+    let empty = match &overlay {
+        Overlay::Form(f) => {
+            f.title.text.is_empty() && f.body.text.is_empty() && f.labels.text.is_empty()
+        }
+        Overlay::Comment { text, .. } => text.text.trim().is_empty(),
+        _ => true,
+    };
+    if !empty {
+        state.draft = Some(overlay);
+        flash(state, "draft kept: reopen the form to continue", Level::Info, now);
+    }
+}
+
+fn form_key(
+    state: &mut State,
+    mut f: ItemForm,
+    key: KeyEvent,
+    close: bool,
+    now: Timestamp,
+    cmds: &mut Vec<Command>,
+) -> bool {
+    if close {
+        keep_draft(state, Overlay::Form(f), now);
+        return true;
+    }
+    if state.pending.is_some() {
+        state.overlay = Some(Overlay::Form(f));
+        return true;
+    }
+    let single_line = matches!(f.focus, Field::Title | Field::Labels);
+    let choice = matches!(f.focus, Field::Kind | Field::Severity);
+    match key.code {
+        _ if is_ctrl(&key, 's') => {
+            let item = f.to_item();
+            if item.title.is_empty() {
+                f.error = Some("the title is empty".into());
+                f.focus = Field::Title;
+            } else {
+                f.error = None;
+                let (change, success) = match &f.editing {
+                    Some(id) => (
+                        BacklogMutation::Edit { id: id.clone(), item },
+                        format!("saved #{id}"),
+                    ),
+                    None => (BacklogMutation::Create(item), "created #new".to_string()),
+                };
+                submit(state, change, success, cmds);
+            }
+        }
+        KeyCode::Tab => f.cycle_focus(true),
+        KeyCode::BackTab => f.cycle_focus(false),
+        KeyCode::Enter | KeyCode::Down if single_line || choice => f.cycle_focus(true),
+        KeyCode::Up if single_line || choice => f.cycle_focus(false),
+        KeyCode::Left | KeyCode::Char('h') if choice => f.cycle_choice(false),
+        KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') if choice => f.cycle_choice(true),
+        _ => {
+            if let Some(t) = f.focused_text() {
+                t.key(&key);
+            }
+        }
+    }
+    state.overlay = Some(Overlay::Form(f));
+    true
+}
+
+#[cfg(test)]
+mod tests;

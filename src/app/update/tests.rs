@@ -1,0 +1,301 @@
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::*;
+use crate::app::keymap::Keymap;
+use crate::app::{Init, State};
+use crate::domain::{ItemKind, WorkItem};
+use crate::engine::gate::GateError;
+
+fn state() -> State {
+    let mut s = State::new(Init {
+        workspace: "demo".into(),
+        config_source: "built-in demo".into(),
+        read_only: false,
+        keymap: Keymap::default(),
+        providers: vec![],
+        backlog: Ok(("local".into(), 2)),
+        themes: (vec!["default".into(), "light".into()], 0),
+        size: (80, 24),
+    });
+    let cmds = update(&mut s, Event::Tick, 100);
+    assert_eq!(cmds, vec![Command::ListBacklog { request: 1 }]);
+    let items = (1..=30)
+        .map(|n| WorkItem {
+            id: n.to_string(),
+            provider: "local".into(),
+            title: format!("item {n}"),
+            body: String::new(),
+            state: ItemState::Open,
+            kind: ItemKind::Issue,
+            severity: None,
+            labels: vec![],
+            author: "a".into(),
+            created: n,
+            updated: n,
+            comments: 0,
+        })
+        .collect();
+    update(
+        &mut s,
+        Event::BacklogListed {
+            request: 1,
+            result: Ok(Some(items)),
+        },
+        100,
+    );
+    s
+}
+
+fn key(s: &mut State, code: KeyCode) -> Vec<Command> {
+    update(s, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)), 100)
+}
+
+fn ctrl(s: &mut State, c: char) -> Vec<Command> {
+    update(
+        s,
+        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+        100,
+    )
+}
+
+fn typ(s: &mut State, text: &str) {
+    for c in text.chars() {
+        key(s, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn navigation_scrolls_and_clamps() {
+    let mut s = state();
+    assert_eq!(s.backlog.selected_item().unwrap().id, "30");
+    key(&mut s, KeyCode::Char('G'));
+    assert_eq!(s.backlog.selected_item().unwrap().id, "1");
+    assert!(s.backlog.offset > 0, "scrolled to keep the selection visible");
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.backlog.selected_item().unwrap().id, "1");
+    key(&mut s, KeyCode::Char('g'));
+    assert_eq!((s.backlog.selected, s.backlog.offset), (0, 0));
+}
+
+#[test]
+fn focus_zoom_and_quit() {
+    let mut s = state();
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, PaneId::Builds);
+    key(&mut s, KeyCode::BackTab);
+    key(&mut s, KeyCode::BackTab);
+    assert_eq!(s.focus, PaneId::Health);
+    key(&mut s, KeyCode::Char('1'));
+    assert_eq!(s.focus, PaneId::Backlog);
+    key(&mut s, KeyCode::Char('z'));
+    assert!(s.zoom);
+    key(&mut s, KeyCode::Esc);
+    assert!(!s.zoom);
+    key(&mut s, KeyCode::Char('q'));
+    assert!(s.quit);
+}
+
+#[test]
+fn create_through_the_form_and_keep_it_on_failure() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char('n'));
+    assert!(matches!(s.overlay, Some(Overlay::Form(_))));
+    assert!(ctrl(&mut s, 's').is_empty(), "empty title is refused locally");
+    typ(&mut s, "Disk full");
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Right);
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Left);
+    let cmds = ctrl(&mut s, 's');
+    let Command::MutateBacklog { request, change } = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    let BacklogMutation::Create(item) = change else {
+        panic!()
+    };
+    assert_eq!(item.title, "Disk full");
+    assert_eq!(item.kind, Some(ItemKind::Incident));
+    assert_eq!(item.severity, Some(crate::domain::Severity::High));
+    // A failure keeps every typed character and says why.
+    update(
+        &mut s,
+        Event::Mutated {
+            request: *request,
+            result: Err(GateError::ReadOnly("create_item".into())),
+        },
+        100,
+    );
+    let Some(Overlay::Form(f)) = &s.overlay else {
+        panic!()
+    };
+    assert_eq!(f.title.text, "Disk full");
+    assert!(f.error.as_deref().unwrap().contains("read-only"));
+    // Success closes the form and refreshes at once.
+    let cmds = ctrl(&mut s, 's');
+    let Command::MutateBacklog { request, .. } = cmds[0] else {
+        panic!()
+    };
+    let cmds = update(
+        &mut s,
+        Event::Mutated {
+            request,
+            result: Ok("31".into()),
+        },
+        101,
+    );
+    assert!(s.overlay.is_none());
+    assert!(s.flash.as_ref().unwrap().text.contains("#31"));
+    assert!(matches!(cmds[0], Command::ListBacklog { .. }));
+}
+
+#[test]
+fn esc_keeps_a_draft() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char('n'));
+    typ(&mut s, "half-typed");
+    key(&mut s, KeyCode::Esc);
+    assert!(s.overlay.is_none());
+    key(&mut s, KeyCode::Char('n'));
+    let Some(Overlay::Form(f)) = &s.overlay else {
+        panic!()
+    };
+    assert_eq!(f.title.text, "half-typed");
+}
+
+#[test]
+fn read_only_blocks_mutating_keys() {
+    let mut s = state();
+    s.read_only = true;
+    for c in ['n', 'e', 'c', 'x', 'l'] {
+        assert!(key(&mut s, KeyCode::Char(c)).is_empty());
+        assert!(s.overlay.is_none(), "{c} opened an editor");
+        assert!(s.flash.as_ref().unwrap().text.contains("read-only"));
+    }
+    // The palette cannot get around it either.
+    key(&mut s, KeyCode::Char(':'));
+    typ(&mut s, "close_reopen");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+}
+
+#[test]
+fn filter_typing_and_clearing() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char('/'));
+    typ(&mut s, "item 1");
+    assert_eq!(s.backlog.view.len(), 11, "item 1, 10..19");
+    key(&mut s, KeyCode::Enter);
+    assert!(!s.backlog.filtering);
+    assert_eq!(s.backlog.view.len(), 11, "filter kept");
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.backlog.view.len(), 30);
+}
+
+#[test]
+fn paste_goes_to_inputs_only() {
+    let mut s = state();
+    let cmds = update(&mut s, Event::Paste("qqq\x1b[2J".into()), 100);
+    assert!(cmds.is_empty() && !s.quit, "pasted text never triggers actions");
+    key(&mut s, KeyCode::Char('/'));
+    update(&mut s, Event::Paste("item 2\x1b[2J".into()), 100);
+    assert_eq!(s.backlog.filter.text, "item 2[2J");
+}
+
+#[test]
+fn alt_y_is_not_y() {
+    let mut s = state();
+    let cmds = update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT)),
+        100,
+    );
+    assert!(cmds.is_empty() && !s.quit);
+}
+
+#[test]
+fn stale_and_failed_refreshes_keep_data() {
+    let mut s = state();
+    assert!(update(&mut s, Event::Tick, 101).is_empty(), "not due yet");
+    let cmds = update(&mut s, Event::Tick, 102);
+    let Command::ListBacklog { request } = cmds[0] else {
+        panic!()
+    };
+    assert!(update(&mut s, Event::Tick, 110).is_empty(), "one in flight");
+    update(
+        &mut s,
+        Event::BacklogListed {
+            request: request + 99,
+            result: Ok(Some(vec![])),
+        },
+        103,
+    );
+    assert_eq!(s.backlog.items.len(), 30, "stale answer dropped");
+    update(
+        &mut s,
+        Event::BacklogListed {
+            request,
+            result: Err(crate::providers::ProviderError::Timeout(
+                std::time::Duration::from_secs(10),
+            )),
+        },
+        112,
+    );
+    assert_eq!(s.backlog.items.len(), 30, "last good data kept");
+    let f = s.backlog.feed.as_ref().unwrap();
+    assert_eq!((f.loaded_at, f.error.as_ref().unwrap().at), (Some(100), 112));
+}
+
+#[test]
+fn detail_loads_comments_and_actions_target_it() {
+    let mut s = state();
+    let cmds = key(&mut s, KeyCode::Enter);
+    let Command::LoadComments { request, item } = &cmds[0] else {
+        panic!()
+    };
+    assert_eq!(item, "30");
+    update(
+        &mut s,
+        Event::CommentsLoaded {
+            request: *request,
+            result: Ok(vec![]),
+        },
+        100,
+    );
+    assert!(matches!(
+        s.backlog.detail.as_ref().unwrap().comments,
+        Some(Ok(_))
+    ));
+    let cmds = key(&mut s, KeyCode::Char('x'));
+    assert!(matches!(
+        &cmds[0],
+        Command::MutateBacklog {
+            change: BacklogMutation::SetState { id, state: ItemState::Closed },
+            ..
+        } if id == "30"
+    ));
+    key(&mut s, KeyCode::Esc);
+    assert!(s.backlog.detail.is_none());
+}
+
+#[test]
+fn palette_runs_actions_and_help_opens() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char(':'));
+    typ(&mut s, "zoom");
+    key(&mut s, KeyCode::Enter);
+    assert!(s.zoom && s.overlay.is_none());
+    key(&mut s, KeyCode::Char('?'));
+    assert!(matches!(s.overlay, Some(Overlay::Help { .. })));
+    key(&mut s, KeyCode::Esc);
+    assert!(s.overlay.is_none());
+}
+
+#[test]
+fn idle_ticks_do_not_redraw() {
+    let mut s = state();
+    s.dirty = false;
+    update(&mut s, Event::Tick, 100);
+    assert!(!s.dirty);
+    update(&mut s, Event::Tick, 160);
+    assert!(s.dirty, "ages refresh once a minute");
+}

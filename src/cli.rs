@@ -1,0 +1,137 @@
+//! The command line: global flags, subcommands, and dispatch to the cockpit or headless commands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr, bail};
+
+use crate::workspace::{self, ColorChoice, Options};
+use crate::{demo, headless, logging, paths, runtime, store, terminal};
+
+/// flightdeck: backlog, builds, deploys and health of the whole DevOps loop on one screen.
+#[derive(Debug, Parser)]
+#[command(name = "flightdeck", version, about)]
+pub struct Cli {
+    /// Config file (default: $FLIGHTDECK_CONFIG, ./flightdeck.toml, ~/.config/flightdeck/config.toml, else the demo).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Refuse every mutating action (for on-call triage).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Colour theme (default, light, high-contrast, ansi16, or one of yours).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Colour output; `auto` honours NO_COLOR.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Log level or filter for the log file in the state dir (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    pub log_level: String,
+    /// What to do (default: open the cockpit).
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Open the cockpit on the demo workspace.
+    Demo {
+        /// Wipe the demo workspace's state first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Refresh every provider once and print the state of all four panes.
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and reach each provider.
+    Check,
+    /// The audit log of mutating actions.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Verify the hash chain; exits non-zero when a record was edited or deleted.
+    Verify,
+}
+
+/// Parses the command line and runs it; the process exit code.
+pub fn main() -> Result<i32> {
+    color_eyre::install()?;
+    let cli = Cli::parse();
+    let state_dir = paths::state_dir().wrap_err("cannot find a state directory")?;
+    paths::private_dir(&state_dir)
+        .wrap_err_with(|| format!("cannot create state dir {}", state_dir.display()))?;
+    logging::init(&state_dir, &cli.log_level)
+        .wrap_err_with(|| format!("cannot open the log file in {}", state_dir.display()))?;
+    let mut opts = Options {
+        config: cli.config.clone(),
+        read_only: cli.read_only,
+        theme: cli.theme.clone(),
+        color: cli.color,
+        demo: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        None => {}
+        Some(Cmd::Demo { reset }) => {
+            if reset {
+                demo::reset(&state_dir).wrap_err("cannot reset the demo workspace")?;
+            }
+            opts.demo = true;
+        }
+        Some(Cmd::Status { json }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            let v = rt.block_on(headless::status_json(&ws));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", headless::status_text(&v));
+            }
+            return Ok(0);
+        }
+        Some(Cmd::Check) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            let (report, ok) = rt.block_on(headless::check(&ws));
+            print!("{report}");
+            return Ok(if ok { 0 } else { 1 });
+        }
+        Some(Cmd::Audit { action: AuditCmd::Verify }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            let s = store::Store::open(&ws.registry.store_path)?;
+            return match s.audit_verify()? {
+                Ok(r) => {
+                    println!("audit log ok: {} records, head {}", r.records, r.head);
+                    Ok(0)
+                }
+                Err(e) => {
+                    println!("{e}");
+                    Ok(1)
+                }
+            };
+        }
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        bail!("the cockpit needs a terminal; for scripts use `flightdeck status --json`");
+    }
+    let ws = workspace::open(&opts, &state_dir)?;
+    terminal::install_panic_hook(state_dir.clone());
+    tracing::info!(workspace = %ws.loaded.config.workspace, config = %ws.loaded.source, "cockpit start");
+    rt.block_on(runtime::run(ws))?;
+    // Tasks blocked on the terminal must not hold the process open.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(0)
+}

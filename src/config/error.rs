@@ -1,0 +1,103 @@
+//! Config errors that name the file, line, column and key.
+
+use std::path::{Path, PathBuf};
+
+/// A config that could not be read or is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("{}:{line}:{column}: {}{message}", .path.display(), key_prefix(.key))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// The key at fault, dotted (may be empty).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("key `{key}`: ")
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The key written on the line at `offset`: `name` in `name = …`, or the `[table]` header.
+fn key_on_line(text: &str, offset: usize) -> String {
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    if let Some(header) = line.strip_prefix('[') {
+        return header.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+    }
+    line.split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+/// Converts a TOML error into one naming file, line, column and key.
+pub(super) fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let (line, column, mut key) = match e.span() {
+        Some(span) => {
+            let (l, c) = line_col(text, span.start);
+            (l, c, key_on_line(text, span.start))
+        }
+        None => (0, 0, String::new()),
+    };
+    let message = e.message().trim().to_string();
+    // For an unknown field the message names it; prefer that over the line's key.
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        key = name.to_string();
+    }
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// Finds `key` in `[table]` (or at the top when `table` is empty): 1-based line and column.
+pub(super) fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
+    let mut current = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            current = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
+        if current == table && k.trim().trim_matches('"') == key {
+            let col = raw.len() - raw.trim_start().len() + 1;
+            return Some((i + 1, col));
+        }
+    }
+    None
+}

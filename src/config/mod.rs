@@ -1,0 +1,320 @@
+//! Configuration: TOML, resolved from the flag, the environment, the repo or the user's config dir.
+
+mod error;
+
+pub use error::ConfigError;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The environment variable naming a config file.
+pub const CONFIG_ENV: &str = "FLIGHTDECK_CONFIG";
+/// The repo-local config file name.
+pub const REPO_FILE: &str = "flightdeck.toml";
+/// Provider call timeout when a provider does not set one.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+/// The whole config file.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Shown in the status bar; also names the store file.
+    #[serde(default = "default_workspace")]
+    pub workspace: String,
+    /// Look and feel.
+    #[serde(default)]
+    pub ui: UiConfig,
+    /// Key bindings by action name; each replaces that action's default keys.
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyList>,
+    /// Which provider feeds the backlog pane, and how often it refreshes.
+    #[serde(default)]
+    pub backlog: PaneConfig,
+    /// Provider clients.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+}
+
+fn default_workspace() -> String {
+    "default".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            workspace: default_workspace(),
+            ui: UiConfig::default(),
+            keys: BTreeMap::new(),
+            backlog: PaneConfig::default(),
+            providers: Vec::new(),
+        }
+    }
+}
+
+/// `[ui]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Theme name (bundled or from the config dir's `themes/`).
+    pub theme: Option<String>,
+    /// Mouse support; off by default so the terminal's own selection keeps working.
+    #[serde(default)]
+    pub mouse: bool,
+}
+
+/// `[backlog]` and, later, the other panes.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PaneConfig {
+    /// Provider id; default: the built-in local store.
+    pub provider: Option<String>,
+    /// Seconds between refreshes.
+    pub refresh_secs: Option<u64>,
+}
+
+/// One key or several.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum KeyList {
+    /// `quit = "q"`.
+    One(String),
+    /// `quit = ["q", "ctrl-c"]`.
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    /// The keys as a slice-like list.
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyList::One(k) => vec![k.as_str()],
+            KeyList::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// Provider kinds the config may name.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The embedded SQLite store.
+    Local,
+    /// GitHub or GitHub Enterprise.
+    Github,
+    /// A Prometheus server.
+    Prometheus,
+    /// An Alertmanager.
+    Alertmanager,
+    /// HTTP probes.
+    Http,
+    /// Ansible playbooks.
+    Ansible,
+    /// Any command.
+    Command,
+}
+
+impl ProviderKind {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Local => "local",
+            ProviderKind::Github => "github",
+            ProviderKind::Prometheus => "prometheus",
+            ProviderKind::Alertmanager => "alertmanager",
+            ProviderKind::Http => "http",
+            ProviderKind::Ansible => "ansible",
+            ProviderKind::Command => "command",
+        }
+    }
+}
+
+/// `[[providers]]`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Unique id, referenced by panes.
+    pub id: String,
+    /// What it talks to.
+    pub kind: ProviderKind,
+    /// `local`: the SQLite file; default: the workspace store in the state dir.
+    pub path: Option<PathBuf>,
+    /// `github`: `owner/name` repositories.
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// `github`: API base URL.
+    pub api_url: Option<String>,
+    /// `github`: the environment variable holding the token.
+    pub token_env: Option<String>,
+    /// `prometheus`, `alertmanager`: base URL.
+    pub url: Option<String>,
+    /// Seconds before a call is abandoned.
+    pub timeout_secs: Option<u64>,
+}
+
+impl ProviderConfig {
+    /// The call timeout.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1))
+    }
+}
+
+/// Where the config came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config FILE`.
+    Flag(PathBuf),
+    /// `$FLIGHTDECK_CONFIG`.
+    Env(PathBuf),
+    /// `./flightdeck.toml`.
+    Repo(PathBuf),
+    /// The user's config dir.
+    User(PathBuf),
+    /// No config: the built-in demo workspace.
+    Demo,
+}
+
+impl ConfigSource {
+    /// The file, if there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ConfigSource::Flag(p)
+            | ConfigSource::Env(p)
+            | ConfigSource::Repo(p)
+            | ConfigSource::User(p) => Some(p),
+            ConfigSource::Demo => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::Flag(p) => write!(f, "--config {}", p.display()),
+            ConfigSource::Env(p) => write!(f, "${CONFIG_ENV} {}", p.display()),
+            ConfigSource::Repo(p) | ConfigSource::User(p) => write!(f, "{}", p.display()),
+            ConfigSource::Demo => f.write_str("built-in demo (no config)"),
+        }
+    }
+}
+
+/// A parsed config with where it came from and its text (for error locations).
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The config.
+    pub config: Config,
+    /// Where it came from.
+    pub source: ConfigSource,
+    /// The file's text, for locating keys in later errors.
+    pub text: String,
+}
+
+impl Loaded {
+    /// The built-in demo workspace.
+    pub fn demo() -> Loaded {
+        Loaded {
+            config: Config {
+                workspace: "demo".into(),
+                ..Config::default()
+            },
+            source: ConfigSource::Demo,
+            text: String::new(),
+        }
+    }
+
+    /// An error about `key` inside `[table]`, located in the file when it can be found.
+    pub fn error_at(&self, table: &str, key: &str, message: String) -> ConfigError {
+        let (line, column) = error::locate(&self.text, table, key).unwrap_or((0, 0));
+        ConfigError::Invalid {
+            path: self.source.path().map(Path::to_path_buf).unwrap_or_default(),
+            line,
+            column,
+            key: if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            },
+            message,
+        }
+    }
+}
+
+/// Finds the config: `--config`, `$FLIGHTDECK_CONFIG`, `./flightdeck.toml`, the user's
+/// config dir, else the demo workspace.
+pub fn resolve(flag: Option<&Path>) -> Result<Loaded, ConfigError> {
+    if let Some(p) = flag {
+        return load(ConfigSource::Flag(p.to_path_buf()));
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        return load(ConfigSource::Env(PathBuf::from(p)));
+    }
+    let repo = PathBuf::from(REPO_FILE);
+    if repo.is_file() {
+        return load(ConfigSource::Repo(repo));
+    }
+    if let Some(dir) = crate::paths::config_dir() {
+        let user = dir.join("config.toml");
+        if user.is_file() {
+            return load(ConfigSource::User(user));
+        }
+    }
+    Ok(Loaded::demo())
+}
+
+/// Reads and parses the file behind `source`.
+pub fn load(source: ConfigSource) -> Result<Loaded, ConfigError> {
+    let path = source.path().map(Path::to_path_buf).unwrap_or_default();
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+        path: path.clone(),
+        source: e,
+    })?;
+    let config = parse(&path, &text)?;
+    Ok(Loaded {
+        config,
+        source,
+        text,
+    })
+}
+
+/// Parses config text; `path` only labels errors.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))?;
+    let loaded = Loaded {
+        config,
+        source: ConfigSource::Flag(path.to_path_buf()),
+        text: text.to_string(),
+    };
+    validate(&loaded)?;
+    Ok(loaded.config)
+}
+
+fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
+    let c = &loaded.config;
+    if c.workspace.trim().is_empty() {
+        return Err(loaded.error_at("", "workspace", "must not be empty".into()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &c.providers {
+        if p.id.trim().is_empty() {
+            return Err(loaded.error_at("providers", "id", "must not be empty".into()));
+        }
+        if !seen.insert(p.id.as_str()) {
+            return Err(loaded.error_at("providers", "id", format!("duplicate provider id {:?}", p.id)));
+        }
+    }
+    if let Some(id) = &c.backlog.provider
+        && id != "local"
+        && !seen.contains(id.as_str())
+    {
+        return Err(loaded.error_at(
+            "backlog",
+            "provider",
+            format!("no provider with id {id:?} (define it in [[providers]])"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

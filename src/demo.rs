@@ -1,0 +1,111 @@
+//! The demo workspace: a real local store seeded with a few items on first use.
+
+use std::path::Path;
+
+use crate::domain::{self, ItemKind, ItemState, NewItem, Severity};
+use crate::store::{Store, StoreError};
+
+const SEEDED_KEY: &str = "demo_seeded";
+const AUTHOR: &str = "flightdeck-demo";
+
+/// Seeds the demo store once; later runs keep whatever the user changed.
+pub fn seed(store_path: &Path) -> Result<(), StoreError> {
+    let store = Store::open(store_path)?;
+    if store.meta(SEEDED_KEY)?.is_some() {
+        return Ok(());
+    }
+    let now = domain::now();
+    let items: [(&str, &str, ItemKind, Option<Severity>, &[&str], bool); 5] = [
+        (
+            "Welcome to flightdeck: walk the loop",
+            "This backlog lives in the demo workspace's own SQLite store; every change you make here is real and persists.\n\n## Try\n- `j`/`k` to move, `Enter` to open, `Esc` to back out\n- `n` to file a new item, `c` to comment, `x` to close\n- `/` to filter: `is:closed`, `kind:incident`, `label:demo`\n- `:` for the command palette, `?` for every key\n\nThe builds, deploys and health panes say what they need; they fill in as those capabilities are configured.",
+            ItemKind::Issue,
+            None,
+            &["demo", "docs"],
+            false,
+        ),
+        (
+            "demo-api p99 latency above 300 ms after v2 rollout",
+            "Seen during the last rollout of `demo-api`.\n\n> p99 rose from 120 ms to 340 ms on demo-api-2\n\n### Next steps\n- [ ] compare v1 and v2 `/metrics`\n- [ ] decide: roll back or fix forward",
+            ItemKind::Incident,
+            Some(Severity::High),
+            &["demo-api", "latency"],
+            false,
+        ),
+        (
+            "Add a smoke test for /version to the deploy gate",
+            "A deploy should fail its smoke gate when `/version` does not report the version just deployed.",
+            ItemKind::Issue,
+            None,
+            &["deploy", "testing"],
+            false,
+        ),
+        (
+            "Write the rollback runbook for on-call",
+            "What to check, which key rolls back, and who to tell.",
+            ItemKind::Issue,
+            None,
+            &["docs", "on-call"],
+            false,
+        ),
+        (
+            "Queue depth alert fired on demo-api-3",
+            "Resolved after the node was restarted.",
+            ItemKind::Incident,
+            Some(Severity::Medium),
+            &["demo-api"],
+            true,
+        ),
+    ];
+    for (i, (title, body, kind, severity, labels, closed)) in items.iter().enumerate() {
+        let created = now - (items.len() - i) as i64 * 3600 * 7;
+        let id = store.create_item(
+            &NewItem {
+                title: title.to_string(),
+                body: body.to_string(),
+                kind: Some(*kind),
+                severity: *severity,
+                labels: labels.iter().map(|l| l.to_string()).collect(),
+            },
+            AUTHOR,
+            created,
+        )?;
+        if *closed {
+            store.add_comment(&id, "ops-bot", "Node restarted; queue drained in 4 minutes.", created + 1800)?;
+            store.set_state(&id, ItemState::Closed, created + 1900)?;
+        }
+    }
+    store.add_comment("2", AUTHOR, "Latency is back under 150 ms on demo-api-1 and demo-api-3; demo-api-2 still slow.", now - 600)?;
+    store.set_meta(SEEDED_KEY, &now.to_string())?;
+    Ok(())
+}
+
+/// Wipes the demo workspace's state so the next start seeds it afresh.
+pub fn reset(state_dir: &Path) -> std::io::Result<()> {
+    let dir = state_dir.join("demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("demo/store.db");
+        seed(&path).unwrap();
+        let store = Store::open(&path).unwrap();
+        let items = store.list_items("local").unwrap();
+        assert_eq!(items.len(), 5);
+        assert!(items.iter().any(|i| i.state == ItemState::Closed));
+        store.set_state("1", ItemState::Closed, 1).unwrap();
+        seed(&path).unwrap();
+        assert_eq!(store.list_items("local").unwrap().len(), 5, "not seeded twice");
+        reset(tmp.path()).unwrap();
+        assert!(!path.exists());
+    }
+}

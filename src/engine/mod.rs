@@ -1,0 +1,4 @@
+//! Engines that own the hard logic, free of any UI: the mutation gate (and later deploys,
+//! pipelines, incidents and forecasts).
+
+pub mod gate;

@@ -1,0 +1,73 @@
+//! Where flightdeck keeps its state, and the permissions it keeps it with.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The environment variable that overrides the state directory.
+pub const STATE_DIR_ENV: &str = "FLIGHTDECK_STATE_DIR";
+
+/// The state directory: `$FLIGHTDECK_STATE_DIR`, else the XDG state (or data) dir.
+pub fn state_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let dirs = directories::ProjectDirs::from("", "", "flightdeck").ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no home directory: set FLIGHTDECK_STATE_DIR",
+        )
+    })?;
+    Ok(dirs
+        .state_dir()
+        .unwrap_or_else(|| dirs.data_local_dir())
+        .to_path_buf())
+}
+
+/// The user's config directory for flightdeck (`~/.config/flightdeck`), if there is a home.
+pub fn config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "flightdeck").map(|d| d.config_dir().to_path_buf())
+}
+
+/// Creates `dir` and its missing parents, and makes `dir` itself 0700 whatever the umask.
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+/// Makes an existing file 0600.
+pub fn private_file(path: &Path) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+}
+
+/// Opens `path` for appending, creating it 0600.
+pub fn append_private(path: &Path) -> io::Result<fs::File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    private_file(path)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_dir_and_file_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b");
+        private_dir(&dir).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let f = dir.join("log");
+        append_private(&f).unwrap();
+        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,158 @@
+//! The local backlog provider: items in the embedded SQLite store.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::future::BoxFuture;
+
+use super::{BacklogMutation, BacklogSource, ProviderError};
+use crate::domain::{self, Comment, WorkItem};
+use crate::store::{Store, StoreError};
+
+/// Backlog items kept in the local store.
+pub struct LocalBacklog {
+    id: String,
+    actor: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    store: Store,
+    /// `data_version` at the last full list; `None` forces the next list.
+    seen: Option<i64>,
+}
+
+impl From<StoreError> for ProviderError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoSuchItem(id) => ProviderError::NotFound(format!("item {id}")),
+            other => ProviderError::Other(other.to_string()),
+        }
+    }
+}
+
+impl LocalBacklog {
+    /// Opens the store at `path` for provider `id`; `actor` authors new items and comments.
+    pub fn open(id: &str, path: &Path, actor: &str) -> Result<Self, StoreError> {
+        Ok(LocalBacklog {
+            id: id.to_string(),
+            actor: actor.to_string(),
+            inner: Arc::new(Mutex::new(Inner {
+                store: Store::open(path)?,
+                seen: None,
+            })),
+        })
+    }
+
+    fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Inner) -> Result<T, ProviderError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, ProviderError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&mut lock(&inner)))
+                .await
+                .map_err(|e| ProviderError::Other(format!("store task failed: {e}")))?
+        })
+    }
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl BacklogSource for LocalBacklog {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Option<Vec<WorkItem>>, ProviderError>> {
+        let id = self.id.clone();
+        self.blocking(move |inner| {
+            let version = inner.store.data_version()?;
+            if inner.seen == Some(version) {
+                return Ok(None);
+            }
+            let items = inner.store.list_items(&id)?;
+            inner.seen = Some(version);
+            Ok(Some(items))
+        })
+    }
+
+    fn comments(&self, id: &str) -> BoxFuture<'_, Result<Vec<Comment>, ProviderError>> {
+        let id = id.to_string();
+        self.blocking(move |inner| Ok(inner.store.comments(&id)?))
+    }
+
+    fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let actor = self.actor.clone();
+        self.blocking(move |inner| {
+            let now = domain::now();
+            let s = &inner.store;
+            let id = match change {
+                BacklogMutation::Create(item) => {
+                    if item.title.trim().is_empty() {
+                        return Err(ProviderError::Invalid("the title is empty".into()));
+                    }
+                    s.create_item(&item, &actor, now)?
+                }
+                BacklogMutation::Edit { id, item } => {
+                    if item.title.trim().is_empty() {
+                        return Err(ProviderError::Invalid("the title is empty".into()));
+                    }
+                    s.update_item(&id, &item, now)?;
+                    id
+                }
+                BacklogMutation::Comment { id, body } => {
+                    if body.trim().is_empty() {
+                        return Err(ProviderError::Invalid("the comment is empty".into()));
+                    }
+                    s.add_comment(&id, &actor, &body, now)?;
+                    id
+                }
+                BacklogMutation::SetState { id, state } => {
+                    s.set_state(&id, state, now)?;
+                    id
+                }
+                BacklogMutation::SetLabels { id, labels } => {
+                    s.set_labels(&id, &labels, now)?;
+                    id
+                }
+            };
+            // Our own writes do not move our connection's data_version: force the next list.
+            inner.seen = None;
+            Ok(id)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewItem;
+
+    #[tokio::test]
+    async fn list_is_conditional_and_sees_other_writers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s.db");
+        let a = LocalBacklog::open("local", &path, "ana").unwrap();
+        let b = LocalBacklog::open("local", &path, "bo").unwrap();
+        assert_eq!(a.list().await.unwrap(), Some(vec![]));
+        assert_eq!(a.list().await.unwrap(), None, "unchanged list is skipped");
+        let new = NewItem {
+            title: "t".into(),
+            ..NewItem::default()
+        };
+        b.apply(BacklogMutation::Create(new.clone())).await.unwrap();
+        let items = a.list().await.unwrap().expect("b's write is seen");
+        assert_eq!(items[0].author, "bo");
+        a.apply(BacklogMutation::Create(new)).await.unwrap();
+        assert_eq!(a.list().await.unwrap().unwrap().len(), 2, "own write is seen");
+        let err = a
+            .apply(BacklogMutation::Create(NewItem::default()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Invalid(_)));
+    }
+}

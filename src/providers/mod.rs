@@ -1,0 +1,160 @@
+//! Capability traits every provider implements, over domain types, and the registry that builds them.
+
+pub mod local;
+mod registry;
+
+pub use registry::{ProviderInfo, Registry};
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::domain::{Check, Comment, Deployment, ItemState, NewItem, Run};
+
+/// Why a provider call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// No answer within the call's timeout.
+    #[error("timed out after {}s", .0.as_secs_f32())]
+    Timeout(Duration),
+    /// The backend could not be reached.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// Credentials were refused.
+    #[error("auth expired: {0}")]
+    Auth(String),
+    /// The thing asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request was refused as invalid.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The backend answered something we could not use.
+    #[error("bad response: {0}")]
+    BadResponse(String),
+    /// The backend failed in another way.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A change to the backlog; always run through the mutation gate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BacklogMutation {
+    /// File a new item.
+    Create(NewItem),
+    /// Replace an item's fields.
+    Edit {
+        /// Item id.
+        id: String,
+        /// New fields.
+        item: NewItem,
+    },
+    /// Add a comment.
+    Comment {
+        /// Item id.
+        id: String,
+        /// Markdown text.
+        body: String,
+    },
+    /// Close or reopen.
+    SetState {
+        /// Item id.
+        id: String,
+        /// New state.
+        state: ItemState,
+    },
+    /// Replace the labels.
+    SetLabels {
+        /// Item id.
+        id: String,
+        /// New labels.
+        labels: Vec<String>,
+    },
+}
+
+impl BacklogMutation {
+    /// The action name recorded in the audit log.
+    pub fn action(&self) -> &'static str {
+        match self {
+            BacklogMutation::Create(_) => "create_item",
+            BacklogMutation::Edit { .. } => "edit_item",
+            BacklogMutation::Comment { .. } => "comment_item",
+            BacklogMutation::SetState {
+                state: ItemState::Closed,
+                ..
+            } => "close_item",
+            BacklogMutation::SetState { .. } => "reopen_item",
+            BacklogMutation::SetLabels { .. } => "label_item",
+        }
+    }
+
+    /// The item it acts on (`new` for a create).
+    pub fn item_id(&self) -> &str {
+        match self {
+            BacklogMutation::Create(_) => "new",
+            BacklogMutation::Edit { id, .. }
+            | BacklogMutation::Comment { id, .. }
+            | BacklogMutation::SetState { id, .. }
+            | BacklogMutation::SetLabels { id, .. } => id,
+        }
+    }
+
+    /// A one-line description for the audit log.
+    pub fn detail(&self) -> String {
+        match self {
+            BacklogMutation::Create(i) | BacklogMutation::Edit { item: i, .. } => {
+                format!("title={:?}", i.title)
+            }
+            BacklogMutation::Comment { body, .. } => format!("{} chars", body.chars().count()),
+            BacklogMutation::SetState { state, .. } => state.as_str().to_string(),
+            BacklogMutation::SetLabels { labels, .. } => labels.join(","),
+        }
+    }
+}
+
+/// A source of backlog items (local store, GitHub Issues, …).
+pub trait BacklogSource: Send + Sync {
+    /// The provider id from the config.
+    fn id(&self) -> &str;
+    /// Lists every item; `Ok(None)` when nothing changed since the previous list (like a 304).
+    fn list(&self) -> BoxFuture<'_, Result<Option<Vec<crate::domain::WorkItem>>, ProviderError>>;
+    /// The comments of one item.
+    fn comments(&self, id: &str) -> BoxFuture<'_, Result<Vec<Comment>, ProviderError>>;
+    /// Applies a mutation and returns the id of the item it touched. Only the gate calls this.
+    fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>>;
+}
+
+/// A source of build runs (local pipelines, GitHub Actions, …).
+pub trait BuildSource: Send + Sync {
+    /// The provider id from the config.
+    fn id(&self) -> &str;
+    /// The recent runs, newest first.
+    fn runs(&self) -> BoxFuture<'_, Result<Vec<Run>, ProviderError>>;
+}
+
+/// Something that can be deployed to (a local fleet, an Ansible inventory, …).
+pub trait DeployTarget: Send + Sync {
+    /// The target name.
+    fn name(&self) -> &str;
+    /// The latest deployment and the version on each node.
+    fn deployment(&self) -> BoxFuture<'_, Result<Deployment, ProviderError>>;
+}
+
+/// A source of health verdicts (HTTP probes, Prometheus, Alertmanager, …).
+pub trait HealthSource: Send + Sync {
+    /// The provider id from the config.
+    fn id(&self) -> &str;
+    /// The latest result of every check it owns.
+    fn checks(&self) -> BoxFuture<'_, Result<Vec<Check>, ProviderError>>;
+}
+
+/// Runs `fut` with a timeout, mapping the elapsed case to [`ProviderError::Timeout`].
+pub async fn with_timeout<T>(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ProviderError::Timeout(timeout)),
+    }
+}

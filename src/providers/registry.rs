@@ -1,0 +1,105 @@
+//! Builds provider clients from `[[providers]]` and says which pane each one feeds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::BacklogSource;
+use super::local::LocalBacklog;
+use crate::config::{DEFAULT_TIMEOUT_SECS, Loaded, ProviderKind};
+use crate::store::StoreError;
+
+/// The id of the built-in local store provider.
+pub const LOCAL_ID: &str = "local";
+
+/// What the status bar and `check` say about one provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// Provider id.
+    pub id: String,
+    /// Provider kind name.
+    pub kind: String,
+    /// Why it cannot be used, if it cannot.
+    pub unavailable: Option<String>,
+}
+
+/// Every provider of a workspace, by capability.
+pub struct Registry {
+    /// The backlog pane's source and its call timeout.
+    pub backlog: Option<(Arc<dyn BacklogSource>, Duration)>,
+    /// Why the backlog has no source, when it has none.
+    pub backlog_missing: Option<String>,
+    /// Every configured provider, plus the built-in local store.
+    pub infos: Vec<ProviderInfo>,
+    /// The workspace's own store (audit log, local backlog).
+    pub store_path: PathBuf,
+}
+
+/// The store file of a workspace inside the state dir.
+pub fn workspace_store(state_dir: &Path, workspace: &str) -> PathBuf {
+    let safe: String = workspace
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    state_dir.join(safe).join("store.db")
+}
+
+impl Registry {
+    /// Opens every provider the config names; `actor` authors local changes.
+    pub fn build(loaded: &Loaded, state_dir: &Path, actor: &str) -> Result<Registry, StoreError> {
+        let config = &loaded.config;
+        let store_path = workspace_store(state_dir, &config.workspace);
+        let backlog_id = config.backlog.provider.as_deref().unwrap_or(LOCAL_ID);
+        let mut infos = Vec::new();
+        let mut backlog = None;
+        let mut backlog_missing = None;
+        let mut explicit_local = false;
+        for p in &config.providers {
+            let unavailable = match p.kind {
+                ProviderKind::Local => None,
+                other => Some(format!(
+                    "provider kind `{}` is not available in this version yet",
+                    other.as_str()
+                )),
+            };
+            if p.kind == ProviderKind::Local && p.id == backlog_id {
+                explicit_local = true;
+                let path = p.path.clone().unwrap_or_else(|| store_path.clone());
+                let src: Arc<dyn BacklogSource> = Arc::new(LocalBacklog::open(&p.id, &path, actor)?);
+                backlog = Some((src, p.timeout()));
+            } else if p.id == backlog_id {
+                backlog_missing = unavailable.clone();
+            }
+            infos.push(ProviderInfo {
+                id: p.id.clone(),
+                kind: p.kind.as_str().to_string(),
+                unavailable,
+            });
+        }
+        if backlog_id == LOCAL_ID && !explicit_local {
+            let src: Arc<dyn BacklogSource> =
+                Arc::new(LocalBacklog::open(LOCAL_ID, &store_path, actor)?);
+            backlog = Some((src, Duration::from_secs(DEFAULT_TIMEOUT_SECS)));
+            infos.insert(
+                0,
+                ProviderInfo {
+                    id: LOCAL_ID.into(),
+                    kind: "local".into(),
+                    unavailable: None,
+                },
+            );
+        }
+        Ok(Registry {
+            backlog,
+            backlog_missing,
+            infos,
+            store_path,
+        })
+    }
+}

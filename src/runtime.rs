@@ -1,0 +1,224 @@
+//! The cockpit's event loop and the scheduler that runs commands as tasks.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::Result;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use crate::app::{self, Command, Event, Init, State};
+use crate::domain;
+use crate::engine::gate::Gate;
+use crate::providers::{BacklogSource, with_timeout};
+use crate::terminal;
+use crate::theme::Theme;
+use crate::workspace::Workspace;
+
+/// Seconds between backlog refreshes from the local store.
+const LOCAL_REFRESH_SECS: i64 = 2;
+
+/// Runs commands as tasks; results come back as events. Never awaited by the loop.
+pub struct Scheduler {
+    tx: UnboundedSender<Event>,
+    backlog: Option<(Arc<dyn BacklogSource>, Duration)>,
+    gate: Gate,
+}
+
+impl Scheduler {
+    /// A scheduler sending results on `tx`.
+    pub fn new(tx: UnboundedSender<Event>, ws: &Workspace) -> Scheduler {
+        Scheduler {
+            tx,
+            backlog: ws.registry.backlog.clone(),
+            gate: ws.gate.clone(),
+        }
+    }
+
+    /// Starts the task for one command.
+    pub fn run(&self, cmd: Command) {
+        let Some((source, timeout)) = self.backlog.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        match cmd {
+            Command::ListBacklog { request } => {
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.list()).await;
+                    let _ = tx.send(Event::BacklogListed { request, result });
+                });
+            }
+            Command::LoadComments { request, item } => {
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.comments(&item)).await;
+                    let _ = tx.send(Event::CommentsLoaded { request, result });
+                });
+            }
+            Command::MutateBacklog { request, change } => {
+                let gate = self.gate.clone();
+                tokio::spawn(async move {
+                    let result = gate.backlog(source.as_ref(), change, timeout).await;
+                    let _ = tx.send(Event::Mutated { request, result });
+                });
+            }
+        }
+    }
+}
+
+/// The first state of a workspace at a terminal size.
+pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
+    let backlog = match (&ws.registry.backlog, &ws.registry.backlog_missing) {
+        (Some((src, _)), _) => Ok((src.id().to_string(), LOCAL_REFRESH_SECS)),
+        (None, Some(why)) => Err(why.clone()),
+        (None, None) => Err("configure [backlog] provider".into()),
+    };
+    State::new(Init {
+        workspace: ws.loaded.config.workspace.clone(),
+        config_source: ws.loaded.source.to_string(),
+        read_only: ws.gate.read_only(),
+        keymap: ws.keymap.clone(),
+        providers: ws.registry.infos.clone(),
+        backlog,
+        themes: (
+            ws.themes.names().iter().map(|s| s.to_string()).collect(),
+            ws.theme_index,
+        ),
+        size,
+    })
+}
+
+fn forward_input(tx: UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        loop {
+            let ev = match events.next().await {
+                Some(Ok(TermEvent::Key(k))) => Event::Key(k),
+                Some(Ok(TermEvent::Paste(p))) => Event::Paste(p),
+                Some(Ok(TermEvent::Resize(w, h))) => Event::Resize(w, h),
+                Some(Ok(_)) => continue,
+                // EOF or EIO: the terminal is gone; end instead of spinning.
+                Some(Err(_)) | None => {
+                    let _ = tx.send(Event::InputClosed);
+                    return;
+                }
+            };
+            if tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn forward_ticks(tx: UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if tx.send(Event::Tick).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn forward_signals(tx: UnboundedSender<Event>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::quit(), "SIGQUIT"),
+    ] {
+        let mut sig = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if sig.recv().await.is_some() {
+                let _ = tx.send(Event::Terminate(name));
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The themes as drawn: monochrome copies when colour is off.
+fn display_themes(ws: &Workspace) -> Vec<Theme> {
+    (0..ws.themes.len())
+        .map(|i| {
+            let t = ws.themes.by_index(i);
+            if ws.monochrome { t.monochrome() } else { t.clone() }
+        })
+        .collect()
+}
+
+fn draw(term: &mut terminal::Tui, state: &State, themes: &[Theme]) -> Result<()> {
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    let theme = &themes[state.themes.1 % themes.len()];
+    let now = domain::now();
+    crossterm::queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
+    term.draw(|f| crate::ui::render(f, state, theme, now))?;
+    crossterm::queue!(term.backend_mut(), EndSynchronizedUpdate)?;
+    term.backend_mut().flush()?;
+    Ok(())
+}
+
+/// Runs the cockpit until the user quits, a signal arrives or the terminal goes away.
+pub async fn run(ws: Workspace) -> Result<()> {
+    let mouse = ws.loaded.config.ui.mouse;
+    let themes = display_themes(&ws);
+    let (tx, mut rx) = unbounded_channel();
+    forward_signals(tx.clone())?;
+    let mut term = terminal::init(mouse)?;
+    let size = term.size()?;
+    let mut state = initial_state(&ws, (size.width, size.height));
+    let scheduler = Scheduler::new(tx.clone(), &ws);
+    forward_input(tx.clone());
+    forward_ticks(tx.clone());
+    let result = event_loop(&mut term, &mut state, &mut rx, &scheduler, &themes, mouse).await;
+    terminal::restore();
+    result
+}
+
+async fn event_loop(
+    term: &mut terminal::Tui,
+    state: &mut State,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    scheduler: &Scheduler,
+    themes: &[Theme],
+    mouse: bool,
+) -> Result<()> {
+    draw(term, state, themes)?;
+    state.dirty = false;
+    while let Some(first) = rx.recv().await {
+        let now = domain::now();
+        let mut cmds = app::update(state, first, now);
+        // Coalesce a burst (a paste, a resize storm, many results) into one frame.
+        while !state.quit {
+            match rx.try_recv() {
+                Ok(ev) => cmds.extend(app::update(state, ev, now)),
+                Err(_) => break,
+            }
+        }
+        for cmd in cmds {
+            scheduler.run(cmd);
+        }
+        if state.quit {
+            break;
+        }
+        if state.suspend {
+            state.suspend = false;
+            terminal::suspend(term, mouse)?;
+            state.dirty = true;
+        }
+        if state.dirty {
+            if draw(term, state, themes).is_err() {
+                // The terminal is gone (EIO): stop rather than spin.
+                break;
+            }
+            state.dirty = false;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Opening a workspace: config, state dir, store, providers, gate, keymap and themes.
+
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use crate::app::keymap::Keymap;
+use crate::config::{self, ConfigSource, Loaded};
+use crate::demo;
+use crate::engine::gate::{self, Gate};
+use crate::paths;
+use crate::providers::Registry;
+use crate::theme::ThemeSet;
+
+/// Colour output choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour unless `NO_COLOR` is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// What the command line says about opening a workspace.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--theme`.
+    pub theme: Option<String>,
+    /// `--color`.
+    pub color: ColorChoice,
+    /// Force the demo workspace (`flightdeck demo`).
+    pub demo: bool,
+}
+
+/// An opened workspace.
+pub struct Workspace {
+    /// The config and where it came from.
+    pub loaded: Loaded,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// Provider clients.
+    pub registry: Registry,
+    /// The mutation gate.
+    pub gate: Gate,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Every theme.
+    pub themes: ThemeSet,
+    /// The starting theme.
+    pub theme_index: usize,
+    /// Draw without colour.
+    pub monochrome: bool,
+    /// Who acts (`user@host`).
+    pub actor: String,
+}
+
+/// Whether colour is off: `--color never`, or `auto` with `NO_COLOR` set and non-empty.
+pub fn monochrome(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => false,
+        ColorChoice::Never => true,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    }
+}
+
+/// Resolves the config and opens everything a command needs.
+pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
+    let loaded = if opts.demo {
+        Loaded::demo()
+    } else {
+        config::resolve(opts.config.as_deref())?
+    };
+    paths::private_dir(state_dir)
+        .wrap_err_with(|| format!("cannot create state dir {}", state_dir.display()))?;
+    let actor = gate::actor();
+    let registry = Registry::build(&loaded, state_dir, &actor)?;
+    if loaded.source == ConfigSource::Demo {
+        demo::seed(&registry.store_path)?;
+    }
+    let gate = Gate::open(&registry.store_path, &actor, opts.read_only)?;
+    let keymap = Keymap::new(&loaded.config.keys)
+        .map_err(|e| loaded.error_at("keys", &e.action, e.message))?;
+    let user_themes = paths::config_dir().map(|d| d.join("themes"));
+    let themes = ThemeSet::load(user_themes.as_deref())?;
+    let wanted = opts
+        .theme
+        .clone()
+        .or_else(|| loaded.config.ui.theme.clone())
+        .unwrap_or_else(|| "default".into());
+    let theme_index = themes.index_of(&wanted).ok_or_else(|| {
+        eyre!(
+            "unknown theme {wanted:?}; available: {}",
+            themes.names().join(", ")
+        )
+    })?;
+    Ok(Workspace {
+        loaded,
+        state_dir: state_dir.to_path_buf(),
+        registry,
+        gate,
+        keymap,
+        themes,
+        theme_index,
+        monochrome: monochrome(opts.color),
+        actor,
+    })
+}

@@ -1,0 +1,167 @@
+//! End to end in a real pseudo-terminal: the real binary, a temp state dir, keys typed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Cockpit, Sandbox, alive, cpu_ticks};
+
+fn backlog_titles(sb: &Sandbox) -> Vec<String> {
+    sb.status(&[])["backlog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn create_an_item_through_the_ui_then_quit_restores_the_terminal() {
+    let sb = Sandbox::new();
+    let mut c = Cockpit::start(&sb, &[], &[], 100, 30);
+    c.wait_for("Welcome to flightdeck", 10);
+    c.wait_for("built-in demo", 2);
+    c.wait_for("Not configured", 2);
+    c.send("n");
+    c.wait_for("New item", 3);
+    c.send("Typed in a real terminal");
+    c.send("\t\t");
+    c.send("pty, e2e");
+    c.send("\t");
+    c.send("first line\rsecond line");
+    c.send("\x13"); // ctrl-s
+    c.wait_for("created #6", 5);
+    c.wait_for("Typed in a real terminal", 5);
+    c.send("q");
+    assert_eq!(c.wait_exit(5), 0);
+    c.assert_restored();
+    let status = sb.status(&[]);
+    let item = status["backlog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Typed in a real terminal")
+        .expect("the item persisted")
+        .clone();
+    assert_eq!(item["labels"], serde_json::json!(["e2e", "pty"]));
+    assert_eq!(item["kind"], "issue");
+    // Every mutation is audited and the chain verifies.
+    let (code, out, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 records"), "{out}");
+}
+
+#[test]
+fn signals_restore_the_terminal() {
+    for sig in [libc_sig::TERM, libc_sig::INT, libc_sig::HUP, libc_sig::QUIT] {
+        let sb = Sandbox::new();
+        let c = Cockpit::start(&sb, &[], &[], 80, 24);
+        c.wait_for("Welcome to flightdeck", 10);
+        let pid = c.app_pid();
+        std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        c.wait_exit(5);
+        c.assert_restored();
+    }
+}
+
+/// Signal names for `kill`.
+mod libc_sig {
+    pub const TERM: &str = "TERM";
+    pub const INT: &str = "INT";
+    pub const HUP: &str = "HUP";
+    pub const QUIT: &str = "QUIT";
+}
+
+#[test]
+fn a_closed_terminal_ends_the_process_without_spinning() {
+    let sb = Sandbox::new();
+    let mut c = Cockpit::start(&sb, &[], &[], 80, 24);
+    c.wait_for("Welcome to flightdeck", 10);
+    let pid = c.app_pid();
+    let ticks = cpu_ticks(pid);
+    c.hang_up();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "still running 5 s after the terminal closed");
+    // A spinning process would burn 500 ticks in 5 s; allow for shutdown work.
+    assert!(cpu_ticks(pid).saturating_sub(ticks) < 100);
+}
+
+#[test]
+fn read_only_refuses_create_edit_and_close() {
+    let sb = Sandbox::new();
+    let before = backlog_titles(&sb);
+    let mut c = Cockpit::start(&sb, &["--read-only"], &[], 100, 30);
+    c.wait_for("READ-ONLY", 10);
+    c.wait_for("Welcome to flightdeck", 5);
+    for key in ["n", "e", "x", "c", "l"] {
+        c.send(key);
+        c.wait_for("read-only mode", 3);
+        assert!(!c.screen().contains("New item"));
+    }
+    c.send(":close_reopen\r");
+    c.wait_for("read-only mode: close_reopen is disabled", 3);
+    c.send("q");
+    c.wait_exit(5);
+    assert_eq!(backlog_titles(&sb), before);
+    let (_, out, _) = sb.run(&["audit", "verify"]);
+    assert!(out.contains("0 records"), "nothing reached the gate: {out}");
+}
+
+#[test]
+fn no_color_writes_no_colour_escapes() {
+    let sb = Sandbox::new();
+    let mut c = Cockpit::start(&sb, &[], &[("NO_COLOR", "1")], 120, 40);
+    c.wait_for("Welcome to flightdeck", 10);
+    // Without colour, states and kinds still read as text and glyphs.
+    let screen = c.screen();
+    assert!(screen.contains("○ open") && screen.contains("▲ high"), "{screen}");
+    c.send("j");
+    c.send("?");
+    c.wait_for("Keys", 3);
+    c.send("\x1b");
+    c.send("q");
+    c.wait_exit(5);
+    let raw = c.raw.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&raw);
+    for sgr in text.split("\x1b[").skip(1) {
+        let Some(end) = sgr.find(|ch: char| !(ch.is_ascii_digit() || ch == ';')) else {
+            continue;
+        };
+        if &sgr[end..end + 1] != "m" {
+            continue;
+        }
+        for p in sgr[..end].split(';').filter(|p| !p.is_empty()) {
+            let n: u32 = p.parse().unwrap();
+            let colour = matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+            assert!(!colour, "colour SGR {n} written with NO_COLOR");
+        }
+    }
+}
+
+#[test]
+fn two_cockpits_on_one_store_see_each_others_changes() {
+    let sb = Sandbox::new();
+    let a = Cockpit::start(&sb, &[], &[], 100, 30);
+    a.wait_for("Welcome to flightdeck", 10);
+    let mut b = Cockpit::start(&sb, &[], &[], 100, 30);
+    b.wait_for("Welcome to flightdeck", 10);
+    b.send("n");
+    b.send("Filed from the second cockpit");
+    b.send("\x13");
+    b.wait_for("created #", 5);
+    // One refresh is 2 s; allow one more for scheduling.
+    a.wait_for("Filed from the second cockpit", 4);
+}
+
+#[test]
+fn a_tiny_terminal_says_so() {
+    let sb = Sandbox::new();
+    let c = Cockpit::start(&sb, &[], &[], 40, 10);
+    c.wait_for("terminal too small", 10);
+}

@@ -1,0 +1,247 @@
+//! Rendering: snapshots of every pane state, the size sweep (B1) and hostile strings (B4).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flightdeck::app::keymap::Keymap;
+use flightdeck::app::{Event, Init, State, update};
+use flightdeck::domain::{Comment, ItemKind, ItemState, Severity, WorkItem};
+use flightdeck::providers::{ProviderError, ProviderInfo};
+use flightdeck::theme::{Theme, ThemeSet};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+const NOW: i64 = 1_800_000_000;
+
+fn item(id: u32, title: &str, state: ItemState, kind: ItemKind, labels: &[&str], body: &str) -> WorkItem {
+    WorkItem {
+        id: id.to_string(),
+        provider: "local".into(),
+        title: title.into(),
+        body: body.into(),
+        state,
+        kind,
+        severity: (kind == ItemKind::Incident).then_some(Severity::High),
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+        author: "ana".into(),
+        created: NOW - i64::from(id) * 5000,
+        updated: NOW - i64::from(id) * 1000,
+        comments: id % 3,
+    }
+}
+
+fn fixture_items() -> Vec<WorkItem> {
+    vec![
+        item(1, "demo-api p99 latency above 300 ms", ItemState::Open, ItemKind::Incident, &["demo-api", "latency"], "## Seen\n- p99 **340 ms**\n> on demo-api-2\n```\nrate(http_requests_total[5m])\n```"),
+        item(2, "Add a smoke test for /version", ItemState::Open, ItemKind::Issue, &["deploy"], "A `deploy` should fail its gate."),
+        item(3, "Write the rollback runbook", ItemState::Open, ItemKind::Issue, &["docs", "on-call"], ""),
+        item(4, "Queue depth alert fired", ItemState::Closed, ItemKind::Incident, &[], "Resolved."),
+    ]
+}
+
+fn state(size: (u16, u16), read_only: bool) -> State {
+    let mut s = State::new(Init {
+        workspace: "demo".into(),
+        config_source: "built-in demo (no config)".into(),
+        read_only,
+        keymap: Keymap::default(),
+        providers: vec![ProviderInfo {
+            id: "local".into(),
+            kind: "local".into(),
+            unavailable: None,
+        }],
+        backlog: Ok(("local".into(), 2)),
+        themes: (vec!["default".into()], 0),
+        size,
+    });
+    update(&mut s, Event::Tick, NOW - 100);
+    update(&mut s, Event::BacklogListed { request: 1, result: Ok(Some(fixture_items())) }, NOW - 100);
+    s.flash = None;
+    s
+}
+
+fn key(s: &mut State, code: KeyCode) {
+    update(s, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)), NOW);
+}
+
+fn keys(s: &mut State, text: &str) {
+    for c in text.chars() {
+        key(s, KeyCode::Char(c));
+    }
+}
+
+fn draw(s: &State, theme: &Theme) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
+    t.draw(|f| flightdeck::ui::render(f, s, theme, NOW)).unwrap();
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    buf.content
+        .chunks(w.max(1))
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+type Scenario = (&'static str, fn(&mut State));
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        ("list", |_| {}),
+        ("selected_second", |s| key(s, KeyCode::Char('j'))),
+        ("all_states_sorted_by_kind", |s| {
+            key(s, KeyCode::Char('a'));
+            key(s, KeyCode::Char('a'));
+            key(s, KeyCode::Char('s'));
+            key(s, KeyCode::Char('s'));
+            key(s, KeyCode::Char('s'));
+            key(s, KeyCode::Char('s'));
+            s.flash = None;
+        }),
+        ("filtering", |s| {
+            key(s, KeyCode::Char('/'));
+            keys(s, "label:docs");
+        }),
+        ("detail", |s| {
+            key(s, KeyCode::Enter);
+            update(s, Event::CommentsLoaded {
+                request: 2,
+                result: Ok(vec![Comment { author: "bo".into(), body: "Rolled back **v2**.".into(), created: NOW - 600 }]),
+            }, NOW);
+        }),
+        ("form_incident", |s| {
+            key(s, KeyCode::Char('n'));
+            keys(s, "Disk at 91%");
+            key(s, KeyCode::Tab);
+            key(s, KeyCode::Right);
+            key(s, KeyCode::Tab);
+            key(s, KeyCode::Tab);
+            keys(s, "ops");
+            key(s, KeyCode::Tab);
+            keys(s, "It fills **fast**.");
+        }),
+        ("comment", |s| {
+            key(s, KeyCode::Char('c'));
+            keys(s, "Looking into it");
+        }),
+        ("help", |s| key(s, KeyCode::Char('?'))),
+        ("palette", |s| {
+            key(s, KeyCode::Char(':'));
+            keys(s, "new");
+        }),
+        ("builds_focused", |s| key(s, KeyCode::Char('2'))),
+        ("health_zoomed", |s| {
+            key(s, KeyCode::Char('4'));
+            key(s, KeyCode::Char('z'));
+        }),
+        ("stale_after_timeout", |s| {
+            update(s, Event::Tick, NOW);
+            update(s, Event::BacklogListed {
+                request: 2,
+                result: Err(ProviderError::Timeout(std::time::Duration::from_secs(10))),
+            }, NOW - 30);
+        }),
+    ]
+}
+
+#[test]
+fn snapshots_of_every_pane_state() {
+    let themes = ThemeSet::load(None).unwrap();
+    for theme_name in ["default", "ansi16"] {
+        let theme = themes.get(theme_name).unwrap();
+        for size in [(80u16, 24u16), (160, 48)] {
+            for (name, setup) in scenarios() {
+                let mut s = state(size, false);
+                setup(&mut s);
+                let buf = draw(&s, theme);
+                let snap = format!("{}x{}_{}_{}", size.0, size.1, theme_name, name);
+                // Text for review, then the full buffer with styles so colour changes show too.
+                insta::assert_snapshot!(snap.clone(), text(&buf));
+                insta::assert_debug_snapshot!(format!("{snap}_styles"), buf);
+            }
+        }
+    }
+}
+
+#[test]
+fn read_only_badge_and_too_small() {
+    let themes = ThemeSet::load(None).unwrap();
+    let theme = themes.get("default").unwrap();
+    let s = state((80, 24), true);
+    let t = text(&draw(&s, theme));
+    assert!(t.lines().last().unwrap().contains("READ-ONLY"), "{t}");
+    let s = state((30, 8), false);
+    assert!(text(&draw(&s, theme)).contains("terminal too small: need 50×12"));
+}
+
+#[test]
+fn size_sweep_never_panics() {
+    let themes = ThemeSet::load(None).unwrap();
+    let theme = themes.get("default").unwrap();
+    let mut sizes: Vec<(u16, u16)> = vec![(0, 0), (1, 1), (0, 10), (10, 0), (200, 60), (49, 11), (50, 12), (119, 31), (120, 32)];
+    for w in (0..=200).step_by(13) {
+        for h in (0..=60).step_by(7) {
+            sizes.push((w, h));
+        }
+    }
+    let setups: [fn(&mut State); 5] = [
+        |_| {},
+        |s| key(s, KeyCode::Char('?')),
+        |s| key(s, KeyCode::Char('n')),
+        |s| key(s, KeyCode::Enter),
+        |s| key(s, KeyCode::Char(':')),
+    ];
+    for size in sizes {
+        for setup in setups {
+            let mut s = state(size, false);
+            setup(&mut s);
+            update(&mut s, Event::Resize(size.0, size.1), NOW);
+            draw(&s, theme);
+        }
+    }
+}
+
+#[test]
+fn hostile_strings_render_inert() {
+    let themes = ThemeSet::load(None).unwrap();
+    let theme = themes.get("default").unwrap();
+    let hostile = [
+        "\x1b]52;c;ZXZpbA==\x07clipboard",
+        "\x1b]0;pwned title\x07",
+        "\x1b[2J\x1b[Hcleared",
+        "\u{9b}31mC1 CSI",
+        "\u{202E}txet desrever\u{202C}",
+        "wide 日本語 and combining e\u{301}\u{301}\u{301}",
+        "\u{0}\u{7}\u{8}\u{7f} controls",
+    ];
+    let long = "x".repeat(1_000_000);
+    let mut items: Vec<WorkItem> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, h)| item(i as u32 + 1, h, ItemState::Open, ItemKind::Issue, &[h], &format!("{h}\n{h}")))
+        .collect();
+    items.push(item(99, &long, ItemState::Open, ItemKind::Issue, &[], &long));
+    for size in [(80, 24), (160, 48)] {
+        let mut s = state(size, false);
+        update(&mut s, Event::Tick, NOW + 10);
+        update(&mut s, Event::BacklogListed { request: 2, result: Ok(Some(items.clone())) }, NOW + 10);
+        for view in 0..2 {
+            if view == 1 {
+                key(&mut s, KeyCode::Char('G'));
+                key(&mut s, KeyCode::Enter);
+            }
+            let buf = draw(&s, theme);
+            for cell in &buf.content {
+                assert!(
+                    !cell.symbol().chars().any(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c)),
+                    "control character reached the screen: {:?}",
+                    cell.symbol()
+                );
+            }
+            let t = text(&buf);
+            let last = t.lines().last().unwrap();
+            assert!(last.contains("demo"), "status bar intact: {last}");
+        }
+    }
+}
