@@ -64,8 +64,8 @@ fn user_themes_inherit_override_and_fail_clearly() {
     let e = ThemeSet::load(Some(dir.path())).unwrap_err().to_string();
     assert!(e.contains("line 2"), "{e}");
 
-    let dir = user_dir(&[("light", "inherits = \"default\"\n[slots]\n\"text\" = \"red\"\n")]);
+    let dir = user_dir(&[("light", "inherits = \"default\"\n[slots]\n\"text\" = \"#ff0000\"\n")]);
     let set = ThemeSet::load(Some(dir.path())).unwrap();
-    assert_eq!(set.get("light").unwrap().style(Slot::Text).fg, Some(Color::Red));
+    assert_eq!(set.get("light").unwrap().style(Slot::Text).fg, Some(Color::Rgb(255, 0, 0)));
     assert_eq!(set.index_of("light"), Some(1), "replacement keeps its place");
 }
