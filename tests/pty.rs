@@ -18,7 +18,7 @@ fn backlog_titles(sb: &Sandbox) -> Vec<String> {
 #[test]
 fn create_an_item_through_the_ui_then_quit_restores_the_terminal() {
     let sb = Sandbox::new();
-    let mut c = Cockpit::start(&sb, &[], &[], 100, 30);
+    let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
     c.wait_for("Welcome to flightdeck", 10);
     c.wait_for("built-in demo", 2);
     c.wait_for("Not configured", 2);
@@ -165,3 +165,4 @@ fn a_tiny_terminal_says_so() {
     let c = Cockpit::start(&sb, &[], &[], 40, 10);
     c.wait_for("terminal too small", 10);
 }
+

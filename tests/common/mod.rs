@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::fs::File;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::pty::{Winsize, openpty};
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -62,11 +65,11 @@ impl Sandbox {
 }
 
 /// The cockpit running in a pseudo-terminal, wrapped in `sh` so the terminal settings can be
-/// compared before and after.
+/// compared before and after. The test holds the only handle on the pty master, so dropping it
+/// hangs the terminal up exactly as a dropped SSH connection does.
 pub struct Cockpit {
-    master: Option<Box<dyn MasterPty + Send>>,
-    writer: Option<Box<dyn Write + Send>>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
+    master: Arc<Mutex<Option<File>>>,
+    child: std::process::Child,
     pub raw: Arc<Mutex<Vec<u8>>>,
     pub parser: Arc<Mutex<vt100::Parser>>,
     dir: PathBuf,
@@ -75,56 +78,60 @@ pub struct Cockpit {
 impl Cockpit {
     /// Starts `flightdeck ARGS` at `cols`×`rows` in the sandbox, with extra env vars.
     pub fn start(sb: &Sandbox, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Cockpit {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
+        let size = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = openpty(Some(&size), None).unwrap();
+        let master = File::from(pty.master);
+        let flags = OFlag::from_bits_truncate(fcntl(&master, FcntlArg::F_GETFL).unwrap());
+        fcntl(&master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).unwrap();
+        // The child must not inherit the master, or closing ours would not hang up.
+        fcntl(&master, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).unwrap();
         let run_dir = tempfile::tempdir_in(sb.path()).unwrap().keep();
         let script = "stty -g > \"$D/stty.before\"; \"$BIN\" \"$@\"; echo $? > \"$D/exit\"; stty -g > \"$D/stty.after\"; sleep 30";
-        let mut cmd = CommandBuilder::new("sh");
-        cmd.args(["-c", script, "sh"]);
-        cmd.args(args);
-        cmd.cwd(sb.path());
-        cmd.env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", sb.path());
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("FLIGHTDECK_STATE_DIR", sb.state());
-        cmd.env("BIN", bin());
-        cmd.env("D", &run_dir);
+        let slave = File::from(pty.slave);
+        let mut cmd = std::process::Command::new("setsid");
+        cmd.args(["--ctty", "sh", "-c", script, "sh"])
+            .args(args)
+            .current_dir(sb.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", sb.path())
+            .env("TERM", "xterm-256color")
+            .env("FLIGHTDECK_STATE_DIR", sb.state())
+            .env("BIN", bin())
+            .env("D", &run_dir)
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
+        let child = cmd.spawn().unwrap();
+        let master = Arc::new(Mutex::new(Some(master)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows.try_into().unwrap(), cols.try_into().unwrap(), 0)));
-        let (r2, p2) = (Arc::clone(&raw), Arc::clone(&parser));
+        let (m2, r2, p2) = (Arc::clone(&master), Arc::clone(&raw), Arc::clone(&parser));
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
+            loop {
+                let n = {
+                    let mut guard = m2.lock().unwrap();
+                    let Some(f) = guard.as_mut() else { return };
+                    match f.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                        Err(_) => return,
+                    }
+                };
                 if n == 0 {
-                    break;
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
                 }
                 r2.lock().unwrap().extend_from_slice(&buf[..n]);
                 p2.lock().unwrap().process(&buf[..n]);
             }
         });
-        Cockpit {
-            master: Some(pair.master),
-            writer: Some(writer),
-            child,
-            raw,
-            parser,
-            dir: run_dir,
-        }
+        Cockpit { master, child, raw, parser, dir: run_dir }
     }
 
     /// The screen as text.
@@ -146,15 +153,23 @@ impl Cockpit {
 
     /// Types bytes into the terminal.
     pub fn send(&mut self, bytes: &str) {
-        let w = self.writer.as_mut().expect("terminal open");
-        w.write_all(bytes.as_bytes()).unwrap();
-        w.flush().unwrap();
+        let mut guard = self.master.lock().unwrap();
+        let f = guard.as_mut().expect("terminal open");
+        let mut rest = bytes.as_bytes();
+        while !rest.is_empty() {
+            match f.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("write to pty: {e}"),
+            }
+        }
+        drop(guard);
         std::thread::sleep(Duration::from_millis(60));
     }
 
     /// The pid of flightdeck itself (the child of the `sh` wrapper).
     pub fn app_pid(&self) -> i32 {
-        let sh = self.child.process_id().unwrap();
+        let sh = self.child.id();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
@@ -204,8 +219,7 @@ impl Cockpit {
 
     /// Closes the terminal (as a dropped SSH connection does).
     pub fn hang_up(&mut self) {
-        self.writer.take();
-        self.master.take();
+        self.master.lock().unwrap().take();
     }
 }
 
