@@ -108,7 +108,9 @@ pub fn main() -> Result<i32> {
             print!("{report}");
             return Ok(if ok { 0 } else { 1 });
         }
-        Some(Cmd::Audit { action: AuditCmd::Verify }) => {
+        Some(Cmd::Audit {
+            action: AuditCmd::Verify,
+        }) => {
             let ws = workspace::open(&opts, &state_dir)?;
             let s = store::Store::open(&ws.registry.store_path)?;
             return match s.audit_verify()? {

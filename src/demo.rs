@@ -15,7 +15,15 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
         return Ok(());
     }
     let now = domain::now();
-    let items: [(&str, &str, ItemKind, Option<Severity>, &[&str], bool); 5] = [
+    type Seed<'a> = (
+        &'a str,
+        &'a str,
+        ItemKind,
+        Option<Severity>,
+        &'a [&'a str],
+        bool,
+    );
+    let items: [Seed; 5] = [
         (
             "Welcome to flightdeck: walk the loop",
             "This backlog lives in the demo workspace's own SQLite store; every change you make here is real and persists.\n\n## Try\n- `j`/`k` to move, `Enter` to open, `Esc` to back out\n- `n` to file a new item, `c` to comment, `x` to close\n- `/` to filter: `is:closed`, `kind:incident`, `label:demo`\n- `:` for the command palette, `?` for every key\n\nThe builds, deploys and health panes say what they need; they fill in as those capabilities are configured.",
@@ -71,11 +79,21 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             created,
         )?;
         if *closed {
-            store.add_comment(&id, "ops-bot", "Node restarted; queue drained in 4 minutes.", created + 1800)?;
+            store.add_comment(
+                &id,
+                "ops-bot",
+                "Node restarted; queue drained in 4 minutes.",
+                created + 1800,
+            )?;
             store.set_state(&id, ItemState::Closed, created + 1900)?;
         }
     }
-    store.add_comment("2", AUTHOR, "Latency is back under 150 ms on demo-api-1 and demo-api-3; demo-api-2 still slow.", now - 600)?;
+    store.add_comment(
+        "2",
+        AUTHOR,
+        "Latency is back under 150 ms on demo-api-1 and demo-api-3; demo-api-2 still slow.",
+        now - 600,
+    )?;
     store.set_meta(SEEDED_KEY, &now.to_string())?;
     Ok(())
 }
@@ -104,7 +122,11 @@ mod tests {
         assert!(items.iter().any(|i| i.state == ItemState::Closed));
         store.set_state("1", ItemState::Closed, 1).unwrap();
         seed(&path).unwrap();
-        assert_eq!(store.list_items("local").unwrap().len(), 5, "not seeded twice");
+        assert_eq!(
+            store.list_items("local").unwrap().len(),
+            5,
+            "not seeded twice"
+        );
         reset(tmp.path()).unwrap();
         assert!(!path.exists());
     }

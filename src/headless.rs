@@ -66,7 +66,12 @@ pub async fn status_json(ws: &Workspace) -> Value {
 /// The same state as readable text.
 pub fn status_text(v: &Value) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "workspace {} ({})", v["workspace"].as_str().unwrap_or(""), v["config"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        out,
+        "workspace {} ({})",
+        v["workspace"].as_str().unwrap_or(""),
+        v["config"].as_str().unwrap_or("")
+    );
     let empty = Vec::new();
     let backlog = v["backlog"].as_array().unwrap_or(&empty);
     let open = backlog.iter().filter(|i| i["state"] == "open").count();
@@ -85,7 +90,12 @@ pub fn status_text(v: &Value) -> String {
     }
     for p in v["providers"].as_array().unwrap_or(&empty) {
         let mark = if p["ok"] == true { "ok" } else { "FAILED" };
-        let _ = write!(out, "provider {} ({}): {mark}", p["id"].as_str().unwrap_or(""), p["kind"].as_str().unwrap_or(""));
+        let _ = write!(
+            out,
+            "provider {} ({}): {mark}",
+            p["id"].as_str().unwrap_or(""),
+            p["kind"].as_str().unwrap_or("")
+        );
         if let Some(e) = p["error"].as_str() {
             let _ = write!(out, ": {e}");
         }
@@ -104,7 +114,11 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
     match Store::open(&ws.registry.store_path) {
         Ok(s) => {
             let v = s.schema_version().unwrap_or(-1);
-            let _ = writeln!(out, "store: {} (schema v{v}) — ok", ws.registry.store_path.display());
+            let _ = writeln!(
+                out,
+                "store: {} (schema v{v}) — ok",
+                ws.registry.store_path.display()
+            );
             match s.audit_verify() {
                 Ok(Ok(r)) => {
                     let _ = writeln!(out, "audit log: {} records — chain intact", r.records);

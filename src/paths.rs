@@ -68,6 +68,9 @@ mod tests {
         assert_eq!(mode, 0o700);
         let f = dir.join("log");
         append_private(&f).unwrap();
-        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

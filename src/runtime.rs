@@ -148,7 +148,11 @@ fn display_themes(ws: &Workspace) -> Vec<Theme> {
     (0..ws.themes.len())
         .map(|i| {
             let t = ws.themes.by_index(i);
-            if ws.monochrome { t.monochrome() } else { t.clone() }
+            if ws.monochrome {
+                t.monochrome()
+            } else {
+                t.clone()
+            }
         })
         .collect()
 }

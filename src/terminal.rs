@@ -21,7 +21,12 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 pub fn init(mouse: bool) -> io::Result<Tui> {
     enable_raw_mode()?;
     let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide)?;
+    execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        cursor::Hide
+    )?;
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }

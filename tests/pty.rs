@@ -120,7 +120,10 @@ fn no_color_writes_no_colour_escapes() {
     c.wait_for("Welcome to flightdeck", 10);
     // Without colour, states and kinds still read as text and glyphs.
     let screen = c.screen();
-    assert!(screen.contains("○ open") && screen.contains("▲ high"), "{screen}");
+    assert!(
+        screen.contains("○ open") && screen.contains("▲ high"),
+        "{screen}"
+    );
     c.send("j");
     c.send("?");
     c.wait_for("Keys", 3);
@@ -165,4 +168,3 @@ fn a_tiny_terminal_says_so() {
     let c = Cockpit::start(&sb, &[], &[], 40, 10);
     c.wait_for("terminal too small", 10);
 }
-

@@ -12,7 +12,14 @@ use ratatui::buffer::Buffer;
 
 const NOW: i64 = 1_800_000_000;
 
-fn item(id: u32, title: &str, state: ItemState, kind: ItemKind, labels: &[&str], body: &str) -> WorkItem {
+fn item(
+    id: u32,
+    title: &str,
+    state: ItemState,
+    kind: ItemKind,
+    labels: &[&str],
+    body: &str,
+) -> WorkItem {
     WorkItem {
         id: id.to_string(),
         provider: "local".into(),
@@ -31,10 +38,38 @@ fn item(id: u32, title: &str, state: ItemState, kind: ItemKind, labels: &[&str],
 
 fn fixture_items() -> Vec<WorkItem> {
     vec![
-        item(1, "demo-api p99 latency above 300 ms", ItemState::Open, ItemKind::Incident, &["demo-api", "latency"], "## Seen\n- p99 **340 ms**\n> on demo-api-2\n```\nrate(http_requests_total[5m])\n```"),
-        item(2, "Add a smoke test for /version", ItemState::Open, ItemKind::Issue, &["deploy"], "A `deploy` should fail its gate."),
-        item(3, "Write the rollback runbook", ItemState::Open, ItemKind::Issue, &["docs", "on-call"], ""),
-        item(4, "Queue depth alert fired", ItemState::Closed, ItemKind::Incident, &[], "Resolved."),
+        item(
+            1,
+            "demo-api p99 latency above 300 ms",
+            ItemState::Open,
+            ItemKind::Incident,
+            &["demo-api", "latency"],
+            "## Seen\n- p99 **340 ms**\n> on demo-api-2\n```\nrate(http_requests_total[5m])\n```",
+        ),
+        item(
+            2,
+            "Add a smoke test for /version",
+            ItemState::Open,
+            ItemKind::Issue,
+            &["deploy"],
+            "A `deploy` should fail its gate.",
+        ),
+        item(
+            3,
+            "Write the rollback runbook",
+            ItemState::Open,
+            ItemKind::Issue,
+            &["docs", "on-call"],
+            "",
+        ),
+        item(
+            4,
+            "Queue depth alert fired",
+            ItemState::Closed,
+            ItemKind::Incident,
+            &[],
+            "Resolved.",
+        ),
     ]
 }
 
@@ -54,7 +89,14 @@ fn state(size: (u16, u16), read_only: bool) -> State {
         size,
     });
     update(&mut s, Event::Tick, NOW - 100);
-    update(&mut s, Event::BacklogListed { request: 1, result: Ok(Some(fixture_items())) }, NOW - 100);
+    update(
+        &mut s,
+        Event::BacklogListed {
+            request: 1,
+            result: Ok(Some(fixture_items())),
+        },
+        NOW - 100,
+    );
     s.flash = None;
     s
 }
@@ -71,7 +113,8 @@ fn keys(s: &mut State, text: &str) {
 
 fn draw(s: &State, theme: &Theme) -> Buffer {
     let mut t = Terminal::new(TestBackend::new(s.size.0, s.size.1)).unwrap();
-    t.draw(|f| flightdeck::ui::render(f, s, theme, NOW)).unwrap();
+    t.draw(|f| flightdeck::ui::render(f, s, theme, NOW))
+        .unwrap();
     t.backend().buffer().clone()
 }
 
@@ -79,7 +122,13 @@ fn text(buf: &Buffer) -> String {
     let w = buf.area.width as usize;
     buf.content
         .chunks(w.max(1))
-        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>().trim_end().to_string())
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -105,10 +154,18 @@ fn scenarios() -> Vec<Scenario> {
         }),
         ("detail", |s| {
             key(s, KeyCode::Enter);
-            update(s, Event::CommentsLoaded {
-                request: 2,
-                result: Ok(vec![Comment { author: "bo".into(), body: "Rolled back **v2**.".into(), created: NOW - 600 }]),
-            }, NOW);
+            update(
+                s,
+                Event::CommentsLoaded {
+                    request: 2,
+                    result: Ok(vec![Comment {
+                        author: "bo".into(),
+                        body: "Rolled back **v2**.".into(),
+                        created: NOW - 600,
+                    }]),
+                },
+                NOW,
+            );
         }),
         ("form_incident", |s| {
             key(s, KeyCode::Char('n'));
@@ -137,10 +194,14 @@ fn scenarios() -> Vec<Scenario> {
         }),
         ("stale_after_timeout", |s| {
             update(s, Event::Tick, NOW);
-            update(s, Event::BacklogListed {
-                request: 2,
-                result: Err(ProviderError::Timeout(std::time::Duration::from_secs(10))),
-            }, NOW - 30);
+            update(
+                s,
+                Event::BacklogListed {
+                    request: 2,
+                    result: Err(ProviderError::Timeout(std::time::Duration::from_secs(10))),
+                },
+                NOW - 30,
+            );
         }),
     ]
 }
@@ -179,7 +240,17 @@ fn read_only_badge_and_too_small() {
 fn size_sweep_never_panics() {
     let themes = ThemeSet::load(None).unwrap();
     let theme = themes.get("default").unwrap();
-    let mut sizes: Vec<(u16, u16)> = vec![(0, 0), (1, 1), (0, 10), (10, 0), (200, 60), (49, 11), (50, 12), (119, 31), (120, 32)];
+    let mut sizes: Vec<(u16, u16)> = vec![
+        (0, 0),
+        (1, 1),
+        (0, 10),
+        (10, 0),
+        (200, 60),
+        (49, 11),
+        (50, 12),
+        (119, 31),
+        (120, 32),
+    ];
     for w in (0..=200).step_by(13) {
         for h in (0..=60).step_by(7) {
             sizes.push((w, h));
@@ -219,13 +290,36 @@ fn hostile_strings_render_inert() {
     let mut items: Vec<WorkItem> = hostile
         .iter()
         .enumerate()
-        .map(|(i, h)| item(i as u32 + 1, h, ItemState::Open, ItemKind::Issue, &[h], &format!("{h}\n{h}")))
+        .map(|(i, h)| {
+            item(
+                i as u32 + 1,
+                h,
+                ItemState::Open,
+                ItemKind::Issue,
+                &[h],
+                &format!("{h}\n{h}"),
+            )
+        })
         .collect();
-    items.push(item(99, &long, ItemState::Open, ItemKind::Issue, &[], &long));
+    items.push(item(
+        99,
+        &long,
+        ItemState::Open,
+        ItemKind::Issue,
+        &[],
+        &long,
+    ));
     for size in [(80, 24), (160, 48)] {
         let mut s = state(size, false);
         update(&mut s, Event::Tick, NOW + 10);
-        update(&mut s, Event::BacklogListed { request: 2, result: Ok(Some(items.clone())) }, NOW + 10);
+        update(
+            &mut s,
+            Event::BacklogListed {
+                request: 2,
+                result: Ok(Some(items.clone())),
+            },
+            NOW + 10,
+        );
         for view in 0..2 {
             if view == 1 {
                 key(&mut s, KeyCode::Char('G'));
@@ -234,7 +328,10 @@ fn hostile_strings_render_inert() {
             let buf = draw(&s, theme);
             for cell in &buf.content {
                 assert!(
-                    !cell.symbol().chars().any(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c)),
+                    !cell
+                        .symbol()
+                        .chars()
+                        .any(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c)),
                     "control character reached the screen: {:?}",
                     cell.symbol()
                 );

@@ -309,7 +309,13 @@ pub fn age(now: Timestamp, then: Timestamp) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) fn item(id: u32, title: &str, state: ItemState, kind: ItemKind, labels: &[&str]) -> WorkItem {
+    pub(crate) fn item(
+        id: u32,
+        title: &str,
+        state: ItemState,
+        kind: ItemKind,
+        labels: &[&str],
+    ) -> WorkItem {
         WorkItem {
             id: id.to_string(),
             provider: "local".into(),
@@ -329,9 +335,27 @@ mod tests {
     fn pane() -> BacklogPane {
         let mut p = BacklogPane::default();
         p.set_items(vec![
-            item(1, "Disk full on db", ItemState::Open, ItemKind::Incident, &["ops"]),
-            item(2, "Add dark mode", ItemState::Open, ItemKind::Issue, &["ui"]),
-            item(3, "Old bug", ItemState::Closed, ItemKind::Issue, &["ui", "bug"]),
+            item(
+                1,
+                "Disk full on db",
+                ItemState::Open,
+                ItemKind::Incident,
+                &["ops"],
+            ),
+            item(
+                2,
+                "Add dark mode",
+                ItemState::Open,
+                ItemKind::Issue,
+                &["ui"],
+            ),
+            item(
+                3,
+                "Old bug",
+                ItemState::Closed,
+                ItemKind::Issue,
+                &["ui", "bug"],
+            ),
         ]);
         p
     }

@@ -77,7 +77,9 @@ impl TextBox {
     }
 
     fn line_end(&self, at: usize) -> usize {
-        self.text[at..].find('\n').map_or(self.text.len(), |i| at + i)
+        self.text[at..]
+            .find('\n')
+            .map_or(self.text.len(), |i| at + i)
     }
 
     /// Moves to the same column on the line before (`up`) or after.
@@ -98,11 +100,7 @@ impl TextBox {
         };
         let target_end = self.line_end(target_start);
         let line = &self.text[target_start..target_end];
-        self.cursor = target_start
-            + line
-                .char_indices()
-                .nth(col)
-                .map_or(line.len(), |(i, _)| i);
+        self.cursor = target_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i);
         Edit::Changed
     }
 

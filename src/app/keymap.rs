@@ -158,8 +158,11 @@ impl Keymap {
                 action: name.clone(),
                 message,
             };
-            let action = Action::from_name(name)
-                .ok_or_else(|| err(format!("unknown action {name:?}; `?` in the cockpit lists them")))?;
+            let action = Action::from_name(name).ok_or_else(|| {
+                err(format!(
+                    "unknown action {name:?}; `?` in the cockpit lists them"
+                ))
+            })?;
             let chords = keys
                 .keys()
                 .into_iter()
@@ -196,7 +199,10 @@ impl Keymap {
         if keys.is_empty() {
             return "—".into();
         }
-        keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("/")
+        keys.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -223,18 +229,38 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        for k in ["q", "G", "ctrl-c", "alt-y", "enter", "shift-tab", "f5", "space", "/"] {
+        for k in [
+            "q",
+            "G",
+            "ctrl-c",
+            "alt-y",
+            "enter",
+            "shift-tab",
+            "f5",
+            "space",
+            "/",
+        ] {
             let c = KeyChord::parse(k).unwrap();
-            assert_eq!(KeyChord::parse(&c.to_string().replace('↑', "up")).unwrap(), c, "{k}");
+            assert_eq!(
+                KeyChord::parse(&c.to_string().replace('↑', "up")).unwrap(),
+                c,
+                "{k}"
+            );
         }
-        assert_eq!(KeyChord::parse("shift-g").unwrap(), KeyChord::parse("G").unwrap());
+        assert_eq!(
+            KeyChord::parse("shift-g").unwrap(),
+            KeyChord::parse("G").unwrap()
+        );
         assert!(KeyChord::parse("hyper-x").is_err());
     }
 
     #[test]
     fn defaults_and_event_normalisation() {
         let km = Keymap::default();
-        assert_eq!(km.action_for(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Action::Quit));
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
         assert_eq!(
             km.action_for(&ev(KeyCode::Char('G'), KeyModifiers::SHIFT)),
             Some(Action::MoveBottom)
@@ -244,7 +270,10 @@ mod tests {
             Some(Action::FocusPrev)
         );
         // Esc then y arrives as alt-y and must not act as a plain key (B3).
-        assert_eq!(km.action_for(&ev(KeyCode::Char('j'), KeyModifiers::ALT)), None);
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('j'), KeyModifiers::ALT)),
+            None
+        );
     }
 
     #[test]
@@ -252,9 +281,18 @@ mod tests {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), KeyList::One("x".into()));
         let km = Keymap::new(&o).unwrap();
-        assert_eq!(km.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)), Some(Action::Quit));
-        assert_eq!(km.action_for(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
-        assert!(km.keys_for(Action::ToggleState).is_empty(), "x was taken from close_reopen");
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            None
+        );
+        assert!(
+            km.keys_for(Action::ToggleState).is_empty(),
+            "x was taken from close_reopen"
+        );
         o.insert("fly".to_string(), KeyList::One("f".into()));
         assert_eq!(Keymap::new(&o).unwrap_err().action, "fly");
         let mut bad = BTreeMap::new();

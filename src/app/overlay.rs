@@ -88,7 +88,11 @@ impl ItemForm {
         let fields = self.fields();
         let pos = fields.iter().position(|f| *f == self.focus).unwrap_or(0);
         let n = fields.len();
-        self.focus = fields[if forward { (pos + 1) % n } else { (pos + n - 1) % n }];
+        self.focus = fields[if forward {
+            (pos + 1) % n
+        } else {
+            (pos + n - 1) % n
+        }];
     }
 
     /// Cycles the value of the kind or severity field.
@@ -104,7 +108,11 @@ impl ItemForm {
                 let all = Severity::ALL;
                 let pos = all.iter().position(|s| *s == self.severity).unwrap_or(0);
                 let n = all.len();
-                self.severity = all[if forward { (pos + 1) % n } else { (pos + n - 1) % n }];
+                self.severity = all[if forward {
+                    (pos + 1) % n
+                } else {
+                    (pos + n - 1) % n
+                }];
             }
             _ => {}
         }
@@ -215,7 +223,10 @@ mod tests {
         f.title = TextBox::line("  x ");
         f.labels = TextBox::line("b, a");
         let item = f.to_item();
-        assert_eq!((item.title.as_str(), item.severity), ("x", Some(Severity::High)));
+        assert_eq!(
+            (item.title.as_str(), item.severity),
+            ("x", Some(Severity::High))
+        );
         assert_eq!(item.labels, ["a", "b"]);
     }
 

@@ -34,6 +34,9 @@ mod tests {
         assert!(fuzzy_score("", "anything").is_some());
         let q = "quit";
         assert!(fuzzy_score(q, "quit").unwrap() > fuzzy_score(q, "close_reopen quit").unwrap_or(0));
-        assert!(fuzzy_score("ci", "comment_item").unwrap() > fuzzy_score("ci", "cycle_theme").unwrap_or(0) - 10);
+        assert!(
+            fuzzy_score("ci", "comment_item").unwrap()
+                > fuzzy_score("ci", "cycle_theme").unwrap_or(0) - 10
+        );
     }
 }

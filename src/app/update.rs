@@ -75,7 +75,11 @@ fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
         state.flash = None;
         state.dirty = true;
     }
-    let showing_error = state.backlog.feed.as_ref().is_some_and(|f| f.error.is_some());
+    let showing_error = state
+        .backlog
+        .feed
+        .as_ref()
+        .is_some_and(|f| f.error.is_some());
     if now / 60 != state.minute || showing_error {
         state.minute = now / 60;
         state.dirty = true;
@@ -181,7 +185,12 @@ fn filter_key(state: &mut State, key: KeyEvent) -> bool {
 pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: &mut Vec<Command>) {
     let info = action.info();
     if info.mutates && state.read_only {
-        flash(state, format!("read-only mode: {} is disabled", info.name), Level::Error, now);
+        flash(
+            state,
+            format!("read-only mode: {} is disabled", info.name),
+            Level::Error,
+            now,
+        );
         return;
     }
     if info.context == Context::Backlog && state.focus != PaneId::Backlog {
@@ -261,7 +270,9 @@ fn move_or_scroll(state: &mut State, delta: isize) {
     let rows = list_rows(state);
     let b = &mut state.backlog;
     if let Some(d) = b.detail.as_mut() {
-        let next = (d.scroll as isize).saturating_add(delta).clamp(0, u16::MAX as isize);
+        let next = (d.scroll as isize)
+            .saturating_add(delta)
+            .clamp(0, u16::MAX as isize);
         d.scroll = next as u16;
     } else {
         b.move_by(delta, rows);
@@ -375,7 +386,10 @@ fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     };
     submit(
         state,
-        BacklogMutation::SetState { id: id.clone(), state: next },
+        BacklogMutation::SetState {
+            id: id.clone(),
+            state: next,
+        },
         format!("{verb} #{id}"),
         cmds,
     );
@@ -412,7 +426,12 @@ fn mutated(
                 f.next_due = now;
             }
             refresh_if_due(state, now, cmds);
-            if state.backlog.detail.as_ref().is_some_and(|d| d.item_id == id) {
+            if state
+                .backlog
+                .detail
+                .as_ref()
+                .is_some_and(|d| d.item_id == id)
+            {
                 let request = state.request_id();
                 if let Some(d) = state.backlog.detail.as_mut() {
                     d.request = Some(request);
@@ -481,7 +500,11 @@ fn overlay_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<
             state.overlay = Some(Overlay::Palette(p));
         }
         Overlay::Form(f) => return form_key(state, f, key, close, now, cmds),
-        Overlay::Comment { item, mut text, error } => {
+        Overlay::Comment {
+            item,
+            mut text,
+            error,
+        } => {
             if close {
                 keep_draft(state, Overlay::Comment { item, text, error }, now);
                 return true;
@@ -497,13 +520,20 @@ fn overlay_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<
             }
             state.overlay = Some(Overlay::Comment { item, text, error });
         }
-        Overlay::Labels { item, mut text, error } => {
+        Overlay::Labels {
+            item,
+            mut text,
+            error,
+        } => {
             if close {
                 return true;
             }
             if key.code == KeyCode::Enter && state.pending.is_none() {
                 let labels = crate::domain::backlog::parse_labels(&text.text);
-                let change = BacklogMutation::SetLabels { id: item.clone(), labels };
+                let change = BacklogMutation::SetLabels {
+                    id: item.clone(),
+                    labels,
+                };
                 submit(state, change, format!("labelled #{item}"), cmds);
             } else if state.pending.is_none() {
                 text.key(&key);
@@ -524,7 +554,12 @@ fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {
     };
     if !empty {
         state.draft = Some(overlay);
-        flash(state, "draft kept: reopen the form to continue", Level::Info, now);
+        flash(
+            state,
+            "draft kept: reopen the form to continue",
+            Level::Info,
+            now,
+        );
     }
 }
 
@@ -556,7 +591,10 @@ fn form_key(
                 f.error = None;
                 let (change, success) = match &f.editing {
                     Some(id) => (
-                        BacklogMutation::Edit { id: id.clone(), item },
+                        BacklogMutation::Edit {
+                            id: id.clone(),
+                            item,
+                        },
                         format!("saved #{id}"),
                     ),
                     None => (BacklogMutation::Create(item), "created #new".to_string()),

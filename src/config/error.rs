@@ -47,10 +47,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The key written on the line at `offset`: `name` in `name = …`, or the `[table]` header.
 fn key_on_line(text: &str, offset: usize) -> String {
-    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("").trim();
     if let Some(header) = line.strip_prefix('[') {
-        return header.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        return header
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_string();
     }
     line.split_once('=')
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
@@ -88,7 +93,10 @@ pub(super) fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') {
-            current = line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
             continue;
         }
         let Some((k, _)) = line.split_once('=') else {

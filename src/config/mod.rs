@@ -227,7 +227,11 @@ impl Loaded {
     pub fn error_at(&self, table: &str, key: &str, message: String) -> ConfigError {
         let (line, column) = error::locate(&self.text, table, key).unwrap_or((0, 0));
         ConfigError::Invalid {
-            path: self.source.path().map(Path::to_path_buf).unwrap_or_default(),
+            path: self
+                .source
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             line,
             column,
             key: if table.is_empty() {
@@ -300,7 +304,11 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             return Err(loaded.error_at("providers", "id", "must not be empty".into()));
         }
         if !seen.insert(p.id.as_str()) {
-            return Err(loaded.error_at("providers", "id", format!("duplicate provider id {:?}", p.id)));
+            return Err(loaded.error_at(
+                "providers",
+                "id",
+                format!("duplicate provider id {:?}", p.id),
+            ));
         }
     }
     if let Some(id) = &c.backlog.provider

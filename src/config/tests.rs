@@ -1,7 +1,9 @@
 use super::*;
 
 fn err(text: &str) -> String {
-    parse(Path::new("/etc/fd.toml"), text).unwrap_err().to_string()
+    parse(Path::new("/etc/fd.toml"), text)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -37,15 +39,24 @@ fn unknown_provider_kind_is_refused() {
 
 #[test]
 fn duplicate_ids_and_dangling_backlog_provider_are_refused() {
-    let e = err("[[providers]]\nid = \"a\"\nkind = \"local\"\n[[providers]]\nid = \"a\"\nkind = \"local\"\n");
+    let e = err(
+        "[[providers]]\nid = \"a\"\nkind = \"local\"\n[[providers]]\nid = \"a\"\nkind = \"local\"\n",
+    );
     assert!(e.contains("duplicate provider id"), "{e}");
     let e = err("[backlog]\nprovider = \"gh\"\n");
-    assert!(e.contains("/etc/fd.toml:2:1: key `backlog.provider`"), "{e}");
+    assert!(
+        e.contains("/etc/fd.toml:2:1: key `backlog.provider`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn keys_accept_one_or_many() {
-    let c = parse(Path::new("x"), "[keys]\nquit = \"Q\"\nhelp = [\"?\", \"f1\"]\n").unwrap();
+    let c = parse(
+        Path::new("x"),
+        "[keys]\nquit = \"Q\"\nhelp = [\"?\", \"f1\"]\n",
+    )
+    .unwrap();
     assert_eq!(c.keys["quit"].keys(), vec!["Q"]);
     assert_eq!(c.keys["help"].keys(), vec!["?", "f1"]);
 }

@@ -61,8 +61,13 @@ impl Gate {
         let target = format!("{}#{}", source.id(), change.item_id());
         let action = change.action();
         let detail = change.detail();
-        self.run(action, &target, &detail, with_timeout(timeout, source.apply(change)))
-            .await
+        self.run(
+            action,
+            &target,
+            &detail,
+            with_timeout(timeout, source.apply(change)),
+        )
+        .await
     }
 
     /// Runs `action`, which has not started yet: refused in read-only mode, audited otherwise.
@@ -163,7 +168,13 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, GateError::ReadOnly(_)));
         assert!(src.list().await.unwrap().unwrap().is_empty());
-        assert!(Store::open(&path).unwrap().audit_records().unwrap().is_empty());
+        assert!(
+            Store::open(&path)
+                .unwrap()
+                .audit_records()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -180,7 +191,11 @@ mod tests {
             id: "404".into(),
             body: "x".into(),
         };
-        assert!(gate.backlog(&src, bad, Duration::from_secs(5)).await.is_err());
+        assert!(
+            gate.backlog(&src, bad, Duration::from_secs(5))
+                .await
+                .is_err()
+        );
         let recs = Store::open(&path).unwrap().audit_records().unwrap();
         let phases: Vec<_> = recs.iter().map(|r| r.phase.as_str()).collect();
         assert_eq!(phases, ["intent", "ok", "intent", "error"]);

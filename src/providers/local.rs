@@ -148,7 +148,11 @@ mod tests {
         let items = a.list().await.unwrap().expect("b's write is seen");
         assert_eq!(items[0].author, "bo");
         a.apply(BacklogMutation::Create(new)).await.unwrap();
-        assert_eq!(a.list().await.unwrap().unwrap().len(), 2, "own write is seen");
+        assert_eq!(
+            a.list().await.unwrap().unwrap().len(),
+            2,
+            "own write is seen"
+        );
         let err = a
             .apply(BacklogMutation::Create(NewItem::default()))
             .await

@@ -71,7 +71,8 @@ impl Registry {
             if p.kind == ProviderKind::Local && p.id == backlog_id {
                 explicit_local = true;
                 let path = p.path.clone().unwrap_or_else(|| store_path.clone());
-                let src: Arc<dyn BacklogSource> = Arc::new(LocalBacklog::open(&p.id, &path, actor)?);
+                let src: Arc<dyn BacklogSource> =
+                    Arc::new(LocalBacklog::open(&p.id, &path, actor)?);
                 backlog = Some((src, p.timeout()));
             } else if p.id == backlog_id {
                 backlog_missing = unavailable.clone();

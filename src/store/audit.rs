@@ -56,7 +56,14 @@ pub struct AuditVerifyError {
 fn record_hash(r: &AuditRecord) -> String {
     // A JSON array is an unambiguous encoding of the fields, whatever they contain.
     let canonical = serde_json::json!([
-        r.seq, r.ts, r.actor, r.action, r.target, r.phase, r.detail, r.prev_hash
+        r.seq,
+        r.ts,
+        r.actor,
+        r.action,
+        r.target,
+        r.phase,
+        r.detail,
+        r.prev_hash
     ]);
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -154,7 +161,10 @@ impl Store {
 }
 
 /// Verifies records (in `seq` order) against each other and the remembered head.
-fn verify_chain(records: &[AuditRecord], head: Option<&str>) -> Result<AuditReport, AuditVerifyError> {
+fn verify_chain(
+    records: &[AuditRecord],
+    head: Option<&str>,
+) -> Result<AuditReport, AuditVerifyError> {
     let broken = |seq, reason: &str| AuditVerifyError {
         seq,
         reason: reason.to_string(),
@@ -185,7 +195,10 @@ fn verify_chain(records: &[AuditRecord], head: Option<&str>) -> Result<AuditRepo
                     .next()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(count);
-                return Err(broken(seq, "newest records missing (deleted) or head edited"));
+                return Err(broken(
+                    seq,
+                    "newest records missing (deleted) or head edited",
+                ));
             }
         }
     }
@@ -203,8 +216,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = Store::open(&tmp.path().join("s.db")).unwrap();
         for i in 0..n {
-            s.audit_append(i as i64, "ana@host", "create_item", "local#1", "intent", "x\ny")
-                .unwrap();
+            s.audit_append(
+                i as i64,
+                "ana@host",
+                "create_item",
+                "local#1",
+                "intent",
+                "x\ny",
+            )
+            .unwrap();
         }
         (tmp, s)
     }
@@ -232,10 +252,14 @@ mod tests {
     #[test]
     fn middle_and_tail_deletions_are_detected() {
         let (_t, s) = store_with(5);
-        s.conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+        s.conn
+            .execute("DELETE FROM audit WHERE seq = 2", [])
+            .unwrap();
         assert_eq!(s.audit_verify().unwrap().unwrap_err().seq, 2);
         let (_t, s) = store_with(5);
-        s.conn.execute("DELETE FROM audit WHERE seq = 5", []).unwrap();
+        s.conn
+            .execute("DELETE FROM audit WHERE seq = 5", [])
+            .unwrap();
         let err = s.audit_verify().unwrap().unwrap_err();
         assert!(err.reason.contains("deleted"), "{err}");
     }

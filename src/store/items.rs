@@ -145,7 +145,12 @@ impl Store {
     }
 
     /// Replaces the labels of an item.
-    pub fn set_labels(&self, id: &str, labels: &[String], now: Timestamp) -> Result<(), StoreError> {
+    pub fn set_labels(
+        &self,
+        id: &str,
+        labels: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let changed = self.conn.execute(
             "UPDATE items SET labels = ?2, updated = ?3 WHERE id = ?1",
             params![parse_id(id)?, labels_json(labels), now],

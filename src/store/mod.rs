@@ -29,7 +29,9 @@ pub enum StoreError {
     #[error("store error: {0}")]
     Sql(#[from] rusqlite::Error),
     /// The store was written by a newer flightdeck.
-    #[error("store {path} has schema version {found}, newer than this flightdeck knows ({known}); upgrade flightdeck")]
+    #[error(
+        "store {path} has schema version {found}, newer than this flightdeck knows ({known}); upgrade flightdeck"
+    )]
     TooNew {
         /// The database file.
         path: PathBuf,
@@ -44,8 +46,7 @@ pub enum StoreError {
 }
 
 /// Schema migrations; index + 1 is the `user_version` each one brings the store to.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE items (
+const MIGRATIONS: &[&str] = &["CREATE TABLE items (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         title TEXT NOT NULL,
         body TEXT NOT NULL DEFAULT '',
@@ -77,8 +78,7 @@ const MIGRATIONS: &[&str] = &[
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-];
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"];
 
 /// One connection to the store. Cheap to open; open one per thread.
 pub struct Store {

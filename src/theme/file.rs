@@ -55,11 +55,14 @@ pub(super) fn parse(label: &str, text: &str) -> Result<ThemeFile, ThemeError> {
     })
 }
 
+/// Colour names to colour values.
+type Palette = BTreeMap<String, String>;
+
 /// Flattens the inherits chain of `name`: palette and slots, parents first.
 fn flatten(
     name: &str,
     files: &BTreeMap<String, ThemeFile>,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, SlotSpec>), ThemeError> {
+) -> Result<(Palette, BTreeMap<String, SlotSpec>), ThemeError> {
     let mut chain = vec![name.to_string()];
     let mut current = name.to_string();
     while let Some(parent) = files.get(&current).and_then(|f| f.inherits.clone()) {
@@ -89,7 +92,10 @@ fn flatten(
 }
 
 /// Resolves theme `name` into a style per slot.
-pub(super) fn resolve(name: &str, files: &BTreeMap<String, ThemeFile>) -> Result<Theme, ThemeError> {
+pub(super) fn resolve(
+    name: &str,
+    files: &BTreeMap<String, ThemeFile>,
+) -> Result<Theme, ThemeError> {
     if let Some(declared) = files.get(name).and_then(|f| f.name.as_deref())
         && declared != name
     {
@@ -114,7 +120,9 @@ pub(super) fn resolve(name: &str, files: &BTreeMap<String, ThemeFile>) -> Result
         let spec = slots
             .get(slot.name())
             .ok_or_else(|| err(slot.name(), "not defined".into()))?;
-        let colour = |v: &str| colour(v, &palette).ok_or_else(|| err(slot.name(), format!("unknown colour {v:?}")));
+        let colour = |v: &str| {
+            colour(v, &palette).ok_or_else(|| err(slot.name(), format!("unknown colour {v:?}")))
+        };
         let style = match spec {
             SlotSpec::Fg(fg) => Style::default().fg(colour(fg)?),
             SlotSpec::Full(f) => {
@@ -126,7 +134,10 @@ pub(super) fn resolve(name: &str, files: &BTreeMap<String, ThemeFile>) -> Result
                     s = s.bg(colour(bg)?);
                 }
                 for m in &f.modifiers {
-                    s = s.add_modifier(modifier(m).ok_or_else(|| err(slot.name(), format!("unknown modifier {m:?}")))?);
+                    s = s.add_modifier(
+                        modifier(m)
+                            .ok_or_else(|| err(slot.name(), format!("unknown modifier {m:?}")))?,
+                    );
                 }
                 s
             }

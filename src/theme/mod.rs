@@ -14,7 +14,10 @@ use ratatui::style::{Color, Modifier, Style};
 const BUNDLED: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
     ("ansi16", include_str!("../../themes/ansi16.toml")),
 ];
 
@@ -94,12 +97,14 @@ impl Theme {
                     .add_modifier(s.add_modifier)
                     .remove_modifier(s.sub_modifier);
                 match slot {
-                    Slot::Selection | Slot::TabActive | Slot::BadgeReadonly | Slot::StatusbarWorkspace => {
-                        m = m.add_modifier(Modifier::REVERSED)
-                    }
-                    Slot::TitleFocused | Slot::BorderFocused | Slot::StatusbarKey | Slot::HelpKey => {
-                        m = m.add_modifier(Modifier::BOLD)
-                    }
+                    Slot::Selection
+                    | Slot::TabActive
+                    | Slot::BadgeReadonly
+                    | Slot::StatusbarWorkspace => m = m.add_modifier(Modifier::REVERSED),
+                    Slot::TitleFocused
+                    | Slot::BorderFocused
+                    | Slot::StatusbarKey
+                    | Slot::HelpKey => m = m.add_modifier(Modifier::BOLD),
                     _ => {}
                 }
                 m
@@ -150,7 +155,11 @@ impl ThemeSet {
                 .collect();
             user.sort();
             for path in user {
-                let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                let name = path
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 let text = std::fs::read_to_string(&path).map_err(|e| ThemeError::Read {
                     path: path.display().to_string(),
                     source: e,

@@ -31,7 +31,11 @@ fn monochrome_has_no_colour_and_keeps_selection_visible() {
             let s = m.style(*slot);
             assert_eq!((s.fg, s.bg), (None, None), "{name} {}", slot.name());
         }
-        assert!(m.style(Slot::Selection).add_modifier.contains(Modifier::REVERSED));
+        assert!(
+            m.style(Slot::Selection)
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
     }
 }
 
@@ -45,14 +49,23 @@ fn user_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 #[test]
 fn user_themes_inherit_override_and_fail_clearly() {
-    let dir = user_dir(&[("mine", "inherits = \"default\"\n[slots]\n\"text\" = \"#010203\"\n")]);
+    let dir = user_dir(&[(
+        "mine",
+        "inherits = \"default\"\n[slots]\n\"text\" = \"#010203\"\n",
+    )]);
     let set = ThemeSet::load(Some(dir.path())).unwrap();
     assert_eq!(set.names().last(), Some(&"mine"));
     let mine = set.get("mine").unwrap();
     assert_eq!(mine.style(Slot::Text).fg, Some(Color::Rgb(1, 2, 3)));
-    assert_eq!(mine.style(Slot::Label), set.get("default").unwrap().style(Slot::Label));
+    assert_eq!(
+        mine.style(Slot::Label),
+        set.get("default").unwrap().style(Slot::Label)
+    );
 
-    let dir = user_dir(&[("bad", "inherits = \"default\"\n[slots]\n\"label\" = \"nosuch\"\n")]);
+    let dir = user_dir(&[(
+        "bad",
+        "inherits = \"default\"\n[slots]\n\"label\" = \"nosuch\"\n",
+    )]);
     let e = ThemeSet::load(Some(dir.path())).unwrap_err().to_string();
     assert!(e.contains("label") && e.contains("nosuch"), "{e}");
 
@@ -64,8 +77,18 @@ fn user_themes_inherit_override_and_fail_clearly() {
     let e = ThemeSet::load(Some(dir.path())).unwrap_err().to_string();
     assert!(e.contains("line 2"), "{e}");
 
-    let dir = user_dir(&[("light", "inherits = \"default\"\n[slots]\n\"text\" = \"#ff0000\"\n")]);
+    let dir = user_dir(&[(
+        "light",
+        "inherits = \"default\"\n[slots]\n\"text\" = \"#ff0000\"\n",
+    )]);
     let set = ThemeSet::load(Some(dir.path())).unwrap();
-    assert_eq!(set.get("light").unwrap().style(Slot::Text).fg, Some(Color::Rgb(255, 0, 0)));
-    assert_eq!(set.index_of("light"), Some(1), "replacement keeps its place");
+    assert_eq!(
+        set.get("light").unwrap().style(Slot::Text).fg,
+        Some(Color::Rgb(255, 0, 0))
+    );
+    assert_eq!(
+        set.index_of("light"),
+        Some(1),
+        "replacement keeps its place"
+    );
 }

@@ -16,7 +16,14 @@ use crate::domain::{ItemKind, ItemState, PaneId, Severity, Timestamp, WorkItem};
 use crate::theme::{Slot, Theme};
 
 /// Draws the backlog pane into `area`.
-pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, focused: bool, now: Timestamp) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    focused: bool,
+    now: Timestamp,
+) {
     let b = &state.backlog;
     let badge = b.feed.as_ref().and_then(|f| feed_badge(f, theme, now));
     if let Some(d) = &b.detail {
@@ -40,7 +47,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, focus
     }
     let Some(feed) = &b.feed else {
         let msg = format!("No backlog provider. {}", b.missing);
-        let p = Paragraph::new(msg).style(theme.style(Slot::TextDim)).wrap(Wrap { trim: true });
+        let p = Paragraph::new(msg)
+            .style(theme.style(Slot::TextDim))
+            .wrap(Wrap { trim: true });
         frame.render_widget(p, inner);
         return;
     };
@@ -55,20 +64,37 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, focus
         let msg = if feed.loaded_at.is_none() && feed.error.is_none() {
             "loading…".to_string()
         } else if b.items.is_empty() {
-            format!("No items yet. Press {} to create one.", state.keymap.label(crate::app::Action::NewItem))
+            format!(
+                "No items yet. Press {} to create one.",
+                state.keymap.label(crate::app::Action::NewItem)
+            )
         } else {
-            format!("No {} items match. Esc clears the filter; a shows open/closed/all.", b.states.label())
+            format!(
+                "No {} items match. Esc clears the filter; a shows open/closed/all.",
+                b.states.label()
+            )
         };
         lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));
     }
     let start = b.offset.min(b.view.len());
     for (pos, &idx) in b.view.iter().enumerate().skip(start).take(rows) {
-        lines.push(item_row(&b.items[idx], width, pos == b.selected, focused, theme, now));
+        lines.push(item_row(
+            &b.items[idx],
+            width,
+            pos == b.selected,
+            focused,
+            theme,
+            now,
+        ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
     if filter_line {
         let y = inner.y + inner.height - 1;
-        let style = if b.filtering { theme.style(Slot::InputActive) } else { theme.style(Slot::Input) };
+        let style = if b.filtering {
+            theme.style(Slot::InputActive)
+        } else {
+            theme.style(Slot::Input)
+        };
         let cursor = if b.filtering { "▏" } else { "" };
         let text = format!("/{}{cursor}", clean(&b.filter.text));
         let line = Line::from(Span::styled(pad(&text, width), style));
@@ -91,11 +117,31 @@ fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Option<Span<'a>
     None
 }
 
-fn row_text(width: usize, id: &str, state: &str, kind: &str, title: &str, labels: &str, age: &str) -> String {
+fn row_text(
+    width: usize,
+    id: &str,
+    state: &str,
+    kind: &str,
+    title: &str,
+    labels: &str,
+    age: &str,
+) -> String {
     let fixed = 6 + 9 + 10 + 5;
-    let labels_w = if width >= 100 { 24 } else if width >= 70 { 14 } else { 0 };
+    let labels_w = if width >= 100 {
+        24
+    } else if width >= 70 {
+        14
+    } else {
+        0
+    };
     let title_w = width.saturating_sub(fixed + labels_w + 1).max(4);
-    let mut s = format!("{}{}{}{} ", pad(id, 6), pad(state, 9), pad(kind, 10), pad(title, title_w));
+    let mut s = format!(
+        "{}{}{}{} ",
+        pad(id, 6),
+        pad(state, 9),
+        pad(kind, 10),
+        pad(title, title_w)
+    );
     if labels_w > 0 {
         s.push_str(&pad(labels, labels_w));
     }
@@ -136,13 +182,34 @@ fn sev_slot(s: Severity) -> Slot {
     }
 }
 
-fn item_row(item: &WorkItem, width: usize, selected: bool, focused: bool, theme: &Theme, now: Timestamp) -> Line<'static> {
+fn item_row(
+    item: &WorkItem,
+    width: usize,
+    selected: bool,
+    focused: bool,
+    theme: &Theme,
+    now: Timestamp,
+) -> Line<'static> {
     let title = clean(&item.title);
     let joined = item.labels.join(",");
     let labels = clean(&joined);
-    let text = row_text(width, &format!("#{}", item.id), state_glyph(item.state), &kind_text(item), &title, &labels, &age(now, item.created));
+    let text = row_text(
+        width,
+        &format!("#{}", item.id),
+        state_glyph(item.state),
+        &kind_text(item),
+        &title,
+        &labels,
+        &age(now, item.created),
+    );
     if selected {
-        let style = if focused { theme.style(Slot::Selection) } else { theme.style(Slot::TextDim).patch(theme.style(Slot::Selection)) };
+        let style = if focused {
+            theme.style(Slot::Selection)
+        } else {
+            theme
+                .style(Slot::TextDim)
+                .patch(theme.style(Slot::Selection))
+        };
         return Line::from(Span::styled(text, style));
     }
     // Split the row at the column boundaries to colour state and kind.
@@ -158,7 +225,11 @@ fn item_row(item: &WorkItem, width: usize, selected: bool, focused: bool, theme:
         (ItemKind::Incident, None) => theme.style(Slot::KindIncident),
         _ => theme.style(Slot::KindIssue),
     };
-    let body = if item.state == ItemState::Closed { theme.style(Slot::TextDim) } else { theme.style(Slot::Text) };
+    let body = if item.state == ItemState::Closed {
+        theme.style(Slot::TextDim)
+    } else {
+        theme.style(Slot::Text)
+    };
     Line::from(vec![
         Span::styled(id.to_string(), theme.style(Slot::TextDim)),
         Span::styled(st.to_string(), state_style),
@@ -180,28 +251,57 @@ fn split_cols(s: &str, cols: usize) -> (&str, &str) {
     (s, "")
 }
 
-fn detail(frame: &mut Frame, area: Rect, b: &BacklogPane, d: &Detail, block: ratatui::widgets::Block, theme: &Theme, now: Timestamp) {
+fn detail(
+    frame: &mut Frame,
+    area: Rect,
+    b: &BacklogPane,
+    d: &Detail,
+    block: ratatui::widgets::Block,
+    theme: &Theme,
+    now: Timestamp,
+) {
     let Some(item) = b.item(&d.item_id) else {
-        let p = Paragraph::new(format!("Item #{} is no longer in the backlog.", d.item_id)).block(block).style(theme.style(Slot::TextDim));
+        let p = Paragraph::new(format!("Item #{} is no longer in the backlog.", d.item_id))
+            .block(block)
+            .style(theme.style(Slot::TextDim));
         frame.render_widget(p, area);
         return;
     };
     let dim = theme.style(Slot::TextDim);
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("#{} ", item.id), dim),
-        Span::styled(clean(&item.title).into_owned(), theme.style(Slot::MarkdownHeading)),
+        Span::styled(
+            clean(&item.title).into_owned(),
+            theme.style(Slot::MarkdownHeading),
+        ),
     ])];
-    let state_style = if item.state == ItemState::Open { theme.style(Slot::ItemOpen) } else { theme.style(Slot::ItemClosed) };
-    let mut meta = vec![Span::styled(state_glyph(item.state).to_string(), state_style), Span::styled(" · ", dim)];
+    let state_style = if item.state == ItemState::Open {
+        theme.style(Slot::ItemOpen)
+    } else {
+        theme.style(Slot::ItemClosed)
+    };
+    let mut meta = vec![
+        Span::styled(state_glyph(item.state).to_string(), state_style),
+        Span::styled(" · ", dim),
+    ];
     match item.kind {
         ItemKind::Incident => {
             let sev = item.severity.unwrap_or(Severity::Medium);
-            meta.push(Span::styled(format!("▲ incident, severity {}", sev.as_str()), theme.style(sev_slot(sev))));
+            meta.push(Span::styled(
+                format!("▲ incident, severity {}", sev.as_str()),
+                theme.style(sev_slot(sev)),
+            ));
         }
         ItemKind::Issue => meta.push(Span::styled("issue", theme.style(Slot::KindIssue))),
     }
     meta.push(Span::styled(
-        format!(" · by {} · opened {} ago · updated {} ago · {}", clean(&item.author), age(now, item.created), age(now, item.updated), item.provider),
+        format!(
+            " · by {} · opened {} ago · updated {} ago · {}",
+            clean(&item.author),
+            age(now, item.created),
+            age(now, item.updated),
+            item.provider
+        ),
         dim,
     ));
     lines.push(Line::from(meta));
@@ -210,7 +310,10 @@ fn detail(frame: &mut Frame, area: Rect, b: &BacklogPane, d: &Detail, block: rat
         label_line.push(Span::styled("none", dim));
     }
     for l in &item.labels {
-        label_line.push(Span::styled(format!("[{}]", clean(l)), theme.style(Slot::Label)));
+        label_line.push(Span::styled(
+            format!("[{}]", clean(l)),
+            theme.style(Slot::Label),
+        ));
         label_line.push(Span::raw(" "));
     }
     lines.push(Line::from(label_line));
@@ -224,11 +327,17 @@ fn detail(frame: &mut Frame, area: Rect, b: &BacklogPane, d: &Detail, block: rat
     let rule_w = (area.width as usize).saturating_sub(4).min(60);
     match &d.comments {
         None => lines.push(Line::from(Span::styled("comments: loading…", dim))),
-        Some(Err(e)) => lines.push(Line::from(Span::styled(format!("comments unavailable: {}", clean(e)), theme.style(Slot::Error)))),
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            format!("comments unavailable: {}", clean(e)),
+            theme.style(Slot::Error),
+        ))),
         Some(Ok(comments)) => {
             let head = format!("── Comments ({}) ", comments.len());
             let fill = "─".repeat(rule_w.saturating_sub(head.width()));
-            lines.push(Line::from(Span::styled(format!("{head}{fill}"), theme.style(Slot::HelpSection))));
+            lines.push(Line::from(Span::styled(
+                format!("{head}{fill}"),
+                theme.style(Slot::HelpSection),
+            )));
             for c in comments {
                 lines.push(Line::from(vec![
                     Span::styled(clean(&c.author).into_owned(), theme.style(Slot::Info)),
@@ -243,6 +352,9 @@ fn detail(frame: &mut Frame, area: Rect, b: &BacklogPane, d: &Detail, block: rat
             }
         }
     }
-    let p = Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((d.scroll, 0));
+    let p = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((d.scroll, 0));
     frame.render_widget(p, area);
 }

@@ -54,7 +54,12 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true });
     let y = area.height / 2;
-    let rect = Rect::new(area.x, area.y + y.saturating_sub(1), area.width, area.height - y.saturating_sub(1));
+    let rect = Rect::new(
+        area.x,
+        area.y + y.saturating_sub(1),
+        area.width,
+        area.height - y.saturating_sub(1),
+    );
     frame.render_widget(p, rect);
 }
 
@@ -67,7 +72,10 @@ fn pane_block<'a>(
     focused: bool,
 ) -> Block<'a> {
     let (border, title_style) = if focused {
-        (theme.style(Slot::BorderFocused), theme.style(Slot::TitleFocused))
+        (
+            theme.style(Slot::BorderFocused),
+            theme.style(Slot::TitleFocused),
+        )
     } else {
         (theme.style(Slot::Border), theme.style(Slot::Title))
     };

@@ -21,11 +21,29 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, t
         Overlay::Form(f) => form(frame, area, state, f, theme),
         Overlay::Comment { item, text, error } => {
             let title = format!(" Comment on #{item} ");
-            editor(frame, area, state, &title, text, error.as_deref(), "ctrl-s post · esc close (draft kept)", theme)
+            editor(
+                frame,
+                area,
+                state,
+                &title,
+                text,
+                error.as_deref(),
+                "ctrl-s post · esc close (draft kept)",
+                theme,
+            )
         }
         Overlay::Labels { item, text, error } => {
             let title = format!(" Labels of #{item} ");
-            editor(frame, area, state, &title, text, error.as_deref(), "comma-separated · enter save · esc cancel", theme)
+            editor(
+                frame,
+                area,
+                state,
+                &title,
+                text,
+                error.as_deref(),
+                "comma-separated · enter save · esc cancel",
+                theme,
+            )
         }
     }
 }
@@ -33,7 +51,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, t
 fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(1);
     let h = h.min(area.height.saturating_sub(2)).max(1);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
@@ -47,14 +70,20 @@ fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
 fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme) {
     let mut lines = Vec::new();
     for ctx in [Context::Global, Context::List, Context::Backlog] {
-        lines.push(Line::from(Span::styled(ctx.title(), theme.style(Slot::HelpSection))));
+        lines.push(Line::from(Span::styled(
+            ctx.title(),
+            theme.style(Slot::HelpSection),
+        )));
         for info in ACTIONS.iter().filter(|i| i.context == ctx) {
             let mut desc = info.description.to_string();
             if info.mutates && state.read_only {
                 desc.push_str(" (read-only: disabled)");
             }
             lines.push(Line::from(vec![
-                Span::styled(pad(&state.keymap.label(info.action), 16), theme.style(Slot::HelpKey)),
+                Span::styled(
+                    pad(&state.keymap.label(info.action), 16),
+                    theme.style(Slot::HelpKey),
+                ),
                 Span::styled(desc, theme.style(Slot::Text)),
                 Span::styled(format!("  :{}", info.name), theme.style(Slot::TextDim)),
             ]));
@@ -81,24 +110,49 @@ fn palette(frame: &mut Frame, area: Rect, state: &State, p: &PaletteState, theme
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let width = inner.width as usize;
-    let mut lines = vec![input_line(&p.input, ":", true, width, theme), Line::default()];
+    let mut lines = vec![
+        input_line(&p.input, ":", true, width, theme),
+        Line::default(),
+    ];
     let rows = (inner.height as usize).saturating_sub(2);
     let start = p.selected.saturating_sub(rows.saturating_sub(1));
     for (i, action) in matches.iter().enumerate().skip(start).take(rows) {
         let info = action.info();
-        let text = format!("{} {} {}", pad(info.name, 16), pad(&state.keymap.label(*action), 12), info.description);
-        let style = if i == p.selected { theme.style(Slot::Selection) } else { theme.style(Slot::Text) };
+        let text = format!(
+            "{} {} {}",
+            pad(info.name, 16),
+            pad(&state.keymap.label(*action), 12),
+            info.description
+        );
+        let style = if i == p.selected {
+            theme.style(Slot::Selection)
+        } else {
+            theme.style(Slot::Text)
+        };
         lines.push(Line::from(Span::styled(pad(&text, width), style)));
     }
     if matches.is_empty() {
-        lines.push(Line::from(Span::styled("no matching command", theme.style(Slot::TextDim))));
+        lines.push(Line::from(Span::styled(
+            "no matching command",
+            theme.style(Slot::TextDim),
+        )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// A one-line input with a visible cursor (a reversed cell, so it shows without colour too).
-fn input_line(t: &TextBox, prefix: &str, active: bool, width: usize, theme: &Theme) -> Line<'static> {
-    let style = if active { theme.style(Slot::InputActive) } else { theme.style(Slot::Input) };
+fn input_line(
+    t: &TextBox,
+    prefix: &str,
+    active: bool,
+    width: usize,
+    theme: &Theme,
+) -> Line<'static> {
+    let style = if active {
+        theme.style(Slot::InputActive)
+    } else {
+        theme.style(Slot::Input)
+    };
     let text = clean(&t.text).into_owned();
     let cur = clean(&t.text[..t.cursor]).chars().count();
     let chars: Vec<char> = text.chars().collect();
@@ -108,13 +162,19 @@ fn input_line(t: &TextBox, prefix: &str, active: bool, width: usize, theme: &The
     let before: String = chars[first..cur.min(chars.len())].iter().collect();
     let at: String = chars.get(cur).map_or(" ".into(), |c| c.to_string());
     let after: String = chars.iter().skip(cur + 1).collect();
-    let mut spans = vec![Span::styled(prefix.to_string(), style), Span::styled(before, style)];
+    let mut spans = vec![
+        Span::styled(prefix.to_string(), style),
+        Span::styled(before, style),
+    ];
     if active {
         spans.push(Span::styled(at, style.add_modifier(Modifier::REVERSED)));
         spans.push(Span::styled(fit(&after, avail).into_owned(), style));
     } else {
         let rest = format!("{at}{after}");
-        spans.push(Span::styled(fit(rest.trim_end(), avail).into_owned(), style));
+        spans.push(Span::styled(
+            fit(rest.trim_end(), avail).into_owned(),
+            style,
+        ));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
     spans.push(Span::styled(" ".repeat(width.saturating_sub(used)), style));
@@ -123,7 +183,11 @@ fn input_line(t: &TextBox, prefix: &str, active: bool, width: usize, theme: &The
 
 /// A multi-line text area with a visible cursor, scrolled to keep the cursor line in view.
 fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line<'static>> {
-    let style = if active { theme.style(Slot::InputActive) } else { theme.style(Slot::Input) };
+    let style = if active {
+        theme.style(Slot::InputActive)
+    } else {
+        theme.style(Slot::Input)
+    };
     let cursor_line = t.cursor_line();
     let first = cursor_line.saturating_sub(rows.saturating_sub(1));
     let mut offset = 0;
@@ -141,7 +205,10 @@ fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line
             let at = chars.next().map_or(" ".to_string(), |c| c.to_string());
             out.push(Line::from(vec![
                 Span::styled(clean(before).into_owned(), style),
-                Span::styled(clean(&at).into_owned(), style.add_modifier(Modifier::REVERSED)),
+                Span::styled(
+                    clean(&at).into_owned(),
+                    style.add_modifier(Modifier::REVERSED),
+                ),
                 Span::styled(clean(chars.as_str()).into_owned(), style),
             ]));
         } else {
@@ -152,8 +219,15 @@ fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line
 }
 
 fn label(text: &str, focused: bool, theme: &Theme) -> Span<'static> {
-    let style = if focused { theme.style(Slot::HelpKey).add_modifier(Modifier::BOLD) } else { theme.style(Slot::TextDim) };
-    Span::styled(format!("{}{}", if focused { "▸ " } else { "  " }, pad(text, 10)), style)
+    let style = if focused {
+        theme.style(Slot::HelpKey).add_modifier(Modifier::BOLD)
+    } else {
+        theme.style(Slot::TextDim)
+    };
+    Span::styled(
+        format!("{}{}", if focused { "▸ " } else { "  " }, pad(text, 10)),
+        style,
+    )
 }
 
 fn form(frame: &mut Frame, area: Rect, state: &State, f: &ItemForm, theme: &Theme) {
@@ -168,14 +242,20 @@ fn form(frame: &mut Frame, area: Rect, state: &State, f: &ItemForm, theme: &Them
     frame.render_widget(block, rect);
     let w = (inner.width as usize).saturating_sub(12);
     let choice = |value: &str, focused: bool| {
-        let style = if focused { theme.style(Slot::InputActive) } else { theme.style(Slot::Input) };
+        let style = if focused {
+            theme.style(Slot::InputActive)
+        } else {
+            theme.style(Slot::Input)
+        };
         Span::styled(format!("‹ {value} ›"), style)
     };
     let mut lines = vec![
-        Line::from(vec![label("Title", f.focus == Field::Title, theme)]
-            .into_iter()
-            .chain(input_line(&f.title, "", f.focus == Field::Title, w, theme).spans)
-            .collect::<Vec<_>>()),
+        Line::from(
+            vec![label("Title", f.focus == Field::Title, theme)]
+                .into_iter()
+                .chain(input_line(&f.title, "", f.focus == Field::Title, w, theme).spans)
+                .collect::<Vec<_>>(),
+        ),
         Line::from(vec![
             label("Kind", f.focus == Field::Kind, theme),
             choice(f.kind.as_str(), f.focus == Field::Kind),
@@ -194,7 +274,10 @@ fn form(frame: &mut Frame, area: Rect, state: &State, f: &ItemForm, theme: &Them
             .chain(input_line(&f.labels, "", f.focus == Field::Labels, w, theme).spans)
             .collect::<Vec<_>>(),
     ));
-    lines.push(Line::from(vec![label("Body", f.focus == Field::Body, theme), Span::styled("Markdown", theme.style(Slot::TextDim))]));
+    lines.push(Line::from(vec![
+        label("Body", f.focus == Field::Body, theme),
+        Span::styled("Markdown", theme.style(Slot::TextDim)),
+    ]));
     let footer = 2;
     let body_rows = (inner.height as usize).saturating_sub(lines.len() + footer);
     let mut body = area_lines(&f.body, f.focus == Field::Body, body_rows, theme);
@@ -205,7 +288,10 @@ fn form(frame: &mut Frame, area: Rect, state: &State, f: &ItemForm, theme: &Them
         Line::from(spans)
     }));
     lines.push(status_line(state, f.error.as_deref(), theme));
-    lines.push(Line::from(Span::styled("ctrl-s save · tab next field · esc close (draft kept)", theme.style(Slot::TextDim))));
+    lines.push(Line::from(Span::styled(
+        "ctrl-s save · tab next field · esc close (draft kept)",
+        theme.style(Slot::TextDim),
+    )));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -213,14 +299,26 @@ fn status_line(state: &State, error: Option<&str>, theme: &Theme) -> Line<'stati
     if state.pending.is_some() {
         Line::from(Span::styled("saving…", theme.style(Slot::Info)))
     } else if let Some(e) = error {
-        Line::from(Span::styled(format!("✗ {}", clean(e)), theme.style(Slot::Error)))
+        Line::from(Span::styled(
+            format!("✗ {}", clean(e)),
+            theme.style(Slot::Error),
+        ))
     } else {
         Line::default()
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn editor(frame: &mut Frame, area: Rect, state: &State, title: &str, text: &TextBox, error: Option<&str>, hint: &str, theme: &Theme) {
+fn editor(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    title: &str,
+    text: &TextBox,
+    error: Option<&str>,
+    hint: &str,
+    theme: &Theme,
+) {
     let h = if text.multiline { 14 } else { 6 };
     let rect = popup(area, 72, h);
     frame.render_widget(Clear, rect);
@@ -238,6 +336,14 @@ fn editor(frame: &mut Frame, area: Rect, state: &State, title: &str, text: &Text
         l
     };
     lines.push(status_line(state, error, theme));
-    lines.push(Line::from(Span::styled(hint.to_string(), theme.style(Slot::TextDim))));
-    frame.render_widget(Paragraph::new(lines).style(Style::default()).wrap(Wrap { trim: false }), inner);
+    lines.push(Line::from(Span::styled(
+        hint.to_string(),
+        theme.style(Slot::TextDim),
+    )));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(Style::default())
+            .wrap(Wrap { trim: false }),
+        inner,
+    );
 }

@@ -27,7 +27,10 @@ pub fn tabs(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         spans.push(Span::styled("│", theme.style(Slot::Border)));
     }
     spans.pop();
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.style(Slot::Text)), area);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.style(Slot::Text)),
+        area,
+    );
 }
 
 /// A pane that says plainly it has nothing configured.

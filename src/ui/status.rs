@@ -36,7 +36,12 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (CycleSort, "sort"),
             (Help, "help"),
         ],
-        _ => vec![(FocusNext, "next pane"), (Palette, "commands"), (Help, "help"), (Quit, "quit")],
+        _ => vec![
+            (FocusNext, "next pane"),
+            (Palette, "commands"),
+            (Help, "help"),
+            (Quit, "quit"),
+        ],
     }
 }
 
@@ -56,9 +61,15 @@ fn mode_hint(state: &State) -> Option<&'static str> {
 /// Draws the status bar.
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: Timestamp) {
     let bar = theme.style(Slot::Statusbar);
-    let mut left = vec![Span::styled(format!(" {} ", clean(&state.workspace)), theme.style(Slot::StatusbarWorkspace))];
+    let mut left = vec![Span::styled(
+        format!(" {} ", clean(&state.workspace)),
+        theme.style(Slot::StatusbarWorkspace),
+    )];
     if state.read_only {
-        left.push(Span::styled(" READ-ONLY ", theme.style(Slot::BadgeReadonly)));
+        left.push(Span::styled(
+            " READ-ONLY ",
+            theme.style(Slot::BadgeReadonly),
+        ));
     }
     left.push(Span::styled(" ", bar));
     match (&state.flash, mode_hint(state)) {
@@ -67,7 +78,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
                 Level::Info => (Slot::Info, "✓ "),
                 Level::Error => (Slot::Error, "✗ "),
             };
-            left.push(Span::styled(format!("{mark}{}", clean(&f.text)), theme.style(slot)));
+            left.push(Span::styled(
+                format!("{mark}{}", clean(&f.text)),
+                theme.style(slot),
+            ));
         }
         (_, Some(hint)) => left.push(Span::styled(hint, theme.style(Slot::StatusbarHint))),
         _ => {
@@ -76,12 +90,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
                 let Some(first) = keys.first() else { continue };
                 let key = if action == Action::MoveDown && keys.len() > 1 {
                     // j/k is clearer than j/↓ for a pair of moves.
-                    format!("{first}/{}", state.keymap.keys_for(Action::MoveUp).first().map_or(String::new(), ToString::to_string))
+                    format!(
+                        "{first}/{}",
+                        state
+                            .keymap
+                            .keys_for(Action::MoveUp)
+                            .first()
+                            .map_or(String::new(), ToString::to_string)
+                    )
                 } else {
                     first.to_string()
                 };
                 left.push(Span::styled(key, theme.style(Slot::StatusbarKey)));
-                left.push(Span::styled(format!(" {word}  "), theme.style(Slot::StatusbarHint)));
+                left.push(Span::styled(
+                    format!(" {word}  "),
+                    theme.style(Slot::StatusbarHint),
+                ));
             }
         }
     }
@@ -103,13 +127,19 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
     if room > right_text.width() + 2 {
         let pad = room - right_text.width();
         spans.push(Span::styled(" ".repeat(pad), bar));
-        spans.push(Span::styled(format!("{} │ ", clean(&state.config_source)), theme.style(Slot::StatusbarHint)));
+        spans.push(Span::styled(
+            format!("{} │ ", clean(&state.config_source)),
+            theme.style(Slot::StatusbarHint),
+        ));
         for (id, glyph, slot) in right {
             spans.push(Span::styled(clean(&id).into_owned(), bar));
             spans.push(Span::styled(format!("{glyph} "), theme.style(slot)));
         }
     } else if room > 12 {
-        spans.push(Span::styled(fit(&format!("  {}", state.config_source), room).into_owned(), theme.style(Slot::StatusbarHint)));
+        spans.push(Span::styled(
+            fit(&format!("  {}", state.config_source), room).into_owned(),
+            theme.style(Slot::StatusbarHint),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }

@@ -121,7 +121,10 @@ pub fn markdown(body: &str, theme: &Theme) -> Vec<Line<'static>> {
         }
         if let Some(h) = trimmed.strip_prefix('#') {
             let h = h.trim_start_matches('#').trim();
-            lines.push(Line::from(Span::styled(h.to_string(), theme.style(Slot::MarkdownHeading))));
+            lines.push(Line::from(Span::styled(
+                h.to_string(),
+                theme.style(Slot::MarkdownHeading),
+            )));
         } else if let Some(q) = trimmed.strip_prefix('>') {
             let style = theme.style(Slot::MarkdownQuote);
             let mut spans = vec![Span::styled("│ ", style)];

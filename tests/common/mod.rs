@@ -77,8 +77,19 @@ pub struct Cockpit {
 
 impl Cockpit {
     /// Starts `flightdeck ARGS` at `cols`×`rows` in the sandbox, with extra env vars.
-    pub fn start(sb: &Sandbox, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Cockpit {
-        let size = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    pub fn start(
+        sb: &Sandbox,
+        args: &[&str],
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Cockpit {
+        let size = Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         let pty = openpty(Some(&size), None).unwrap();
         let master = File::from(pty.master);
         let flags = OFlag::from_bits_truncate(fcntl(&master, FcntlArg::F_GETFL).unwrap());
@@ -108,7 +119,11 @@ impl Cockpit {
         let child = cmd.spawn().unwrap();
         let master = Arc::new(Mutex::new(Some(master)));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows.try_into().unwrap(), cols.try_into().unwrap(), 0)));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            rows.try_into().unwrap(),
+            cols.try_into().unwrap(),
+            0,
+        )));
         let (m2, r2, p2) = (Arc::clone(&master), Arc::clone(&raw), Arc::clone(&parser));
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -131,7 +146,13 @@ impl Cockpit {
                 p2.lock().unwrap().process(&buf[..n]);
             }
         });
-        Cockpit { master, child, raw, parser, dir: run_dir }
+        Cockpit {
+            master,
+            child,
+            raw,
+            parser,
+            dir: run_dir,
+        }
     }
 
     /// The screen as text.
@@ -159,7 +180,9 @@ impl Cockpit {
         while !rest.is_empty() {
             match f.write(rest) {
                 Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 Err(e) => panic!("write to pty: {e}"),
             }
         }
@@ -172,7 +195,8 @@ impl Cockpit {
         let sh = self.child.id();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
+            let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
+                .unwrap_or_default();
             if let Some(pid) = children.split_whitespace().next() {
                 return pid.parse().unwrap();
             }
@@ -203,17 +227,25 @@ impl Cockpit {
         assert_eq!(before, after, "stty settings changed");
         let raw = self.raw.lock().unwrap();
         let text = String::from_utf8_lossy(&raw);
-        let last_enter = text.rfind("\x1b[?1049h").expect("alternate screen was entered");
+        let last_enter = text
+            .rfind("\x1b[?1049h")
+            .expect("alternate screen was entered");
         let tail = &text[last_enter..];
         for (seq, what) in [
             ("\x1b[?1049l", "alternate screen left"),
             ("\x1b[?25h", "cursor shown"),
             ("\x1b[?2004l", "bracketed paste off"),
         ] {
-            assert!(tail.contains(seq), "{what}: {seq:?} missing after the last frame");
+            assert!(
+                tail.contains(seq),
+                "{what}: {seq:?} missing after the last frame"
+            );
         }
         let parser = self.parser.lock().unwrap();
-        assert!(!parser.screen().alternate_screen(), "still on the alternate screen");
+        assert!(
+            !parser.screen().alternate_screen(),
+            "still on the alternate screen"
+        );
         assert!(!parser.screen().hide_cursor(), "cursor still hidden");
     }
 
@@ -232,7 +264,7 @@ impl Drop for Cockpit {
 /// Whether a process exists (and is not a zombie).
 pub fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         .unwrap_or(false)
 }
 
@@ -241,5 +273,6 @@ pub fn cpu_ticks(pid: i32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }

@@ -70,7 +70,10 @@ fn navigation_scrolls_and_clamps() {
     assert_eq!(s.backlog.selected_item().unwrap().id, "30");
     key(&mut s, KeyCode::Char('G'));
     assert_eq!(s.backlog.selected_item().unwrap().id, "1");
-    assert!(s.backlog.offset > 0, "scrolled to keep the selection visible");
+    assert!(
+        s.backlog.offset > 0,
+        "scrolled to keep the selection visible"
+    );
     key(&mut s, KeyCode::Char('j'));
     assert_eq!(s.backlog.selected_item().unwrap().id, "1");
     key(&mut s, KeyCode::Char('g'));
@@ -100,7 +103,10 @@ fn create_through_the_form_and_keep_it_on_failure() {
     let mut s = state();
     key(&mut s, KeyCode::Char('n'));
     assert!(matches!(s.overlay, Some(Overlay::Form(_))));
-    assert!(ctrl(&mut s, 's').is_empty(), "empty title is refused locally");
+    assert!(
+        ctrl(&mut s, 's').is_empty(),
+        "empty title is refused locally"
+    );
     typ(&mut s, "Disk full");
     key(&mut s, KeyCode::Tab);
     key(&mut s, KeyCode::Right);
@@ -182,7 +188,11 @@ fn filter_typing_and_clearing() {
     let mut s = state();
     key(&mut s, KeyCode::Char('/'));
     typ(&mut s, "item 1");
-    assert_eq!(s.backlog.view.len(), 12, "words match anywhere: 1, 10..19, 21");
+    assert_eq!(
+        s.backlog.view.len(),
+        12,
+        "words match anywhere: 1, 10..19, 21"
+    );
     key(&mut s, KeyCode::Enter);
     assert!(!s.backlog.filtering);
     assert_eq!(s.backlog.view.len(), 12, "filter kept");
@@ -195,7 +205,10 @@ fn filter_typing_and_clearing() {
 fn paste_goes_to_inputs_only() {
     let mut s = state();
     let cmds = update(&mut s, Event::Paste("qqq\x1b[2J".into()), 100);
-    assert!(cmds.is_empty() && !s.quit, "pasted text never triggers actions");
+    assert!(
+        cmds.is_empty() && !s.quit,
+        "pasted text never triggers actions"
+    );
     key(&mut s, KeyCode::Char('/'));
     update(&mut s, Event::Paste("item 2\x1b[2J".into()), 100);
     assert_eq!(s.backlog.filter.text, "item 2[2J");
@@ -242,7 +255,10 @@ fn stale_and_failed_refreshes_keep_data() {
     );
     assert_eq!(s.backlog.items.len(), 30, "last good data kept");
     let f = s.backlog.feed.as_ref().unwrap();
-    assert_eq!((f.loaded_at, f.error.as_ref().unwrap().at), (Some(100), 112));
+    assert_eq!(
+        (f.loaded_at, f.error.as_ref().unwrap().at),
+        (Some(100), 112)
+    );
 }
 
 #[test]

@@ -1,0 +1,163 @@
+//! Headless commands: `status --json`, `check`, `audit verify`, config errors, permissions.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Sandbox, bin};
+
+#[test]
+fn status_json_has_the_contract_keys_and_the_demo_backlog() {
+    let sb = Sandbox::new();
+    let v = sb.status(&[]);
+    for key in ["backlog", "builds", "deploys", "health", "providers"] {
+        assert!(v[key].is_array(), "{key} missing: {v}");
+    }
+    assert_eq!(v["workspace"], "demo");
+    let backlog = v["backlog"].as_array().unwrap();
+    assert_eq!(backlog.len(), 5);
+    for item in backlog {
+        for key in ["id", "title", "state", "kind", "labels", "provider"] {
+            assert!(!item[key].is_null(), "{key} missing in {item}");
+        }
+        assert!(["open", "closed"].contains(&item["state"].as_str().unwrap()));
+        assert!(["issue", "incident"].contains(&item["kind"].as_str().unwrap()));
+    }
+    assert!(backlog.iter().any(|i| i["kind"] == "incident"));
+    assert_eq!(v["providers"][0]["id"], "local");
+    assert_eq!(v["providers"][0]["ok"], true);
+}
+
+#[test]
+fn check_reports_and_fails_on_unavailable_providers() {
+    let sb = Sandbox::new();
+    let (code, out, _) = sb.run(&["check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("built-in demo") && out.contains("provider local (local): ok (5 items)"),
+        "{out}"
+    );
+    let cfg = sb.path().join("gh.toml");
+    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\n").unwrap();
+    let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("provider gh (github): FAILED: provider kind `github` is not available"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_config_names_file_line_column_and_key() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("bad.toml");
+    std::fs::write(&cfg, "workspace = \"acme\"\n\n[ui]\nthemee = \"light\"\n").unwrap();
+    let (code, _, err) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert_ne!(code, 0);
+    let want = format!(
+        "{}:4:1: key `themee`: unknown field `themee`",
+        cfg.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    std::fs::write(&cfg, "[keys]\nlaunch_rockets = \"x\"\n").unwrap();
+    let (_, _, err) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert!(
+        err.contains(":2:1: key `keys.launch_rockets`: unknown action"),
+        "{err}"
+    );
+    let (_, _, err) = sb.run(&["--theme", "nope", "check"]);
+    assert!(
+        err.contains("unknown theme \"nope\"; available: default, light, high-contrast, ansi16"),
+        "{err}"
+    );
+    // The repo-local file is found without flags.
+    std::fs::write(sb.path().join("flightdeck.toml"), "workspace = \"repo\"\n").unwrap();
+    assert_eq!(sb.status(&[])["workspace"], "repo");
+}
+
+#[test]
+fn state_is_private_whatever_the_umask() {
+    let sb = Sandbox::new();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "umask 000; exec \"$0\" status --json >/dev/null",
+            bin(),
+        ])
+        .env("HOME", sb.path())
+        .env("FLIGHTDECK_STATE_DIR", sb.state())
+        .current_dir(sb.path())
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(sb.state()), 0o700);
+    assert_eq!(mode(sb.state().join("demo")), 0o700);
+    assert_eq!(mode(sb.state().join("demo/store.db")), 0o600);
+    assert_eq!(mode(sb.state().join("logs/flightdeck.log")), 0o600);
+    for entry in std::fs::read_dir(sb.state().join("demo")).unwrap() {
+        let p = entry.unwrap().path();
+        assert_eq!(mode(p.clone()), 0o600, "{}", p.display());
+    }
+}
+
+#[test]
+fn audit_verify_detects_an_edited_and_a_deleted_record() {
+    let sb = Sandbox::new();
+    let db = sb.state().join("demo/store.db");
+    sb.status(&[]);
+    // Write three audited records through the gate's own code path.
+    {
+        let mut store = flightdeck::store::Store::open(&db).unwrap();
+        for i in 0..3 {
+            store
+                .audit_append(i, "ana@host", "close_item", "local#1", "intent", "closed")
+                .unwrap();
+        }
+    }
+    let (code, out, _) = sb.run(&["audit", "verify"]);
+    assert_eq!((code, out.contains("3 records")), (0, true), "{out}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE audit SET actor = 'mallory@host' WHERE seq = 2", [])
+        .unwrap();
+    let (code, out, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("broken at record 2") && out.contains("edited"),
+        "{out}"
+    );
+    conn.execute("UPDATE audit SET actor = 'ana@host' WHERE seq = 2", [])
+        .unwrap();
+    conn.execute("DELETE FROM audit WHERE seq = 1", []).unwrap();
+    let (code, out, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("broken at record 1") && out.contains("deleted"),
+        "{out}"
+    );
+}
+
+#[test]
+fn demo_reset_starts_afresh() {
+    let sb = Sandbox::new();
+    let db = sb.state().join("demo/store.db");
+    sb.status(&[]);
+    flightdeck::store::Store::open(&db)
+        .unwrap()
+        .set_state("1", flightdeck::domain::ItemState::Closed, 1)
+        .unwrap();
+    // `demo --reset` wipes state before opening the cockpit; without a terminal it stops
+    // at the terminal check, after the reset.
+    let (code, _, err) = sb.run(&["demo", "--reset"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("needs a terminal"), "{err}");
+    let v = sb.status(&[]);
+    let first = v["backlog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "1")
+        .unwrap()
+        .clone();
+    assert_eq!(first["state"], "open");
+}
