@@ -92,3 +92,16 @@ fn user_themes_inherit_override_and_fail_clearly() {
         "replacement keeps its place"
     );
 }
+
+#[test]
+fn zz_dump_tmp() {
+    let set = ThemeSet::load(None).unwrap();
+    let mut out = String::new();
+    for n in set.names() {
+        let t = set.get(n).unwrap();
+        for s in Slot::ALL {
+            out.push_str(&format!("{n} {} {:?}\n", s.name(), t.style(*s)));
+        }
+    }
+    std::fs::write("/tmp/theme_dump_before.txt", out).unwrap();
+}
