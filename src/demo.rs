@@ -15,13 +15,14 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
         return Ok(());
     }
     let now = domain::now();
+    // Title, body, kind, severity, labels, age in seconds.
     type Seed<'a> = (
         &'a str,
         &'a str,
         ItemKind,
         Option<Severity>,
         &'a [&'a str],
-        bool,
+        i64,
     );
     let items: [Seed; 5] = [
         (
@@ -30,7 +31,7 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             ItemKind::Issue,
             None,
             &["demo", "docs"],
-            false,
+            60,
         ),
         (
             "demo-api p99 latency above 300 ms after v2 rollout",
@@ -38,7 +39,7 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             ItemKind::Incident,
             Some(Severity::High),
             &["demo-api", "latency"],
-            false,
+            50 * 60,
         ),
         (
             "Add a smoke test for /version to the deploy gate",
@@ -46,7 +47,7 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             ItemKind::Issue,
             None,
             &["deploy", "testing"],
-            false,
+            26 * 3600,
         ),
         (
             "Write the rollback runbook for on-call",
@@ -54,7 +55,7 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             ItemKind::Issue,
             None,
             &["docs", "on-call"],
-            false,
+            4 * 86400,
         ),
         (
             "Queue depth alert fired on demo-api-3",
@@ -62,23 +63,23 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
             ItemKind::Incident,
             Some(Severity::Medium),
             &["demo-api"],
-            true,
+            9 * 86400,
         ),
     ];
-    for (i, (title, body, kind, severity, labels, closed)) in items.iter().enumerate() {
-        let created = now - (items.len() - i) as i64 * 3600 * 7;
+    for (title, body, kind, severity, labels, age) in items {
+        let created = now - age;
         let id = store.create_item(
             &NewItem {
                 title: title.to_string(),
                 body: body.to_string(),
-                kind: Some(*kind),
-                severity: *severity,
+                kind: Some(kind),
+                severity,
                 labels: labels.iter().map(|l| l.to_string()).collect(),
             },
             AUTHOR,
             created,
         )?;
-        if *closed {
+        if kind == ItemKind::Incident && age > 86400 {
             store.add_comment(
                 &id,
                 "ops-bot",

@@ -1,205 +1,233 @@
-//! Theme files: parsing, `inherits` chains, palette references and colour names.
+//! Theme files: parsing, `inherits` chains and resolving slots to styles.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::{Slot, Theme, ThemeError};
+use super::colour::{self, Palette};
+use super::{SLOT_COUNT, Slot, Theme, ThemeError};
 
 /// A theme file as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ThemeFile {
+    /// Optional; when present it must equal the file stem.
     name: Option<String>,
+    /// The theme this one starts from.
     inherits: Option<String>,
+    /// Colour names.
     #[serde(default)]
-    palette: BTreeMap<String, String>,
+    palette: Palette,
+    /// Slot key to style.
     #[serde(default)]
     slots: BTreeMap<String, SlotSpec>,
 }
 
-/// A slot's style: `"fg"` or `{ fg, bg, modifiers }`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-enum SlotSpec {
-    Fg(String),
-    Full(FullSpec),
+/// A slot's style as written: `"fg"` or `{ fg, bg, modifiers }`.
+#[derive(Clone, Debug, Default)]
+struct SlotSpec {
+    fg: Option<String>,
+    bg: Option<String>,
+    modifiers: Vec<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// The table form of a slot, strict about its keys.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FullSpec {
+struct SlotTable {
     fg: Option<String>,
     bg: Option<String>,
     #[serde(default)]
     modifiers: Vec<String>,
 }
 
-/// Parses one file; `label` names it in errors.
-pub(super) fn parse(label: &str, text: &str) -> Result<ThemeFile, ThemeError> {
-    toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map_or((0, 0), |s| {
-            let before = &text[..s.start.min(text.len())];
-            (
-                before.matches('\n').count() + 1,
-                before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
-            )
-        });
+impl<'de> Deserialize<'de> for SlotSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Accepts either form, keeping the table's own error messages.
+        struct SpecVisitor;
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = SlotSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a colour string or a table { fg, bg, modifiers }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SlotSpec, E> {
+                Ok(SlotSpec {
+                    fg: Some(v.to_string()),
+                    ..SlotSpec::default()
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SlotSpec, A::Error> {
+                let t = SlotTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(SlotSpec {
+                    fg: t.fg,
+                    bg: t.bg,
+                    modifiers: t.modifiers,
+                })
+            }
+        }
+        d.deserialize_any(SpecVisitor)
+    }
+}
+
+/// A parsed theme and where it came from.
+#[derive(Clone, Debug)]
+pub(super) struct Source {
+    /// `bundled` or the file's path.
+    pub(super) origin: String,
+    /// The parsed file.
+    pub(super) file: ThemeFile,
+}
+
+/// Every parsed theme by name.
+pub(super) type Sources = BTreeMap<String, Source>;
+
+/// Parses theme `name` from `text`; `origin` names it in errors.
+pub(super) fn parse(name: &str, origin: &str, text: &str) -> Result<Source, ThemeError> {
+    let file: ThemeFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
         ThemeError::Syntax {
-            theme: label.to_string(),
+            theme: name.to_string(),
+            origin: origin.to_string(),
             line,
             column,
-            message: e.message().to_string(),
+            message: e.message().trim().to_string(),
         }
-    })
-}
-
-/// Colour names to colour values.
-type Palette = BTreeMap<String, String>;
-
-/// Flattens the inherits chain of `name`: palette and slots, parents first.
-fn flatten(
-    name: &str,
-    files: &BTreeMap<String, ThemeFile>,
-) -> Result<(Palette, BTreeMap<String, SlotSpec>), ThemeError> {
-    let mut chain = vec![name.to_string()];
-    let mut current = name.to_string();
-    while let Some(parent) = files.get(&current).and_then(|f| f.inherits.clone()) {
-        if chain.contains(&parent) {
-            return Err(ThemeError::Inherit {
-                theme: name.to_string(),
-                message: format!("inheritance cycle: {} -> {parent}", chain.join(" -> ")),
-            });
-        }
-        if !files.contains_key(&parent) {
-            return Err(ThemeError::Inherit {
-                theme: name.to_string(),
-                message: format!("inherits unknown theme {parent:?}"),
-            });
-        }
-        chain.push(parent.clone());
-        current = parent;
-    }
-    let mut palette = BTreeMap::new();
-    let mut slots = BTreeMap::new();
-    for n in chain.iter().rev() {
-        let f = &files[n];
-        palette.extend(f.palette.clone());
-        slots.extend(f.slots.clone());
-    }
-    Ok((palette, slots))
-}
-
-/// Resolves theme `name` into a style per slot.
-pub(super) fn resolve(
-    name: &str,
-    files: &BTreeMap<String, ThemeFile>,
-) -> Result<Theme, ThemeError> {
-    if let Some(declared) = files.get(name).and_then(|f| f.name.as_deref())
+    })?;
+    if let Some(declared) = file.name.as_deref()
         && declared != name
     {
-        return Err(ThemeError::Inherit {
+        return Err(ThemeError::NameMismatch {
             theme: name.to_string(),
-            message: format!("declares name {declared:?}; it must match the file name"),
+            origin: origin.to_string(),
+            declared: declared.to_string(),
         });
     }
-    let (palette, slots) = flatten(name, files)?;
-    let err = |slot: &str, message: String| ThemeError::Slot {
-        theme: name.to_string(),
-        slot: slot.to_string(),
-        message,
-    };
-    for key in slots.keys() {
-        if !Slot::ALL.iter().any(|s| s.name() == key) {
-            return Err(err(key, "no such slot".into()));
+    Ok(Source {
+        origin: origin.to_string(),
+        file,
+    })
+}
+
+/// 1-based line and column (in characters) of byte offset `at`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The `inherits` chain of `name`: itself first, then its parent, and so on.
+pub(super) fn chain<'a>(name: &'a str, sources: &'a Sources) -> Result<Vec<&'a str>, ThemeError> {
+    let origin = |n: &str| sources.get(n).map(|s| s.origin.clone()).unwrap_or_default();
+    let mut chain = vec![name];
+    let mut current = name;
+    while let Some(parent) = sources
+        .get(current)
+        .and_then(|s| s.file.inherits.as_deref())
+    {
+        if chain.contains(&parent) {
+            chain.push(parent);
+            return Err(ThemeError::Cycle {
+                theme: name.to_string(),
+                origin: origin(name),
+                chain: chain.join(" -> "),
+            });
+        }
+        if !sources.contains_key(parent) {
+            return Err(ThemeError::UnknownParent {
+                theme: current.to_string(),
+                origin: origin(current),
+                parent: parent.to_string(),
+            });
+        }
+        chain.push(parent);
+        current = parent;
+    }
+    Ok(chain)
+}
+
+/// Resolves `chain[0]`, whose inherits chain (from [`chain`]) is `chain`, to a style per slot.
+pub(super) fn resolve(chain: &[&str], sources: &Sources) -> Result<Theme, ThemeError> {
+    let name = chain.first().copied().unwrap_or_default();
+    let origin = sources
+        .get(name)
+        .map(|s| s.origin.clone())
+        .unwrap_or_default();
+    let mut palette = Palette::new();
+    let mut specs: BTreeMap<&str, &SlotSpec> = BTreeMap::new();
+    for source in chain.iter().rev().filter_map(|n| sources.get(*n)) {
+        palette.extend(source.file.palette.clone());
+        specs.extend(source.file.slots.iter().map(|(k, v)| (k.as_str(), v)));
+    }
+    let theme = name.to_string();
+
+    for (key, value) in &palette {
+        if colour::colour(key, &palette).is_none() {
+            return Err(ThemeError::BadPalette {
+                theme,
+                origin,
+                key: key.clone(),
+                value: value.clone(),
+            });
         }
     }
-    let mut styles = Vec::with_capacity(Slot::ALL.len());
+    if let Some(key) = specs
+        .keys()
+        .find(|k| !Slot::ALL.iter().any(|s| s.name() == **k))
+    {
+        return Err(ThemeError::UnknownSlot {
+            theme,
+            origin,
+            slot: key.to_string(),
+        });
+    }
+
+    let mut styles = [Style::default(); SLOT_COUNT];
     for slot in Slot::ALL {
-        let spec = slots
-            .get(slot.name())
-            .ok_or_else(|| err(slot.name(), "not defined".into()))?;
-        let colour = |v: &str| {
-            colour(v, &palette).ok_or_else(|| err(slot.name(), format!("unknown colour {v:?}")))
+        let Some(spec) = specs.get(slot.name()) else {
+            return Err(ThemeError::MissingSlot {
+                theme,
+                origin,
+                slot: slot.name().to_string(),
+            });
         };
-        let style = match spec {
-            SlotSpec::Fg(fg) => Style::default().fg(colour(fg)?),
-            SlotSpec::Full(f) => {
-                let mut s = Style::default();
-                if let Some(fg) = &f.fg {
-                    s = s.fg(colour(fg)?);
-                }
-                if let Some(bg) = &f.bg {
-                    s = s.bg(colour(bg)?);
-                }
-                for m in &f.modifiers {
-                    s = s.add_modifier(
-                        modifier(m)
-                            .ok_or_else(|| err(slot.name(), format!("unknown modifier {m:?}")))?,
-                    );
-                }
-                s
-            }
+        let colour = |value: &str| {
+            colour::colour(value, &palette).ok_or_else(|| ThemeError::BadColour {
+                theme: theme.clone(),
+                origin: origin.clone(),
+                slot: slot.name().to_string(),
+                value: value.to_string(),
+            })
         };
-        styles.push(style);
+        let mut style = Style::default();
+        if let Some(fg) = &spec.fg {
+            style = style.fg(colour(fg)?);
+        }
+        if let Some(bg) = &spec.bg {
+            style = style.bg(colour(bg)?);
+        }
+        for m in &spec.modifiers {
+            let Some(modifier) = colour::modifier(m) else {
+                return Err(ThemeError::BadModifier {
+                    theme,
+                    origin,
+                    slot: slot.name().to_string(),
+                    value: m.clone(),
+                });
+            };
+            style = style.add_modifier(modifier);
+        }
+        styles[*slot as usize] = style;
     }
     Ok(Theme {
-        name: name.to_string(),
+        name: theme,
         styles,
-    })
-}
-
-fn modifier(m: &str) -> Option<Modifier> {
-    Some(match m {
-        "bold" => Modifier::BOLD,
-        "dim" => Modifier::DIM,
-        "italic" => Modifier::ITALIC,
-        "underlined" => Modifier::UNDERLINED,
-        "reversed" => Modifier::REVERSED,
-        "crossed_out" => Modifier::CROSSED_OUT,
-        _ => return None,
-    })
-}
-
-/// A colour by palette name, `#rrggbb`, ANSI name, `reset` or `indexed:N`.
-fn colour(v: &str, palette: &BTreeMap<String, String>) -> Option<Color> {
-    if let Some(p) = palette.get(v) {
-        // Palette entries may not refer to each other: one level keeps files readable.
-        return literal(p);
-    }
-    literal(v)
-}
-
-fn literal(v: &str) -> Option<Color> {
-    if let Some(hex) = v.strip_prefix('#') {
-        if hex.len() != 6 {
-            return None;
-        }
-        let n = u32::from_str_radix(hex, 16).ok()?;
-        return Some(Color::Rgb((n >> 16) as u8, (n >> 8) as u8, n as u8));
-    }
-    if let Some(i) = v.strip_prefix("indexed:") {
-        return i.parse().ok().map(Color::Indexed);
-    }
-    Some(match v {
-        "reset" => Color::Reset,
-        "black" => Color::Black,
-        "red" => Color::Red,
-        "green" => Color::Green,
-        "yellow" => Color::Yellow,
-        "blue" => Color::Blue,
-        "magenta" => Color::Magenta,
-        "cyan" => Color::Cyan,
-        "gray" => Color::Gray,
-        "darkgray" => Color::DarkGray,
-        "lightred" => Color::LightRed,
-        "lightgreen" => Color::LightGreen,
-        "lightyellow" => Color::LightYellow,
-        "lightblue" => Color::LightBlue,
-        "lightmagenta" => Color::LightMagenta,
-        "lightcyan" => Color::LightCyan,
-        "white" => Color::White,
-        _ => return None,
     })
 }

@@ -1,14 +1,38 @@
 //! Themes: semantic style slots resolved from bundled and user TOML files.
+//!
+//! Widgets never build colours themselves; they ask a [`Theme`] for the style of a [`Slot`]
+//! (`status.failure`, `border.focused`, …). Themes are TOML files: the bundled ones in
+//! `themes/` are compiled in, and users may add more (or replace bundled ones by name) in a
+//! directory given to [`ThemeSet::load`]. A file looks like this:
+//!
+//! ```toml
+//! name = "light"             # optional; must equal the file stem
+//! inherits = "default"       # optional; start from that theme's palette and slots
+//! [palette]
+//! fg = "#343b58"
+//! [slots]
+//! "text" = "fg"                                          # fg only
+//! "selection" = { fg = "bg", bg = "blue", modifiers = ["bold"] }
+//! ```
+//!
+//! A colour is a palette name, `#rrggbb`, one of the 16 ANSI names (`black` … `white`,
+//! `gray`, `darkgray`, `light*`), `reset` or `indexed:N`. Modifiers are `bold`, `dim`,
+//! `italic`, `underlined`, `reversed` and `crossed_out`.
 
+mod colour;
+mod error;
 mod file;
+mod set;
 mod slot;
 
+pub use error::ThemeError;
+pub use set::ThemeSet;
 pub use slot::Slot;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use ratatui::style::{Modifier, Style};
 
-use ratatui::style::{Color, Modifier, Style};
+/// How many slots there are; a theme holds one style for each.
+const SLOT_COUNT: usize = Slot::ALL.len();
 
 /// The bundled theme sources in cycling order.
 const BUNDLED: &[(&str, &str)] = &[
@@ -21,59 +45,17 @@ const BUNDLED: &[(&str, &str)] = &[
     ("ansi16", include_str!("../../themes/ansi16.toml")),
 ];
 
-/// The bundled theme sources: (name, toml text), in cycling order.
+/// The bundled theme sources: (name, toml text), in cycling order: default, light, high-contrast, ansi16.
 pub fn bundled() -> &'static [(&'static str, &'static str)] {
     BUNDLED
 }
 
-/// Why a theme could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ThemeError {
-    /// The file could not be read.
-    #[error("cannot read theme {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not valid TOML or not a theme.
-    #[error("theme {theme}: line {line}, column {column}: {message}")]
-    Syntax {
-        /// Theme name or file.
-        theme: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A slot refers to something that does not exist, or is missing.
-    #[error("theme {theme}: slot `{slot}`: {message}")]
-    Slot {
-        /// Theme name.
-        theme: String,
-        /// Slot name.
-        slot: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `inherits` names a missing theme or loops.
-    #[error("theme {theme}: {message}")]
-    Inherit {
-        /// Theme name.
-        theme: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// A resolved theme: one style per slot.
+/// A resolved theme: its name and one style per slot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Theme {
     name: String,
-    styles: Vec<Style>,
+    /// Indexed by `Slot as usize`, which follows `Slot::ALL`.
+    styles: [Style; SLOT_COUNT],
 }
 
 impl Theme {
@@ -84,133 +66,53 @@ impl Theme {
 
     /// The style for a slot.
     pub fn style(&self, slot: Slot) -> Style {
-        self.styles.get(slot as usize).copied().unwrap_or_default()
+        self.styles[slot as usize]
     }
 
     /// The same modifiers with every colour removed; selection and focus stay visible.
+    ///
+    /// `selection` and `tab.active` (and the status bar's `statusbar.workspace` and
+    /// `badge.readonly` blocks, which otherwise vanish into the bar) get REVERSED;
+    /// `title.focused` and `border.focused` (and the `statusbar.key` / `help.key` key names)
+    /// get BOLD.
     pub fn monochrome(&self) -> Theme {
-        let styles = Slot::ALL
-            .iter()
-            .map(|&slot| {
-                let s = self.style(slot);
-                let mut m = Style::default()
-                    .add_modifier(s.add_modifier)
-                    .remove_modifier(s.sub_modifier);
-                match slot {
-                    Slot::Selection
-                    | Slot::TabActive
-                    | Slot::BadgeReadonly
-                    | Slot::StatusbarWorkspace => m = m.add_modifier(Modifier::REVERSED),
-                    Slot::TitleFocused
-                    | Slot::BorderFocused
-                    | Slot::StatusbarKey
-                    | Slot::HelpKey => m = m.add_modifier(Modifier::BOLD),
-                    _ => {}
+        let mut styles = self.styles;
+        for slot in Slot::ALL {
+            let s = self.style(*slot);
+            // Rebuilt from the default, so fg, bg and underline colour are all unset.
+            let mut m = Style::default()
+                .add_modifier(s.add_modifier)
+                .remove_modifier(s.sub_modifier);
+            match slot {
+                Slot::Selection
+                | Slot::TabActive
+                | Slot::StatusbarWorkspace
+                | Slot::BadgeReadonly => m = m.add_modifier(Modifier::REVERSED),
+                Slot::TitleFocused | Slot::BorderFocused | Slot::StatusbarKey | Slot::HelpKey => {
+                    m = m.add_modifier(Modifier::BOLD)
                 }
-                m
-            })
-            .collect();
+                _ => {}
+            }
+            styles[*slot as usize] = m;
+        }
         Theme {
             name: self.name.clone(),
             styles,
         }
     }
 
-    /// True when every colour is one of the 16 ANSI colours (or the terminal default).
+    /// True when every colour used is one of the 16 ANSI colours (or Reset / none).
     pub fn is_ansi16(&self) -> bool {
-        self.styles.iter().all(|s| {
-            [s.fg, s.bg]
-                .into_iter()
-                .flatten()
-                .all(|c| !matches!(c, Color::Rgb(..) | Color::Indexed(_)))
-        })
-    }
-}
-
-/// Every theme: bundled first in a fixed order, then the user's sorted by name.
-#[derive(Clone, Debug)]
-pub struct ThemeSet {
-    themes: Vec<Theme>,
-}
-
-impl ThemeSet {
-    /// Loads the bundled themes and every `*.toml` in `user_dir`; a user theme with a
-    /// bundled name replaces it.
-    pub fn load(user_dir: Option<&Path>) -> Result<ThemeSet, ThemeError> {
-        let mut sources: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for (name, text) in BUNDLED {
-            sources.insert(name.to_string(), (name.to_string(), text.to_string()));
-            order.push(name.to_string());
-        }
-        if let Some(dir) = user_dir.filter(|d| d.is_dir()) {
-            let entries = std::fs::read_dir(dir).map_err(|e| ThemeError::Read {
-                path: dir.display().to_string(),
-                source: e,
-            })?;
-            let mut user: Vec<_> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            user.sort();
-            for path in user {
-                let name = path
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                let text = std::fs::read_to_string(&path).map_err(|e| ThemeError::Read {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
-                if !order.contains(&name) {
-                    order.push(name.clone());
-                }
-                sources.insert(name, (path.display().to_string(), text));
-            }
-        }
-        let files = sources
+        // Theme files cannot set an underline colour, so fg and bg are every colour there is.
+        self.styles
             .iter()
-            .map(|(name, (label, text))| Ok((name.clone(), file::parse(label, text)?)))
-            .collect::<Result<BTreeMap<_, _>, ThemeError>>()?;
-        let themes = order
-            .iter()
-            .map(|name| file::resolve(name, &files))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ThemeSet { themes })
-    }
-
-    /// Theme names in cycling order.
-    pub fn names(&self) -> Vec<&str> {
-        self.themes.iter().map(|t| t.name.as_str()).collect()
-    }
-
-    /// The theme with this name.
-    pub fn get(&self, name: &str) -> Option<&Theme> {
-        self.themes.iter().find(|t| t.name == name)
-    }
-
-    /// Position of a theme in cycling order.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.themes.iter().position(|t| t.name == name)
-    }
-
-    /// The theme at `i` (modulo the count).
-    pub fn by_index(&self, i: usize) -> &Theme {
-        &self.themes[i % self.themes.len()]
-    }
-
-    /// How many themes.
-    pub fn len(&self) -> usize {
-        self.themes.len()
-    }
-
-    /// Never true: the bundled themes are always there.
-    pub fn is_empty(&self) -> bool {
-        self.themes.is_empty()
+            .flat_map(|s| [s.fg, s.bg])
+            .flatten()
+            .all(colour::is_ansi16)
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_user;
