@@ -97,6 +97,7 @@ fn forward_input(tx: UnboundedSender<Event>) {
                 Some(Ok(TermEvent::Key(k))) => Event::Key(k),
                 Some(Ok(TermEvent::Paste(p))) => Event::Paste(p),
                 Some(Ok(TermEvent::Resize(w, h))) => Event::Resize(w, h),
+                Some(Ok(TermEvent::Mouse(m))) => Event::Mouse(m),
                 Some(Ok(_)) => continue,
                 // EOF or EIO: the terminal is gone; end instead of spinning.
                 Some(Err(_)) | None => {
@@ -214,6 +215,7 @@ async fn event_loop(
         if state.suspend {
             state.suspend = false;
             terminal::suspend(term, mouse)?;
+            tracing::info!("resumed after suspend");
             state.dirty = true;
         }
         if state.dirty {

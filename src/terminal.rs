@@ -19,6 +19,12 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Puts the terminal in raw mode on the alternate screen and returns it.
 pub fn init(mouse: bool) -> io::Result<Tui> {
+    enter(mouse)?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Raw mode, alternate screen, bracketed paste, hidden cursor (and mouse capture if asked).
+fn enter(mouse: bool) -> io::Result<()> {
     enable_raw_mode()?;
     let mut out = io::stdout();
     execute!(
@@ -30,7 +36,7 @@ pub fn init(mouse: bool) -> io::Result<Tui> {
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
-    Terminal::new(CrosstermBackend::new(out))
+    Ok(())
 }
 
 /// Undoes everything `init` did. Safe to call twice and when the terminal is gone.
@@ -52,9 +58,12 @@ pub fn restore() {
 pub fn suspend(terminal: &mut Tui, mouse: bool) -> io::Result<()> {
     restore();
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).map_err(io::Error::other)?;
-    // Execution resumes here after SIGCONT.
-    *terminal = init(mouse)?;
-    terminal.clear()
+    // Execution resumes here after SIGCONT. Keep the same `Terminal`, and do not use
+    // `Terminal::clear`: both ask the terminal for the cursor position, whose answer the
+    // input task would read away. `resize` clears and forces a full redraw without asking.
+    enter(mouse)?;
+    let size = terminal.size()?;
+    terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
 }
 
 /// Installs a panic hook that restores the terminal first, writes a crash file into

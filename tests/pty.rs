@@ -76,6 +76,30 @@ mod libc_sig {
 }
 
 #[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let sb = Sandbox::new();
+    // A job-control shell, as at a prompt: flightdeck runs as its own foreground job.
+    let script = "stty -g > \"$D/stty.before\"; set -m; \"$BIN\"; echo $? > \"$D/stopped\"; fg; echo $? > \"$D/exit\"; stty -g > \"$D/stty.after\"; sleep 30";
+    let mut c = Cockpit::start_script(&sb, script, &[], &[], 80, 24);
+    c.wait_for("Welcome to flightdeck", 10);
+    c.send("\x1a"); // ctrl-z
+    let stopped = c.dir().join("stopped");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stopped.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let code = std::fs::read_to_string(&stopped).expect("the job stopped");
+    assert_eq!(code.trim(), "148", "stopped by SIGTSTP");
+    // `fg` brings it back: the cockpit redraws and still answers keys.
+    c.wait_for("Welcome to flightdeck", 5);
+    c.send("2");
+    c.wait_for("▸2 Builds", 3);
+    c.send("q");
+    assert_eq!(c.wait_exit(5), 0);
+    c.assert_restored();
+}
+
+#[test]
 fn a_closed_terminal_ends_the_process_without_spinning() {
     let sb = Sandbox::new();
     let mut c = Cockpit::start(&sb, &[], &[], 80, 24);

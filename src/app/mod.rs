@@ -5,6 +5,7 @@ pub mod backlog;
 pub mod feed;
 pub mod input;
 pub mod keymap;
+mod mouse;
 pub mod overlay;
 pub mod palette;
 mod update;
@@ -30,6 +31,8 @@ pub enum Event {
     Paste(String),
     /// The terminal changed size.
     Resize(u16, u16),
+    /// A mouse click or wheel turn (only with `[ui] mouse = true`).
+    Mouse(crossterm::event::MouseEvent),
     /// The one-second timer.
     Tick,
     /// The backlog provider answered a list.

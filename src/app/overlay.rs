@@ -40,8 +40,6 @@ pub struct ItemForm {
     pub focus: Field,
     /// Why the last submit failed.
     pub error: Option<String>,
-    /// Waiting for the gate's answer.
-    pub submitting: bool,
 }
 
 impl ItemForm {
@@ -56,7 +54,6 @@ impl ItemForm {
             body: TextBox::area(""),
             focus: Field::Title,
             error: None,
-            submitting: false,
         }
     }
 

@@ -35,6 +35,12 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
             keep_selection_visible(state);
             state.dirty = true;
         }
+        Event::Mouse(m) => {
+            if state.overlay.is_none() && super::mouse::handle(state, m) {
+                keep_selection_visible(state);
+                state.dirty = true;
+            }
+        }
         Event::Tick => tick(state, now, &mut cmds),
         Event::BacklogListed { request, result } => {
             let Some(feed) = state.backlog.feed.as_mut() else {
@@ -263,7 +269,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
     }
 }
 
-fn move_or_scroll(state: &mut State, delta: isize) {
+pub(super) fn move_or_scroll(state: &mut State, delta: isize) {
     if state.focus != PaneId::Backlog {
         return;
     }

@@ -84,6 +84,20 @@ impl Cockpit {
         cols: u16,
         rows: u16,
     ) -> Cockpit {
+        let script = "stty -g > \"$D/stty.before\"; \"$BIN\" \"$@\"; echo $? > \"$D/exit\"; stty -g > \"$D/stty.after\"; sleep 30";
+        Cockpit::start_script(sb, script, args, env, cols, rows)
+    }
+
+    /// Starts `sh -c SCRIPT sh ARGS` in the pty; the script sees `$BIN` (flightdeck) and `$D`
+    /// (a directory for its files), and must write `$D/exit` and `$D/stty.after` at the end.
+    pub fn start_script(
+        sb: &Sandbox,
+        script: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+    ) -> Cockpit {
         let size = Winsize {
             ws_row: rows,
             ws_col: cols,
@@ -97,7 +111,6 @@ impl Cockpit {
         // The child must not inherit the master, or closing ours would not hang up.
         fcntl(&master, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).unwrap();
         let run_dir = tempfile::tempdir_in(sb.path()).unwrap().keep();
-        let script = "stty -g > \"$D/stty.before\"; \"$BIN\" \"$@\"; echo $? > \"$D/exit\"; stty -g > \"$D/stty.after\"; sleep 30";
         let slave = File::from(pty.slave);
         let mut cmd = std::process::Command::new("setsid");
         cmd.args(["--ctty", "sh", "-c", script, "sh"])
@@ -203,6 +216,11 @@ impl Cockpit {
             assert!(Instant::now() < deadline, "flightdeck did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The directory the wrapper script writes its files in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Waits for flightdeck to exit and returns its exit code (from the wrapper).
