@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Regenerates screenshots/*.png from real screens of the demo workspace: the release binary
+# runs in tmux, each scene's keys are typed, the pane is captured with its colours, turned
+# into HTML by aha and photographed by headless Chromium.
+# Needs: tmux aha chromium fonts-dejavu-core (apt-get install -y tmux aha chromium fonts-dejavu-core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in tmux aha chromium; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y tmux aha chromium fonts-dejavu-core" >&2; exit 1; }
+done
+cargo build --release --quiet
+bin="$PWD/target/release/flightdeck"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out="$PWD/screenshots"
+mkdir -p "$out"
+
+# shot NAME COLS ROWS "ARGS" KEYS... — KEYS are tmux send-keys words, "sleep" pauses briefly.
+shot() {
+  local name=$1 cols=$2 rows=$3 args=$4
+  shift 4
+  local state="$work/state-$name"
+  local sock="fdshots-$name-$$"
+  tmux -L "$sock" new-session -d -x "$cols" -y "$rows" \
+    "env HOME=$work TERM=xterm-256color COLORTERM=truecolor FLIGHTDECK_STATE_DIR=$state $bin $args"
+  sleep 1
+  for k in "$@"; do
+    if [ "$k" = sleep ]; then sleep 0.6; else tmux -L "$sock" send-keys "$k"; sleep 0.15; fi
+  done
+  sleep 0.6
+  tmux -L "$sock" capture-pane -e -p > "$work/$name.ansi"
+  tmux -L "$sock" kill-server
+  {
+    printf '<!doctype html><meta charset="utf-8"><style>'
+    printf 'body{margin:0;background:#16161e}'
+    printf 'pre{margin:0;padding:10px;font:14px/16px "DejaVu Sans Mono",monospace;color:#c0caf5;background:#16161e}'
+    printf '</style><pre>'
+    aha --no-header < "$work/$name.ansi"
+    printf '</pre>'
+  } > "$work/$name.html"
+  local w=$(( cols * 843 / 100 + 20 )) h=$(( rows * 16 + 20 ))
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$work/chromium" --hide-scrollbars \
+    --window-size="$w,$h" --screenshot="$out/$name.png" "file://$work/$name.html" 2>/dev/null
+  echo "screenshots/$name.png"
+}
+
+shot cockpit-160x48 160 48 ""
+shot backlog-80x24 80 24 ""
+shot detail-80x24 80 24 "" j Enter
+shot new-incident-120x32 120 32 "" n "Disk on db-1 at 91% and rising" Tab Right Tab Left Tab "db, capacity" Tab "Grows ~2%/h since the **v2** deploy."
+shot help-80x24 80 24 "" "?"
+shot palette-120x32 120 32 "" ":" "lab"
+shot light-theme-120x32 120 32 "--theme light" j
+shot ansi16-theme-80x24 80 24 "--theme ansi16" a a
+shot no-color-80x24 80 24 "--color never" j
