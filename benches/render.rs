@@ -3,7 +3,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use divan::Bencher;
-use flightdeck::app::keymap::Keymap;
 use flightdeck::app::{Event, Init, State, update};
 use flightdeck::domain::{ItemKind, ItemState, Severity, WorkItem};
 use flightdeck::theme::ThemeSet;
@@ -48,16 +47,7 @@ fn items(n: u32) -> Vec<WorkItem> {
 }
 
 fn state(n: u32) -> State {
-    let mut s = State::new(Init {
-        workspace: "bench".into(),
-        config_source: "bench".into(),
-        read_only: false,
-        keymap: Keymap::default(),
-        providers: vec![],
-        backlog: Ok(("local".into(), 2)),
-        themes: (vec!["default".into()], 0),
-        size: (160, 48),
-    });
+    let mut s = State::new(Init::local("bench", (160, 48)));
     update(&mut s, Event::Tick, NOW);
     update(
         &mut s,

@@ -1,10 +1,9 @@
 //! Rendering: snapshots of every pane state, the size sweep (B1) and hostile strings (B4).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::app::keymap::Keymap;
 use flightdeck::app::{Event, Init, State, update};
 use flightdeck::domain::{Comment, ItemKind, ItemState, Severity, WorkItem};
-use flightdeck::providers::{ProviderError, ProviderInfo};
+use flightdeck::providers::ProviderError;
 use flightdeck::theme::{Theme, ThemeSet};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -75,18 +74,8 @@ fn fixture_items() -> Vec<WorkItem> {
 
 fn state(size: (u16, u16), read_only: bool) -> State {
     let mut s = State::new(Init {
-        workspace: "demo".into(),
-        config_source: "built-in demo (no config)".into(),
         read_only,
-        keymap: Keymap::default(),
-        providers: vec![ProviderInfo {
-            id: "local".into(),
-            kind: "local".into(),
-            unavailable: None,
-        }],
-        backlog: Ok(("local".into(), 2)),
-        themes: (vec!["default".into()], 0),
-        size,
+        ..Init::local("demo", size)
     });
     update(&mut s, Event::Tick, NOW - 100);
     update(

@@ -136,6 +136,27 @@ pub struct Init {
     pub size: (u16, u16),
 }
 
+impl Init {
+    /// A workspace fed by the local store, with the default keys and theme: where tests,
+    /// benches and other embedders start.
+    pub fn local(workspace: &str, size: (u16, u16)) -> Init {
+        Init {
+            workspace: workspace.to_string(),
+            config_source: "built-in demo (no config)".into(),
+            read_only: false,
+            keymap: Keymap::default(),
+            providers: vec![ProviderInfo {
+                id: "local".into(),
+                kind: "local".into(),
+                unavailable: None,
+            }],
+            backlog: Ok(("local".into(), 2)),
+            themes: (vec!["default".into(), "light".into()], 0),
+            size,
+        }
+    }
+}
+
 /// The whole app state; render reads it, only `update` writes it.
 #[derive(Clone, Debug)]
 pub struct State {

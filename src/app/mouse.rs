@@ -72,7 +72,6 @@ fn select_row(state: &mut State, rect: Rect, y: u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::keymap::Keymap;
     use crate::app::{Event, Init, update};
     use crossterm::event::KeyModifiers;
 
@@ -87,32 +86,10 @@ mod tests {
 
     #[test]
     fn clicks_focus_and_select_and_the_wheel_scrolls() {
-        let mut s = State::new(Init {
-            workspace: "w".into(),
-            config_source: "c".into(),
-            read_only: false,
-            keymap: Keymap::default(),
-            providers: vec![],
-            backlog: Ok(("local".into(), 2)),
-            themes: (vec!["default".into()], 0),
-            size: (160, 48),
-        });
+        let mut s = State::new(Init::local("w", (160, 48)));
         update(&mut s, Event::Tick, 0);
         let items = (1..=40)
-            .map(|n| crate::domain::WorkItem {
-                id: n.to_string(),
-                provider: "local".into(),
-                title: "t".into(),
-                body: String::new(),
-                state: crate::domain::ItemState::Open,
-                kind: crate::domain::ItemKind::Issue,
-                severity: None,
-                labels: vec![],
-                author: "a".into(),
-                created: n,
-                updated: n,
-                comments: 0,
-            })
+            .map(|n| crate::domain::WorkItem::new(&n.to_string(), "t", n))
             .collect();
         update(
             &mut s,

@@ -130,6 +130,26 @@ pub struct WorkItem {
     pub comments: u32,
 }
 
+impl WorkItem {
+    /// An open issue in the local store with just an id, a title and a time.
+    pub fn new(id: &str, title: &str, at: Timestamp) -> WorkItem {
+        WorkItem {
+            id: id.to_string(),
+            provider: "local".into(),
+            title: title.to_string(),
+            body: String::new(),
+            state: ItemState::Open,
+            kind: ItemKind::Issue,
+            severity: None,
+            labels: Vec::new(),
+            author: String::new(),
+            created: at,
+            updated: at,
+            comments: 0,
+        }
+    }
+}
+
 /// A comment on an item.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Comment {

@@ -1,39 +1,16 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::app::keymap::Keymap;
 use crate::app::{Init, State};
 use crate::domain::{ItemKind, WorkItem};
 use crate::engine::gate::GateError;
 
 fn state() -> State {
-    let mut s = State::new(Init {
-        workspace: "demo".into(),
-        config_source: "built-in demo".into(),
-        read_only: false,
-        keymap: Keymap::default(),
-        providers: vec![],
-        backlog: Ok(("local".into(), 2)),
-        themes: (vec!["default".into(), "light".into()], 0),
-        size: (80, 24),
-    });
+    let mut s = State::new(Init::local("demo", (80, 24)));
     let cmds = update(&mut s, Event::Tick, 100);
     assert_eq!(cmds, vec![Command::ListBacklog { request: 1 }]);
     let items = (1..=30)
-        .map(|n| WorkItem {
-            id: n.to_string(),
-            provider: "local".into(),
-            title: format!("item {n}"),
-            body: String::new(),
-            state: ItemState::Open,
-            kind: ItemKind::Issue,
-            severity: None,
-            labels: vec![],
-            author: "a".into(),
-            created: n,
-            updated: n,
-            comments: 0,
-        })
+        .map(|n| WorkItem::new(&n.to_string(), &format!("item {n}"), n))
         .collect();
     update(
         &mut s,
