@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use color_eyre::eyre::{Result, WrapErr, bail};
+use color_eyre::eyre::{Result, WrapErr};
 
-use crate::workspace::{self, ColorChoice, Options};
+use crate::workspace::{self, ColorChoice, Options, UsageError};
 use crate::{demo, headless, logging, paths, runtime, store, terminal};
 
 /// flightdeck: backlog, builds, deploys and health of the whole DevOps loop on one screen.
@@ -127,7 +127,10 @@ pub fn main() -> Result<i32> {
     }
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
-        bail!("the cockpit needs a terminal; for scripts use `flightdeck status --json`");
+        return Err(UsageError(
+            "the cockpit needs a terminal; for scripts use `flightdeck status --json`".into(),
+        )
+        .into());
     }
     let ws = workspace::open(&opts, &state_dir)?;
     terminal::install_panic_hook(state_dir.clone());

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 
 use crate::app::keymap::Keymap;
 use crate::config::{self, ConfigSource, Loaded};
@@ -11,6 +11,18 @@ use crate::engine::gate::{self, Gate};
 use crate::paths;
 use crate::providers::Registry;
 use crate::theme::ThemeSet;
+
+/// A mistake in how flightdeck was asked to run: shown as one plain line, no report.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Whether an error is the user's to fix (config, theme, usage) rather than a bug.
+pub fn is_user_error(e: &color_eyre::Report) -> bool {
+    e.downcast_ref::<UsageError>().is_some()
+        || e.downcast_ref::<crate::config::ConfigError>().is_some()
+        || e.downcast_ref::<crate::theme::ThemeError>().is_some()
+}
 
 /// Colour output choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -94,10 +106,10 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .or_else(|| loaded.config.ui.theme.clone())
         .unwrap_or_else(|| "default".into());
     let theme_index = themes.index_of(&wanted).ok_or_else(|| {
-        eyre!(
+        UsageError(format!(
             "unknown theme {wanted:?}; available: {}",
             themes.names().join(", ")
-        )
+        ))
     })?;
     Ok(Workspace {
         loaded,
