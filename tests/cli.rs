@@ -53,12 +53,13 @@ fn bad_config_names_file_line_column_and_key() {
     let cfg = sb.path().join("bad.toml");
     std::fs::write(&cfg, "workspace = \"acme\"\n\n[ui]\nthemee = \"light\"\n").unwrap();
     let (code, _, err) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 2);
     let want = format!(
-        "{}:4:1: key `themee`: unknown field `themee`",
+        "flightdeck: {}:4:1: key `themee`: unknown field `themee`",
         cfg.display()
     );
-    assert!(err.contains(&want), "{err}");
+    assert!(err.starts_with(&want), "{err}");
+    assert_eq!(err.lines().count(), 1, "one plain line, no report: {err}");
     std::fs::write(&cfg, "[keys]\nlaunch_rockets = \"x\"\n").unwrap();
     let (_, _, err) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
     assert!(
