@@ -102,7 +102,8 @@ pub(super) fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize
         let Some((k, _)) = line.split_once('=') else {
             continue;
         };
-        if current == table && k.trim().trim_matches('"') == key {
+        let in_table = current == table || current.starts_with(&format!("{table}."));
+        if in_table && k.trim().trim_matches('"') == key {
             let col = raw.len() - raw.trim_start().len() + 1;
             return Some((i + 1, col));
         }

@@ -1,8 +1,10 @@
 //! Configuration: TOML, resolved from the flag, the environment, the repo or the user's config dir.
 
 mod error;
+pub mod pipeline;
 
 pub use error::ConfigError;
+pub use pipeline::{PipelineConfig, StepConfig};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,6 +38,9 @@ pub struct Config {
     /// Provider clients.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
+    /// Local pipelines.
+    #[serde(default)]
+    pub pipelines: Vec<PipelineConfig>,
 }
 
 fn default_workspace() -> String {
@@ -50,6 +55,7 @@ impl Default for Config {
             keys: BTreeMap::new(),
             backlog: PaneConfig::default(),
             providers: Vec::new(),
+            pipelines: Vec::new(),
         }
     }
 }
@@ -308,6 +314,19 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                 "providers",
                 "id",
                 format!("duplicate provider id {:?}", p.id),
+            ));
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for p in &c.pipelines {
+        if let Err((key, msg)) = pipeline::validate(p) {
+            return Err(loaded.error_at("pipelines", key, msg));
+        }
+        if !names.insert(p.name.as_str()) {
+            return Err(loaded.error_at(
+                "pipelines",
+                "name",
+                format!("duplicate pipeline {:?}", p.name),
             ));
         }
     }

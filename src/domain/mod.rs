@@ -4,7 +4,9 @@ pub mod backlog;
 pub mod ops;
 
 pub use backlog::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
-pub use ops::{Check, CheckStatus, DeployState, Deployment, Node, Run, RunStatus, Step};
+pub use ops::{
+    Check, CheckStatus, DeployState, Deployment, Node, Run, RunStatus, Step, TestCounts,
+};
 
 /// Seconds since the Unix epoch, UTC. All stored and displayed times use it.
 pub type Timestamp = i64;

@@ -4,11 +4,11 @@ use serde::Serialize;
 
 use super::Timestamp;
 
-/// Where a build run stands.
+/// Where a build run (or one of its steps) stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Waiting for a runner.
+    /// Waiting to start.
     Queued,
     /// In progress.
     Running,
@@ -16,8 +16,62 @@ pub enum RunStatus {
     Success,
     /// Finished and failed.
     Failure,
-    /// Stopped by someone.
+    /// Stopped by someone, or abandoned when its runner died.
     Cancelled,
+}
+
+impl RunStatus {
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stable lowercase name.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Success,
+            RunStatus::Failure,
+            RunStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    /// Whether the run (or step) has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Success | RunStatus::Failure | RunStatus::Cancelled
+        )
+    }
+}
+
+/// Test counts a run's steps reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TestCounts {
+    /// Tests that passed.
+    pub passed: u32,
+    /// Tests that failed.
+    pub failed: u32,
+    /// Tests skipped or ignored.
+    pub skipped: u32,
+}
+
+impl TestCounts {
+    /// Adds another report's counts.
+    pub fn add(&mut self, other: TestCounts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
 }
 
 /// One step of a run.
@@ -27,10 +81,14 @@ pub struct Step {
     pub name: String,
     /// Its status.
     pub status: RunStatus,
-    /// Exit code, when it ran as a process.
+    /// Exit code, when it ran as a process and exited.
     pub exit_code: Option<i32>,
+    /// When it started.
+    pub started: Option<Timestamp>,
     /// How long it took, in milliseconds.
     pub duration_ms: Option<u64>,
+    /// Where its output starts and ends in the run's log (bytes).
+    pub log_range: Option<(u64, u64)>,
 }
 
 /// One run of a pipeline or workflow.
@@ -42,16 +100,32 @@ pub struct Run {
     pub provider: String,
     /// Pipeline or workflow name.
     pub pipeline: String,
+    /// Run number within the pipeline.
+    pub number: u64,
     /// Its status.
     pub status: RunStatus,
     /// Commit it built, if known.
     pub commit: Option<String>,
+    /// Branch it built, if known.
+    pub branch: Option<String>,
+    /// `manual`, `commit`, `rerun`.
+    pub trigger: String,
+    /// Who started it.
+    pub actor: String,
     /// When it started.
-    pub started: Option<Timestamp>,
+    pub started: Timestamp,
+    /// When it ended.
+    pub finished: Option<Timestamp>,
     /// Its steps.
     pub steps: Vec<Step>,
-    /// Passed, failed and skipped test counts, when a step reported them.
-    pub tests: Option<(u32, u32, u32)>,
+    /// Test counts, when a step reported any.
+    pub tests: Option<TestCounts>,
+    /// Names of failing tests.
+    pub failed_tests: Vec<String>,
+    /// Tests that failed before and passed on a rerun of the same commit.
+    pub flaky_tests: Vec<String>,
+    /// The full log on disk.
+    pub log_path: Option<String>,
 }
 
 /// Where a deploy stands.

@@ -2,3 +2,4 @@
 //! pipelines, incidents and forecasts).
 
 pub mod gate;
+pub mod pipeline;

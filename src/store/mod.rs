@@ -2,8 +2,10 @@
 
 mod audit;
 mod items;
+mod runs;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
+pub use runs::{NewRun, Release, StepRecord};
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,7 +48,8 @@ pub enum StoreError {
 }
 
 /// Schema migrations; index + 1 is the `user_version` each one brings the store to.
-const MIGRATIONS: &[&str] = &["CREATE TABLE items (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE items (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         title TEXT NOT NULL,
         body TEXT NOT NULL DEFAULT '',
@@ -78,7 +81,56 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE items (
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"];
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        commit_sha TEXT,
+        branch TEXT,
+        trigger TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        finished INTEGER,
+        log_path TEXT NOT NULL,
+        tests TEXT,
+        failed_tests TEXT NOT NULL DEFAULT '[]',
+        flaky_tests TEXT NOT NULL DEFAULT '[]',
+        pid INTEGER,
+        UNIQUE (pipeline, number)
+    );
+    CREATE TABLE run_steps (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        started INTEGER,
+        duration_ms INTEGER,
+        log_start INTEGER,
+        log_end INTEGER,
+        PRIMARY KEY (run_id, idx)
+    );
+    CREATE TABLE releases (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline TEXT NOT NULL,
+        version TEXT NOT NULL,
+        artifact TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        created INTEGER NOT NULL,
+        UNIQUE (pipeline, version)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        handled INTEGER NOT NULL DEFAULT 0
+    );",
+];
 
 /// One connection to the store. Cheap to open; open one per thread.
 pub struct Store {

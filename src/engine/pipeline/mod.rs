@@ -1,0 +1,308 @@
+//! The pipeline runner: steps in order as real processes, logs on disk, runs and releases in
+//! the store. Synchronous and free of any UI; the cockpit runs it on a thread, `flightdeck run`
+//! on the main one.
+
+mod release;
+pub mod step;
+pub mod testparse;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::PipelineConfig;
+use crate::domain::{self, Run, RunStatus, TestCounts};
+use crate::paths;
+use crate::store::{NewRun, StepRecord, Store, StoreError};
+use step::{Exit, StepPlan, Tail};
+
+/// Why a run could not be carried out at all (a failing step is a failed run, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log could not be written.
+    #[error("cannot write the run log {path}: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A pipeline resolved against the directory its config lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Pipeline name.
+    pub name: String,
+    /// Working directory.
+    pub dir: PathBuf,
+    /// The steps.
+    pub steps: Vec<StepPlan>,
+    /// Index of the step producing the artifact, and its path.
+    pub artifact: Option<(usize, PathBuf)>,
+    /// The branch whose new commits start it, if any.
+    pub branch: Option<String>,
+}
+
+impl Plan {
+    /// Resolves a pipeline's relative paths against `base` (the config file's directory).
+    pub fn new(p: &PipelineConfig, base: &Path) -> Plan {
+        let dir = match &p.dir {
+            Some(d) => base.join(d),
+            None => base.to_path_buf(),
+        };
+        let steps: Vec<StepPlan> = p
+            .steps
+            .iter()
+            .map(|s| StepPlan {
+                name: s.name.clone(),
+                argv: s.argv(),
+                env: p
+                    .env
+                    .iter()
+                    .chain(&s.env)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                dir: s.dir.as_ref().map_or_else(|| dir.clone(), |d| dir.join(d)),
+                timeout: s.timeout(),
+                junit: s.junit.clone(),
+            })
+            .collect();
+        let artifact = p.artifact.as_ref().map(|a| {
+            let idx = a
+                .step
+                .as_ref()
+                .and_then(|n| steps.iter().position(|s| &s.name == n))
+                .unwrap_or(steps.len().saturating_sub(1));
+            (idx, a.path.clone())
+        });
+        Plan {
+            name: p.name.clone(),
+            dir,
+            steps,
+            artifact,
+            branch: p.on.branch.clone(),
+        }
+    }
+}
+
+/// What the runner reports while it works.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// The run was recorded and its first step is starting.
+    Started(Run),
+    /// A step started.
+    StepStarted(usize),
+    /// New output is in the tail.
+    Output,
+    /// A step ended.
+    StepFinished(usize, RunStatus),
+    /// The run ended; the final record.
+    Finished(Run),
+}
+
+/// Who started a run and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// `manual`, `commit` or `rerun`.
+    pub kind: String,
+    /// `user@host`.
+    pub actor: String,
+}
+
+/// Runs a command with a deadline and returns its trimmed stdout if it succeeded.
+pub(crate) fn capture(argv: &[&str], dir: &Path, timeout: Duration) -> Option<String> {
+    let mut child = std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => break,
+            Ok(Some(_)) | Err(_) => return None,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let mut argv = vec!["git"];
+    argv.extend_from_slice(args);
+    capture(&argv, dir, Duration::from_secs(5))
+}
+
+/// Runs every step of `plan` in order, recording the run in the store at `store_path`.
+pub fn execute(
+    plan: &Plan,
+    trigger: &Trigger,
+    store_path: &Path,
+    tail: &Arc<Mutex<Tail>>,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Run, PipelineError> {
+    let mut store = Store::open(store_path)?;
+    let commit = git(&plan.dir, &["rev-parse", "HEAD"]);
+    let branch = git(&plan.dir, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD");
+    let new = NewRun {
+        pipeline: plan.name.clone(),
+        commit: commit.clone(),
+        branch: branch.clone(),
+        trigger: trigger.kind.clone(),
+        actor: trigger.actor.clone(),
+        steps: plan.steps.iter().map(|s| s.name.clone()).collect(),
+    };
+    let run = store.start_run(&new, std::process::id(), domain::now())?;
+    let run_id: i64 = run.id.parse().unwrap_or_default();
+    let log_path = PathBuf::from(run.log_path.clone().unwrap_or_default());
+    let log_err = |source| PipelineError::Log {
+        path: log_path.clone(),
+        source,
+    };
+    if let Some(dir) = log_path.parent() {
+        paths::private_dir(dir).map_err(log_err)?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log_path)
+        .map_err(log_err)?;
+    progress(Progress::Started(run));
+    let mut offset = 0u64;
+    let mut status = RunStatus::Success;
+    let mut tests: Option<TestCounts> = None;
+    let mut failed: Vec<String> = Vec::new();
+    for (idx, s) in plan.steps.iter().enumerate() {
+        let started = domain::now();
+        let header = format!("==> step {} ({}): {}\n", idx + 1, s.name, s.argv.join(" "));
+        log.write_all(header.as_bytes()).map_err(log_err)?;
+        let start = offset;
+        offset += header.len() as u64;
+        let running = StepRecord {
+            idx,
+            status: RunStatus::Running,
+            exit_code: None,
+            started: Some(started),
+            duration_ms: None,
+            log_range: Some((start, offset)),
+        };
+        store.update_step(run_id, &running)?;
+        progress(Progress::StepStarted(idx));
+        let handle = log.try_clone().map_err(log_err)?;
+        let (exit, took, drained) = step::run(s, handle, tail, cancel);
+        if let Some(d) = drained {
+            offset += d.bytes;
+            let mut parser = d.tests;
+            for f in &s.junit {
+                match std::fs::read_to_string(s.dir.join(f))
+                    .map_err(|e| e.to_string())
+                    .and_then(|x| testparse::parse_junit(&x))
+                {
+                    Ok(r) => parser.junit(r),
+                    Err(e) => {
+                        let _ = writeln!(log, "flightdeck: JUnit report {}: {e}", f.display());
+                    }
+                }
+            }
+            let (counts, names) = parser.finish();
+            if let Some(c) = counts {
+                tests.get_or_insert_default().add(c);
+            }
+            failed.extend(names);
+        }
+        let step_status = match &exit {
+            e if e.success() => RunStatus::Success,
+            Exit::Cancelled => RunStatus::Cancelled,
+            _ => RunStatus::Failure,
+        };
+        let footer = format!("==> {} {}\n", s.name, exit.describe(s.timeout));
+        log.write_all(footer.as_bytes()).map_err(log_err)?;
+        offset += footer.len() as u64;
+        store.update_step(
+            run_id,
+            &StepRecord {
+                status: step_status,
+                exit_code: match exit {
+                    Exit::Code(c) => Some(c),
+                    _ => None,
+                },
+                duration_ms: Some(took.as_millis() as u64),
+                log_range: Some((start, offset)),
+                ..running
+            },
+        )?;
+        progress(Progress::StepFinished(idx, step_status));
+        if step_status != RunStatus::Success {
+            status = step_status;
+            break;
+        }
+    }
+    let flaky = match &commit {
+        Some(c) if status == RunStatus::Success => store
+            .earlier_failures(&plan.name, c, run_id)?
+            .into_iter()
+            .filter(|t| !failed.contains(t))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let now = domain::now();
+    if status == RunStatus::Success
+        && let Some((_, path)) = &plan.artifact
+    {
+        match release::record(&store, plan, run_id, path, commit.as_deref(), now) {
+            Ok(r) => {
+                let _ = writeln!(
+                    log,
+                    "==> release {} recorded ({}, sha256 {})",
+                    r.version, r.artifact, r.sha256
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(log, "==> no release: {e}");
+                status = RunStatus::Failure;
+            }
+        }
+    }
+    store.finish_run(run_id, status, now, tests, &failed, &flaky)?;
+    let on_main = branch
+        .as_deref()
+        .is_some_and(|b| Some(b) == plan.branch.as_deref() || b == "main" || b == "master");
+    if status == RunStatus::Failure && on_main {
+        let detail = serde_json::json!({
+            "pipeline": plan.name, "run": run_id, "branch": branch, "commit": commit, "failed_tests": failed,
+        });
+        store.record_event(
+            "pipeline_failed",
+            &format!("pipeline:{}:{}", plan.name, branch.as_deref().unwrap_or("")),
+            &detail.to_string(),
+            now,
+        )?;
+    }
+    let run = store.get_run("local", &run_id.to_string())?;
+    progress(Progress::Finished(run.clone()));
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::config::pipeline::{ArtifactConfig, StepConfig, TriggerConfig};
+
+fn step(name: &str, script: &str) -> StepConfig {
+    StepConfig {
+        name: name.into(),
+        run: None,
+        script: Some(script.into()),
+        env: Default::default(),
+        dir: None,
+        timeout_secs: None,
+        junit: vec![],
+    }
+}
+
+fn pipeline(steps: Vec<StepConfig>) -> PipelineConfig {
+    PipelineConfig {
+        name: "ci".into(),
+        dir: None,
+        env: Default::default(),
+        steps,
+        artifact: None,
+        on: TriggerConfig::default(),
+    }
+}
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("repo")).unwrap();
+        Fixture { tmp }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.tmp.path().join("repo")
+    }
+
+    fn git_init(&self) {
+        for args in [
+            vec!["init", "-q", "-b", "main"],
+            vec![
+                "-c",
+                "user.email=a@b",
+                "-c",
+                "user.name=a",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "x",
+            ],
+        ] {
+            assert!(
+                std::process::Command::new("git")
+                    .args(&args)
+                    .current_dir(self.repo())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+    }
+
+    fn run(&self, p: &PipelineConfig, cancel: &AtomicBool) -> (Run, Vec<Progress>) {
+        let plan = Plan::new(p, &self.repo());
+        let tail = Arc::new(Mutex::new(Tail::default()));
+        let mut seen = Vec::new();
+        let trigger = Trigger {
+            kind: "manual".into(),
+            actor: "ana@host".into(),
+        };
+        let run = execute(
+            &plan,
+            &trigger,
+            &self.tmp.path().join("state/store.db"),
+            &tail,
+            cancel,
+            &mut |p| {
+                if p != Progress::Output {
+                    seen.push(p)
+                }
+            },
+        )
+        .unwrap();
+        (run, seen)
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.tmp.path().join("state/store.db")).unwrap()
+    }
+}
+
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_successful_run_counts_tests_and_records_a_release() {
+    let f = Fixture::new();
+    let mut p = pipeline(vec![
+        step("build", "echo building \"$GREETING\"; mkdir -p dist"),
+        step(
+            "test",
+            "printf 'test a ... ok\\ntest result: ok. 3 passed; 0 failed; 1 ignored; 0 measured\\n'",
+        ),
+        step("package", "echo payload > dist/app.tar"),
+    ]);
+    p.env
+        .insert("GREETING".into(), "$(touch /tmp/never); `x`".into());
+    p.artifact = Some(ArtifactConfig {
+        step: None,
+        path: "dist/app.tar".into(),
+    });
+    let (run, progress) = f.run(&p, &AtomicBool::new(false));
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(
+        run.tests,
+        Some(TestCounts {
+            passed: 3,
+            failed: 0,
+            skipped: 1
+        })
+    );
+    assert_eq!(
+        run.steps.iter().map(|s| s.exit_code).collect::<Vec<_>>(),
+        [Some(0); 3]
+    );
+    assert!(matches!(progress.first(), Some(Progress::Started(_))));
+    assert!(matches!(progress.last(), Some(Progress::Finished(_))));
+    let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
+    // Values reach scripts as environment, never spliced into the shell string.
+    assert!(log.contains("building $(touch /tmp/never); `x`"), "{log}");
+    let (a, b) = run.steps[0].log_range.unwrap();
+    assert!(log[a as usize..b as usize].contains("building"));
+    let releases = f.store().releases().unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].version, format!("r{}", run.id));
+    assert_eq!(
+        releases[0].sha256,
+        release::sha256_file(Path::new(&releases[0].artifact)).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&releases[0].artifact).unwrap(),
+        "payload\n"
+    );
+}
+
+#[test]
+fn a_failing_step_stops_the_run_and_main_branch_failures_become_events() {
+    let f = Fixture::new();
+    f.git_init();
+    let p = pipeline(vec![
+        step(
+            "test",
+            "echo 'test m::broken ... FAILED'; echo 'test result: FAILED. 1 passed; 1 failed; 0 ignored'; exit 3",
+        ),
+        step("never", "echo should not run"),
+    ]);
+    let (run, _) = f.run(&p, &AtomicBool::new(false));
+    assert_eq!(run.status, RunStatus::Failure);
+    assert_eq!(run.steps[0].exit_code, Some(3));
+    assert_eq!(run.steps[1].status, RunStatus::Cancelled);
+    assert_eq!(run.failed_tests, ["m::broken"]);
+    assert_eq!(run.branch.as_deref(), Some("main"));
+    assert_eq!(run.commit.as_ref().map(String::len), Some(40));
+    let events = f.store().pending_events().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1, "pipeline:ci:main");
+    assert!(events[0].2.contains("m::broken"));
+}
+
+#[test]
+fn a_test_that_fails_then_passes_on_the_same_commit_is_flaky() {
+    let f = Fixture::new();
+    f.git_init();
+    let p = pipeline(vec![step(
+        "test",
+        "if [ -e ../tried ]; then echo 'test result: ok. 2 passed; 0 failed; 0 ignored'; else touch ../tried; echo 'test t::sometimes ... FAILED'; exit 101; fi",
+    )]);
+    let (first, _) = f.run(&p, &AtomicBool::new(false));
+    assert_eq!(first.status, RunStatus::Failure);
+    let (second, _) = f.run(&p, &AtomicBool::new(false));
+    assert_eq!(second.status, RunStatus::Success);
+    assert_eq!(second.number, 2);
+    assert_eq!(second.flaky_tests, ["t::sometimes"]);
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let f = Fixture::new();
+    let mut s = step("hang", "sleep 300 & echo $! > ../bg.pid; sleep 300");
+    s.timeout_secs = Some(1);
+    let started = Instant::now();
+    let (run, _) = f.run(&pipeline(vec![s]), &AtomicBool::new(false));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(run.status, RunStatus::Failure);
+    let pid = std::fs::read_to_string(f.tmp.path().join("bg.pid")).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&pid), "background child {pid} survived");
+    let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
+    assert!(log.contains("timed out after 1s"), "{log}");
+}
+
+#[test]
+fn cancel_kills_the_group_and_records_cancelled() {
+    let f = Fixture::new();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let c2 = Arc::clone(&cancel);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        c2.store(true, Ordering::Relaxed);
+    });
+    let p = pipeline(vec![step(
+        "hang",
+        "trap '' TERM; sleep 300 & echo $! > ../bg.pid; sleep 300",
+    )]);
+    let (run, _) = f.run(&p, &cancel);
+    assert_eq!(run.status, RunStatus::Cancelled);
+    let pid = std::fs::read_to_string(f.tmp.path().join("bg.pid")).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(&pid),
+        "SIGTERM-proof child {pid} survived the SIGKILL"
+    );
+}
+
+#[test]
+fn a_firehose_step_never_blocks_and_memory_stays_bounded() {
+    let f = Fixture::new();
+    let p = pipeline(vec![step("firehose", "seq 1 500000; echo done >&2")]);
+    let plan = Plan::new(&p, &f.repo());
+    let tail = Arc::new(Mutex::new(Tail::default()));
+    let trigger = Trigger {
+        kind: "manual".into(),
+        actor: "a".into(),
+    };
+    let run = execute(
+        &plan,
+        &trigger,
+        &f.tmp.path().join("state/store.db"),
+        &tail,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+    let t = tail.lock().unwrap();
+    assert_eq!(t.lines.len(), step::TAIL_LINES);
+    assert_eq!(t.lines.back().map(String::as_str), Some("done"));
+    let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
+    assert!(log.contains("\n500000\n"));
+}
+
+#[test]
+fn a_command_that_does_not_exist_fails_clearly() {
+    let f = Fixture::new();
+    let mut s = step("x", "");
+    s.script = None;
+    s.run = Some(vec!["/nonexistent/tool".into(), "--flag".into()]);
+    let (run, _) = f.run(&pipeline(vec![s]), &AtomicBool::new(false));
+    assert_eq!(run.status, RunStatus::Failure);
+    let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
+    assert!(log.contains("could not start"), "{log}");
+}
