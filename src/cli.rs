@@ -49,6 +49,14 @@ pub enum Cmd {
     },
     /// Validate the config and reach each provider.
     Check,
+    /// Run a local pipeline, streaming its log; exits 0 when it succeeded.
+    Run {
+        /// The pipeline's name (`demo-ci` in the demo workspace).
+        pipeline: String,
+    },
+    /// The demo pipeline's test step: flightdeck's own checks in libtest's format.
+    #[command(hide = true)]
+    DemoSelftest,
     /// The audit log of mutating actions.
     Audit {
         /// What to do with it.
@@ -102,6 +110,11 @@ pub fn main() -> Result<i32> {
             }
             return Ok(0);
         }
+        Some(Cmd::Run { pipeline }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            return headless::run::run(&ws, &pipeline, &rt);
+        }
+        Some(Cmd::DemoSelftest) => return Ok(crate::demo::selftest::run()),
         Some(Cmd::Check) => {
             let ws = workspace::open(&opts, &state_dir)?;
             let (report, ok) = rt.block_on(headless::check(&ws));

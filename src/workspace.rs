@@ -8,6 +8,7 @@ use crate::app::keymap::Keymap;
 use crate::config::{self, ConfigSource, Loaded};
 use crate::demo;
 use crate::engine::gate::{self, Gate};
+use crate::engine::pipeline::Plan;
 use crate::paths;
 use crate::providers::Registry;
 use crate::theme::ThemeSet;
@@ -70,6 +71,15 @@ pub struct Workspace {
     pub monochrome: bool,
     /// Who acts (`user@host`).
     pub actor: String,
+    /// Local pipelines, resolved against the config file's directory.
+    pub pipelines: Vec<Plan>,
+}
+
+impl Workspace {
+    /// The pipeline with this name.
+    pub fn pipeline(&self, name: &str) -> Option<&Plan> {
+        self.pipelines.iter().find(|p| p.name == name)
+    }
 }
 
 /// Whether colour is off: `--color never`, or `auto` with `NO_COLOR` set and non-empty.
@@ -91,8 +101,28 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
     paths::private_dir(state_dir)
         .wrap_err_with(|| format!("cannot create state dir {}", state_dir.display()))?;
     let actor = gate::actor();
-    let registry = Registry::build(&loaded, state_dir, &actor)?;
-    if loaded.source == ConfigSource::Demo {
+    let base = loaded
+        .source
+        .path()
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let mut pipelines: Vec<Plan> = loaded
+        .config
+        .pipelines
+        .iter()
+        .map(|p| Plan::new(p, &base))
+        .collect();
+    let demo_ws = loaded.source == ConfigSource::Demo;
+    if demo_ws {
+        let dir = demo::workspace_dir(state_dir);
+        paths::private_dir(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        let bin = std::env::current_exe().wrap_err("cannot find the flightdeck binary")?;
+        pipelines.push(Plan::new(&demo::pipeline(&bin), &dir));
+    }
+    let registry = Registry::build(&loaded, state_dir, &actor, !pipelines.is_empty())?;
+    if demo_ws {
         demo::seed(&registry.store_path)?;
     }
     let gate = Gate::open(&registry.store_path, &actor, opts.read_only)?;
@@ -121,5 +151,6 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         theme_index,
         monochrome: monochrome(opts.color),
         actor,
+        pipelines,
     })
 }

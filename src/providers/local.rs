@@ -16,10 +16,42 @@ pub struct LocalBacklog {
     inner: Arc<Mutex<Inner>>,
 }
 
-struct Inner {
-    store: Store,
+/// One store connection and what its owner last listed.
+pub(super) struct Inner {
+    pub(super) store: Store,
     /// `data_version` at the last full list; `None` forces the next list.
-    seen: Option<i64>,
+    pub(super) seen: Option<i64>,
+}
+
+impl Inner {
+    /// Opens the store at `path`.
+    pub(super) fn open(path: &Path) -> Result<Arc<Mutex<Inner>>, StoreError> {
+        Ok(Arc::new(Mutex::new(Inner {
+            store: Store::open(path)?,
+            seen: None,
+        })))
+    }
+
+    /// Whether another connection committed since the last full list (and remembers now).
+    pub(super) fn changed(&mut self) -> Result<bool, StoreError> {
+        let version = self.store.data_version()?;
+        let changed = self.seen != Some(version);
+        self.seen = Some(version);
+        Ok(changed)
+    }
+}
+
+/// Runs `f` on the store on a blocking thread.
+pub(super) fn blocking<T: Send + 'static>(
+    inner: &Arc<Mutex<Inner>>,
+    f: impl FnOnce(&mut Inner) -> Result<T, ProviderError> + Send + 'static,
+) -> BoxFuture<'static, Result<T, ProviderError>> {
+    let inner = Arc::clone(inner);
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner)))
+            .await
+            .map_err(|e| ProviderError::Other(format!("store task failed: {e}")))?
+    })
 }
 
 impl From<StoreError> for ProviderError {
@@ -37,10 +69,7 @@ impl LocalBacklog {
         Ok(LocalBacklog {
             id: id.to_string(),
             actor: actor.to_string(),
-            inner: Arc::new(Mutex::new(Inner {
-                store: Store::open(path)?,
-                seen: None,
-            })),
+            inner: Inner::open(path)?,
         })
     }
 
@@ -48,12 +77,7 @@ impl LocalBacklog {
         &self,
         f: impl FnOnce(&mut Inner) -> Result<T, ProviderError> + Send + 'static,
     ) -> BoxFuture<'static, Result<T, ProviderError>> {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&mut lock(&inner)))
-                .await
-                .map_err(|e| ProviderError::Other(format!("store task failed: {e}")))?
-        })
+        blocking(&self.inner, f)
     }
 }
 
@@ -70,12 +94,13 @@ impl BacklogSource for LocalBacklog {
     fn list(&self) -> BoxFuture<'_, Result<Option<Vec<WorkItem>>, ProviderError>> {
         let id = self.id.clone();
         self.blocking(move |inner| {
-            let version = inner.store.data_version()?;
-            if inner.seen == Some(version) {
+            if !inner.changed()? {
                 return Ok(None);
             }
-            let items = inner.store.list_items(&id)?;
-            inner.seen = Some(version);
+            let items = inner
+                .store
+                .list_items(&id)
+                .inspect_err(|_| inner.seen = None)?;
             Ok(Some(items))
         })
     }

@@ -1,6 +1,7 @@
 //! Capability traits every provider implements, over domain types, and the registry that builds them.
 
 pub mod local;
+pub mod local_builds;
 mod registry;
 
 pub use registry::{ProviderInfo, Registry};
@@ -128,8 +129,14 @@ pub trait BacklogSource: Send + Sync {
 pub trait BuildSource: Send + Sync {
     /// The provider id from the config.
     fn id(&self) -> &str;
-    /// The recent runs, newest first.
-    fn runs(&self) -> BoxFuture<'_, Result<Vec<Run>, ProviderError>>;
+    /// The recent runs, newest first; `Ok(None)` when nothing changed since the last call.
+    fn runs(&self) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
+    /// The last `max_bytes` of a run's log, as lines.
+    fn log_tail(
+        &self,
+        run_id: &str,
+        max_bytes: u64,
+    ) -> BoxFuture<'_, Result<Vec<String>, ProviderError>>;
 }
 
 /// Something that can be deployed to (a local fleet, an Ansible inventory, …).

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::BacklogSource;
 use super::local::LocalBacklog;
+use super::local_builds::LocalBuilds;
+use super::{BacklogSource, BuildSource};
 use crate::config::{DEFAULT_TIMEOUT_SECS, Loaded, ProviderKind};
 use crate::store::StoreError;
 
@@ -29,6 +30,8 @@ pub struct Registry {
     pub backlog: Option<(Arc<dyn BacklogSource>, Duration)>,
     /// Why the backlog has no source, when it has none.
     pub backlog_missing: Option<String>,
+    /// The builds pane's source, when the workspace has pipelines.
+    pub builds: Option<(Arc<dyn BuildSource>, Duration)>,
     /// Every configured provider, plus the built-in local store.
     pub infos: Vec<ProviderInfo>,
     /// The workspace's own store (audit log, local backlog).
@@ -52,7 +55,12 @@ pub fn workspace_store(state_dir: &Path, workspace: &str) -> PathBuf {
 
 impl Registry {
     /// Opens every provider the config names; `actor` authors local changes.
-    pub fn build(loaded: &Loaded, state_dir: &Path, actor: &str) -> Result<Registry, StoreError> {
+    pub fn build(
+        loaded: &Loaded,
+        state_dir: &Path,
+        actor: &str,
+        pipelines: bool,
+    ) -> Result<Registry, StoreError> {
         let config = &loaded.config;
         let store_path = workspace_store(state_dir, &config.workspace);
         let backlog_id = config.backlog.provider.as_deref().unwrap_or(LOCAL_ID);
@@ -96,9 +104,16 @@ impl Registry {
                 },
             );
         }
+        let builds = if pipelines {
+            let src: Arc<dyn BuildSource> = Arc::new(LocalBuilds::open(LOCAL_ID, &store_path)?);
+            Some((src, Duration::from_secs(DEFAULT_TIMEOUT_SECS)))
+        } else {
+            None
+        };
         Ok(Registry {
             backlog,
             backlog_missing,
+            builds,
             infos,
             store_path,
         })

@@ -36,6 +36,58 @@ pub fn clean(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// A log line made safe to print: SGR colour sequences are kept, every other escape sequence
+/// and control character is removed (B4: no OSC 52, no title changes, no screen clears).
+pub fn keep_sgr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    let mut seq = String::new();
+                    let mut fin = None;
+                    for f in chars.by_ref() {
+                        if ('@'..='~').contains(&f) {
+                            fin = Some(f);
+                            break;
+                        }
+                        seq.push(f);
+                    }
+                    let sgr =
+                        fin == Some('m') && seq.chars().all(|c| c.is_ascii_digit() || c == ';');
+                    if sgr {
+                        out.push_str("\x1b[");
+                        out.push_str(&seq);
+                        out.push('m');
+                    }
+                }
+                Some(']') => {
+                    // OSC: skip to BEL or ST.
+                    chars.next();
+                    while let Some(f) = chars.next() {
+                        if f == '\x07' || (f == '\x1b' && chars.peek() == Some(&'\\')) {
+                            if f == '\x1b' {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    chars.next();
+                }
+            }
+        } else if c == '\t' {
+            out.push_str("    ");
+        } else if !unsafe_char(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Cuts `s` to at most `width` columns, ending with `…` when it was cut.
 pub fn fit(s: &str, width: usize) -> Cow<'_, str> {
     if s.width() <= width {
@@ -164,6 +216,13 @@ mod tests {
         assert!(!c.contains('\u{202E}') && !c.contains('\u{2066}'));
         assert_eq!(c, "a]52;c;ZXZpbA==b[2J31mcba z");
         assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn keep_sgr_keeps_colour_only() {
+        let s = "\x1b[1;31merror\x1b[0m \x1b]52;c;ZXZpbA==\x07\x1b]0;title\x1b\\\x1b[2J\x1b[?1049h\u{9b}2Jdone\u{202E}";
+        assert_eq!(keep_sgr(s), "\x1b[1;31merror\x1b[0m 2Jdone");
+        assert_eq!(keep_sgr("plain\ttab"), "plain    tab");
     }
 
     #[test]

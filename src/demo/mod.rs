@@ -1,6 +1,13 @@
-//! The demo workspace: a real local store seeded with a few items on first use.
+//! The demo workspace: a real local store seeded with a few items on first use, and the
+//! `demo-ci` pipeline whose steps really run.
 
-use std::path::Path;
+pub mod selftest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::PipelineConfig;
+use crate::config::pipeline::{ArtifactConfig, StepConfig, TriggerConfig};
 
 use crate::domain::{self, ItemKind, ItemState, NewItem, Severity};
 use crate::store::{Store, StoreError};
@@ -97,6 +104,52 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
     )?;
     store.set_meta(SEEDED_KEY, &now.to_string())?;
     Ok(())
+}
+
+/// Where `demo-ci` runs: a directory of the demo workspace.
+pub fn workspace_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("demo").join("workspace")
+}
+
+/// The `demo-ci` pipeline: check the binary, run its self-test (real tests, parsed like
+/// `cargo test`), and package it as a release.
+pub fn pipeline(bin: &Path) -> PipelineConfig {
+    let step = |name: &str, run: Option<Vec<String>>, script: Option<&str>| StepConfig {
+        name: name.into(),
+        run,
+        script: script.map(str::to_string),
+        env: BTreeMap::new(),
+        dir: None,
+        timeout_secs: Some(120),
+        junit: Vec::new(),
+    };
+    let bin_s = bin.display().to_string();
+    let mut env = BTreeMap::new();
+    env.insert("FLIGHTDECK_BIN".to_string(), bin_s.clone());
+    PipelineConfig {
+        name: "demo-ci".into(),
+        dir: None,
+        env,
+        steps: vec![
+            step("check", Some(vec![bin_s.clone(), "--version".into()]), None),
+            step("test", Some(vec![bin_s, "demo-selftest".into()]), None),
+            step(
+                "package",
+                None,
+                Some(
+                    "mkdir -p dist && cp \"$FLIGHTDECK_BIN\" dist/demo-api && \
+                     (cd dist && sha256sum demo-api > SHA256SUMS) && \
+                     tar -cf dist/demo-api.tar -C dist demo-api SHA256SUMS && \
+                     echo packaged dist/demo-api.tar",
+                ),
+            ),
+        ],
+        artifact: Some(ArtifactConfig {
+            step: Some("package".into()),
+            path: "dist/demo-api.tar".into(),
+        }),
+        on: TriggerConfig::default(),
+    }
 }
 
 /// Wipes the demo workspace's state so the next start seeds it afresh.

@@ -1,4 +1,6 @@
-//! Headless commands: `status`, `check` and `audit verify`.
+//! Headless commands: `status`, `check`, `run` and `audit verify`.
+
+pub mod run;
 
 use std::fmt::Write as _;
 
@@ -51,15 +53,55 @@ pub async fn status_json(ws: &Workspace) -> Value {
             }
         }
     }
+    let mut builds = Vec::new();
+    if let Some((src, timeout)) = &ws.registry.builds {
+        match with_timeout(*timeout, src.runs()).await {
+            Ok(runs) => builds = runs.unwrap_or_default().iter().map(run_json).collect(),
+            Err(e) => providers.push(
+                json!({"id": src.id(), "kind": "local", "ok": false, "error": e.to_string()}),
+            ),
+        }
+    }
+    let releases = Store::open(&ws.registry.store_path)
+        .and_then(|s| s.releases())
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .unwrap_or_default();
     json!({
         "workspace": ws.loaded.config.workspace,
         "config": ws.loaded.source.to_string(),
         "read_only": ws.gate.read_only(),
         "backlog": backlog,
-        "builds": [],
+        "builds": builds,
+        "releases": releases,
+        "pipelines": ws.pipelines.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         "deploys": [],
         "health": [],
         "providers": providers,
+    })
+}
+
+/// One run in the `status --json` shape.
+fn run_json(r: &crate::domain::Run) -> Value {
+    let t = r.tests.unwrap_or_default();
+    json!({
+        "id": r.id,
+        "pipeline": r.pipeline,
+        "number": r.number,
+        "status": r.status.as_str(),
+        "provider": r.provider,
+        "commit": r.commit,
+        "branch": r.branch,
+        "trigger": r.trigger,
+        "actor": r.actor,
+        "started": r.started,
+        "finished": r.finished,
+        "tests": {"passed": t.passed, "failed": t.failed, "skipped": t.skipped},
+        "failed_tests": r.failed_tests,
+        "flaky_tests": r.flaky_tests,
+        "steps": r.steps.iter().map(|s| json!({
+            "name": s.name, "status": s.status.as_str(), "exit_code": s.exit_code, "duration_ms": s.duration_ms,
+        })).collect::<Vec<_>>(),
+        "log": r.log_path,
     })
 }
 
@@ -85,7 +127,25 @@ pub fn status_text(v: &Value) -> String {
             crate::ui::text::clean(i["title"].as_str().unwrap_or(""))
         );
     }
-    for pane in ["builds", "deploys", "health"] {
+    let builds = v["builds"].as_array().unwrap_or(&empty);
+    if v["pipelines"].as_array().is_none_or(|p| p.is_empty()) {
+        let _ = writeln!(out, "builds: not configured");
+    } else {
+        let _ = writeln!(out, "builds: {} runs", builds.len());
+        for r in builds.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {} #{:<4} {:<9} tests {}/{} passed",
+                r["pipeline"].as_str().unwrap_or(""),
+                r["number"],
+                r["status"].as_str().unwrap_or(""),
+                r["tests"]["passed"],
+                r["tests"]["passed"].as_u64().unwrap_or(0)
+                    + r["tests"]["failed"].as_u64().unwrap_or(0),
+            );
+        }
+    }
+    for pane in ["deploys", "health"] {
         let _ = writeln!(out, "{pane}: not configured");
     }
     for p in v["providers"].as_array().unwrap_or(&empty) {
