@@ -98,7 +98,8 @@ fn state_is_private_whatever_the_umask() {
     assert_eq!(mode(sb.state().join("logs/flightdeck.log")), 0o600);
     for entry in std::fs::read_dir(sb.state().join("demo")).unwrap() {
         let p = entry.unwrap().path();
-        assert_eq!(mode(p.clone()), 0o600, "{}", p.display());
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(p.clone()), want, "{}", p.display());
     }
 }
 
