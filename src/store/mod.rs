@@ -98,6 +98,7 @@ const MIGRATIONS: &[&str] = &[
         failed_tests TEXT NOT NULL DEFAULT '[]',
         flaky_tests TEXT NOT NULL DEFAULT '[]',
         pid INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
         UNIQUE (pipeline, number)
     );
     CREATE TABLE run_steps (

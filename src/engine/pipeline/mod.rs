@@ -10,7 +10,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -189,6 +189,60 @@ pub fn execute(
         .open(&log_path)
         .map_err(log_err)?;
     progress(Progress::Started(run));
+    // Anyone may cancel through the store (another cockpit, another terminal): a watcher
+    // turns the request into the flag the step loop checks.
+    let requested = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| watch_cancel(store_path, run_id, &requested, &finished));
+        let flag = CancelFlag(cancel, &requested);
+        let r = run_steps(plan, &mut store, run_id, &log_path, &mut log, tail, &flag, progress);
+        finished.store(true, Ordering::Relaxed);
+        r
+    });
+    let (status, tests, failed) = result?;
+    finish(plan, &store, run_id, status, tests, failed, commit, branch, &mut log, progress)
+}
+
+/// Cancelled by the caller or through the store.
+struct CancelFlag<'a>(&'a AtomicBool, &'a AtomicBool);
+
+impl CancelFlag<'_> {
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed) || self.1.load(Ordering::Relaxed)
+    }
+}
+
+fn watch_cancel(store_path: &Path, run_id: i64, requested: &AtomicBool, finished: &AtomicBool) {
+    let Ok(store) = Store::open(store_path) else {
+        return;
+    };
+    while !finished.load(Ordering::Relaxed) {
+        if store.cancel_requested(run_id).unwrap_or(false) {
+            requested.store(true, Ordering::Relaxed);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+type StepsOutcome = (RunStatus, Option<TestCounts>, Vec<String>);
+
+#[allow(clippy::too_many_arguments)]
+fn run_steps(
+    plan: &Plan,
+    store: &mut Store,
+    run_id: i64,
+    log_path: &Path,
+    log: &mut std::fs::File,
+    tail: &Arc<Mutex<Tail>>,
+    cancel: &CancelFlag<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<StepsOutcome, PipelineError> {
+    let log_err = |source| PipelineError::Log {
+        path: log_path.to_path_buf(),
+        source,
+    };
     let mut offset = 0u64;
     let mut status = RunStatus::Success;
     let mut tests: Option<TestCounts> = None;
@@ -210,7 +264,7 @@ pub fn execute(
         store.update_step(run_id, &running)?;
         progress(Progress::StepStarted(idx));
         let handle = log.try_clone().map_err(log_err)?;
-        let (exit, took, drained) = step::run(s, handle, tail, cancel);
+        let (exit, took, drained) = step::run(s, handle, tail, &|| cancel.get());
         if let Some(d) = drained {
             offset += d.bytes;
             let mut parser = d.tests;
@@ -258,6 +312,22 @@ pub fn execute(
             break;
         }
     }
+    Ok((status, tests, failed))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    plan: &Plan,
+    store: &Store,
+    run_id: i64,
+    mut status: RunStatus,
+    tests: Option<TestCounts>,
+    failed: Vec<String>,
+    commit: Option<String>,
+    branch: Option<String>,
+    log: &mut std::fs::File,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Run, PipelineError> {
     let flaky = match &commit {
         Some(c) if status == RunStatus::Success => store
             .earlier_failures(&plan.name, c, run_id)?
@@ -270,7 +340,7 @@ pub fn execute(
     if status == RunStatus::Success
         && let Some((_, path)) = &plan.artifact
     {
-        match release::record(&store, plan, run_id, path, commit.as_deref(), now) {
+        match release::record(store, plan, run_id, path, commit.as_deref(), now) {
             Ok(r) => {
                 let _ = writeln!(
                     log,

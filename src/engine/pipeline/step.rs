@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -156,7 +155,7 @@ pub fn run(
     step: &StepPlan,
     log: File,
     tail: &Arc<Mutex<Tail>>,
-    cancel: &AtomicBool,
+    cancel: &dyn Fn() -> bool,
 ) -> (Exit, Duration, Option<Drained>) {
     let started = Instant::now();
     let spawned = (|| {
@@ -200,7 +199,7 @@ pub fn run(
             Ok(None) => {}
             Err(e) => break Exit::SpawnFailed(e.to_string()),
         }
-        if cancel.load(Ordering::Relaxed) {
+        if cancel() {
             kill_group(&mut child);
             break Exit::Cancelled;
         }

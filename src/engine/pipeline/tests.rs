@@ -272,3 +272,20 @@ fn a_command_that_does_not_exist_fails_clearly() {
     let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
     assert!(log.contains("could not start"), "{log}");
 }
+
+#[test]
+fn a_cancel_requested_through_the_store_stops_the_run() {
+    let f = Fixture::new();
+    let db = f.tmp.path().join("state/store.db");
+    let db2 = db.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        // Another process would do exactly this: find the running run and ask.
+        let s = Store::open(&db2).unwrap();
+        let run = s.list_runs("local", 1).unwrap().remove(0);
+        assert!(s.request_cancel(&run.id).unwrap());
+    });
+    let (run, _) = f.run(&pipeline(vec![step("hang", "sleep 300")]), &AtomicBool::new(false));
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(!Store::open(&db).unwrap().request_cancel(&run.id).unwrap(), "no longer running");
+}
