@@ -12,6 +12,7 @@ pub mod logging;
 pub mod paths;
 pub mod providers;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 pub mod terminal;
 pub mod theme;

@@ -1,7 +1,6 @@
 //! The cockpit's event loop and the scheduler that runs commands as tasks.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use color_eyre::eyre::Result;
@@ -9,63 +8,15 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use crate::app::{self, Command, Event, Init, State};
+use crate::app::{self, Event, Init, State};
 use crate::domain;
-use crate::engine::gate::Gate;
-use crate::providers::{BacklogSource, with_timeout};
+use crate::scheduler::Scheduler;
 use crate::terminal;
 use crate::theme::Theme;
 use crate::workspace::Workspace;
 
 /// Seconds between backlog refreshes from the local store.
 const LOCAL_REFRESH_SECS: i64 = 2;
-
-/// Runs commands as tasks; results come back as events. Never awaited by the loop.
-pub struct Scheduler {
-    tx: UnboundedSender<Event>,
-    backlog: Option<(Arc<dyn BacklogSource>, Duration)>,
-    gate: Gate,
-}
-
-impl Scheduler {
-    /// A scheduler sending results on `tx`.
-    pub fn new(tx: UnboundedSender<Event>, ws: &Workspace) -> Scheduler {
-        Scheduler {
-            tx,
-            backlog: ws.registry.backlog.clone(),
-            gate: ws.gate.clone(),
-        }
-    }
-
-    /// Starts the task for one command.
-    pub fn run(&self, cmd: Command) {
-        let Some((source, timeout)) = self.backlog.clone() else {
-            return;
-        };
-        let tx = self.tx.clone();
-        match cmd {
-            Command::ListBacklog { request } => {
-                tokio::spawn(async move {
-                    let result = with_timeout(timeout, source.list()).await;
-                    let _ = tx.send(Event::BacklogListed { request, result });
-                });
-            }
-            Command::LoadComments { request, item } => {
-                tokio::spawn(async move {
-                    let result = with_timeout(timeout, source.comments(&item)).await;
-                    let _ = tx.send(Event::CommentsLoaded { request, result });
-                });
-            }
-            Command::MutateBacklog { request, change } => {
-                let gate = self.gate.clone();
-                tokio::spawn(async move {
-                    let result = gate.backlog(source.as_ref(), change, timeout).await;
-                    let _ = tx.send(Event::Mutated { request, result });
-                });
-            }
-        }
-    }
-}
 
 /// The first state of a workspace at a terminal size.
 pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
@@ -81,6 +32,12 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
         keymap: ws.keymap.clone(),
         providers: ws.registry.infos.clone(),
         backlog,
+        builds: ws.registry.builds.as_ref().map(|(src, _)| {
+            (
+                src.id().to_string(),
+                ws.pipelines.iter().map(|p| p.name.clone()).collect(),
+            )
+        }),
         themes: (
             ws.themes.names().iter().map(|s| s.to_string()).collect(),
             ws.theme_index,
@@ -183,6 +140,8 @@ pub async fn run(ws: Workspace) -> Result<()> {
     forward_ticks(tx.clone());
     let result = event_loop(&mut term, &mut state, &mut rx, &scheduler, &themes, mouse).await;
     terminal::restore();
+    // Runs started here end with the cockpit: cancelled, their process groups killed.
+    scheduler.cancel_all(Duration::from_secs(5)).await;
     result
 }
 

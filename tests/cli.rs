@@ -163,3 +163,54 @@ fn demo_reset_starts_afresh() {
         .clone();
     assert_eq!(first["state"], "open");
 }
+
+#[test]
+fn run_streams_the_log_and_exits_with_the_pipeline_status() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("ci.toml");
+    std::fs::write(
+        &cfg,
+        r#"workspace = "ci"
+[[pipelines]]
+name = "green"
+steps = [
+  { name = "hello", run = ["echo", "hello from a step"] },
+  { name = "tests", script = "echo 'test result: ok. 2 passed; 0 failed; 0 ignored'" },
+]
+[[pipelines]]
+name = "red"
+steps = [{ name = "boom", script = "echo 'test a::b ... FAILED'; exit 4" }]
+"#,
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, out, err) = sb.run(&["--config", c, "run", "green"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("hello from a step"), "{out}");
+    assert!(
+        err.contains("green #1 success") && err.contains("tests: 2 passed, 0 failed"),
+        "{err}"
+    );
+    let (code, _, err) = sb.run(&["--config", c, "run", "red"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("red #1 failure") && err.contains("failing: a::b"),
+        "{err}"
+    );
+    let (code, _, err) = sb.run(&["--config", c, "run", "blue"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no pipeline \"blue\"; this workspace has: green, red"),
+        "{err}"
+    );
+    let (code, _, err) = sb.run(&["--config", c, "--read-only", "run", "green"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("read-only"), "{err}");
+    let (_, out, _) = sb.run(&["--config", c, "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["builds"].as_array().unwrap().len(),
+        2,
+        "the refused run was never recorded"
+    );
+}

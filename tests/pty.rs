@@ -192,3 +192,27 @@ fn a_tiny_terminal_says_so() {
     let c = Cockpit::start(&sb, &[], &[], 40, 10);
     c.wait_for("terminal too small", 10);
 }
+
+#[test]
+fn demo_ci_runs_from_the_builds_pane_to_success_with_test_counts() {
+    let sb = Sandbox::new();
+    let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
+    c.wait_for("Welcome to flightdeck", 10);
+    c.send("2");
+    c.wait_for("No runs yet", 5);
+    c.send("p");
+    c.wait_for("Run which pipeline?", 3);
+    c.send("\r");
+    c.wait_for("✓ success", 60);
+    c.wait_for("5✓", 5);
+    c.send("\r");
+    c.wait_for("tests: 5 passed, 0 failed, 0 skipped", 5);
+    c.wait_for("release r1 recorded", 5);
+    c.send("q");
+    assert_eq!(c.wait_exit(10), 0);
+    c.assert_restored();
+    let v = sb.status(&[]);
+    assert_eq!(v["builds"][0]["status"], "success");
+    assert_eq!(v["builds"][0]["tests"]["passed"], 5);
+    assert_eq!(v["releases"][0]["version"], "r1");
+}

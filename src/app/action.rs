@@ -9,6 +9,8 @@ pub enum Context {
     List,
     /// In the backlog pane.
     Backlog,
+    /// In the builds pane.
+    Builds,
 }
 
 impl Context {
@@ -18,6 +20,7 @@ impl Context {
             Context::Global => "Global",
             Context::List => "Lists and views",
             Context::Backlog => "Backlog",
+            Context::Builds => "Builds",
         }
     }
 }
@@ -77,6 +80,9 @@ actions! {
     EditLabels, "label_item", Backlog, true, ["l"], "Edit the labels of the selected item";
     CycleSort, "cycle_sort", Backlog, false, ["s"], "Sort by: updated, newest, oldest, state, kind, label";
     CycleStateFilter, "cycle_state", Backlog, false, ["a"], "Show open, closed or all items";
+    RunPipeline, "run_pipeline", Builds, true, ["p"], "Run a pipeline (choose which)";
+    Rerun, "rerun", Builds, true, ["R"], "Run the selected run's pipeline again";
+    CancelRun, "cancel_run", Builds, true, ["C"], "Cancel the selected running run (asks first)";
 }
 
 /// An action's name, context, default keys and description.

@@ -2,20 +2,21 @@
 
 pub mod action;
 pub mod backlog;
+pub mod builds;
 pub mod feed;
 pub mod input;
 pub mod keymap;
 mod mouse;
 pub mod overlay;
 pub mod palette;
-mod update;
+pub mod update;
 
 pub use action::{ACTIONS, Action, Context};
 pub use update::update;
 
 use crossterm::event::KeyEvent;
 
-use crate::domain::{Comment, PaneId, Timestamp, WorkItem};
+use crate::domain::{Comment, PaneId, Run, Timestamp, WorkItem};
 use crate::engine::gate::GateError;
 use crate::providers::{BacklogMutation, ProviderError, ProviderInfo};
 use backlog::BacklogPane;
@@ -49,6 +50,34 @@ pub enum Event {
         /// The comments.
         result: Result<Vec<Comment>, ProviderError>,
     },
+    /// The build provider answered a list of runs.
+    RunsListed {
+        /// Request id.
+        request: u64,
+        /// Runs, or `None` when unchanged.
+        result: Result<Option<Vec<Run>>, ProviderError>,
+    },
+    /// A run's log tail arrived.
+    LogLoaded {
+        /// Request id.
+        request: u64,
+        /// The lines.
+        result: Result<Vec<String>, ProviderError>,
+    },
+    /// A pipeline run started from this cockpit ended (or was refused).
+    PipelineDone {
+        /// Request id.
+        request: u64,
+        /// The finished run.
+        result: Result<Box<Run>, GateError>,
+    },
+    /// A cancel request went through the gate.
+    CancelDone {
+        /// Request id.
+        request: u64,
+        /// Whether the run was still running.
+        result: Result<bool, GateError>,
+    },
     /// A mutation went through the gate.
     Mutated {
         /// Request id.
@@ -76,6 +105,34 @@ pub enum Command {
         request: u64,
         /// Item id.
         item: String,
+    },
+    /// List pipeline runs.
+    ListRuns {
+        /// Request id.
+        request: u64,
+    },
+    /// Load the end of a run's log.
+    LoadLog {
+        /// Request id.
+        request: u64,
+        /// Run id.
+        run: String,
+    },
+    /// Run a pipeline through the mutation gate.
+    RunPipeline {
+        /// Request id.
+        request: u64,
+        /// Pipeline name.
+        pipeline: String,
+        /// `manual` or `rerun`.
+        trigger: &'static str,
+    },
+    /// Ask a running run to cancel, through the mutation gate.
+    CancelRun {
+        /// Request id.
+        request: u64,
+        /// Run id.
+        run: String,
     },
     /// Change the backlog through the mutation gate.
     MutateBacklog {
@@ -130,6 +187,8 @@ pub struct Init {
     pub providers: Vec<ProviderInfo>,
     /// Backlog provider id and refresh interval, or why there is none.
     pub backlog: Result<(String, i64), String>,
+    /// Build provider id and the pipelines a person may start, when there are pipelines.
+    pub builds: Option<(String, Vec<String>)>,
     /// Theme names in cycling order, and the index of the current one.
     pub themes: (Vec<String>, usize),
     /// Terminal size.
@@ -151,6 +210,7 @@ impl Init {
                 unavailable: None,
             }],
             backlog: Ok(("local".into(), 2)),
+            builds: None,
             themes: (vec!["default".into(), "light".into()], 0),
             size,
         }
@@ -178,6 +238,8 @@ pub struct State {
     pub zoom: bool,
     /// The backlog pane.
     pub backlog: BacklogPane,
+    /// The builds pane.
+    pub builds: builds::BuildsPane,
     /// An open overlay (help, palette, a form).
     pub overlay: Option<Overlay>,
     /// A form closed with Esc, kept so nothing typed is lost.
@@ -207,7 +269,13 @@ impl State {
             Ok((provider, interval)) => backlog.feed = Some(feed::Feed::new(&provider, interval)),
             Err(why) => backlog.missing = why,
         }
+        let mut builds = builds::BuildsPane::default();
+        if let Some((provider, pipelines)) = init.builds {
+            builds.feed = Some(feed::Feed::new(&provider, 2));
+            builds.pipelines = pipelines;
+        }
         State {
+            builds,
             workspace: init.workspace,
             config_source: init.config_source,
             read_only: init.read_only,

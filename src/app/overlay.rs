@@ -170,6 +170,13 @@ impl PaletteState {
     }
 }
 
+/// An action waiting for its confirmation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Cancel this run.
+    CancelRun(String),
+}
+
 /// Something drawn over the panes that takes the keyboard.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
@@ -190,6 +197,22 @@ pub enum Overlay {
         text: TextBox,
         /// Why the last submit failed.
         error: Option<String>,
+    },
+    /// Pick one of several options (which pipeline to run).
+    Choose {
+        /// Heading.
+        title: String,
+        /// The options.
+        options: Vec<String>,
+        /// Selected option.
+        selected: usize,
+    },
+    /// A yes/no question before something that cannot be undone; only a plain `y` says yes.
+    Confirm {
+        /// The question.
+        prompt: String,
+        /// What `y` does.
+        then: Confirmed,
     },
     /// Edit labels.
     Labels {

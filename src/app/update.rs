@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::action::{Action, Context};
 use super::backlog::Detail;
 use super::input::{Edit, TextBox};
-use super::overlay::{Field, ItemForm, Overlay, PaletteState};
+use super::overlay::{ItemForm, Overlay, PaletteState};
 use super::{Command, Event, Flash, Level, Pending, State};
 use crate::domain::{ItemState, PaneId, Timestamp};
 use crate::providers::BacklogMutation;
@@ -70,6 +70,12 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
             }
         }
         Event::Mutated { request, result } => mutated(state, request, result, now, &mut cmds),
+        ev @ (Event::RunsListed { .. }
+        | Event::LogLoaded { .. }
+        | Event::PipelineDone { .. }
+        | Event::CancelDone { .. }) => {
+            builds::event(state, ev, now, &mut cmds);
+        }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
     cmds
@@ -77,16 +83,16 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
 
 fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     refresh_if_due(state, now, cmds);
+    builds::refresh_if_due(state, now, cmds);
     if state.flash.as_ref().is_some_and(|f| now >= f.until) {
         state.flash = None;
         state.dirty = true;
     }
-    let showing_error = state
-        .backlog
-        .feed
-        .as_ref()
-        .is_some_and(|f| f.error.is_some());
-    if now / 60 != state.minute || showing_error {
+    let showing_error = [&state.backlog.feed, &state.builds.feed]
+        .iter()
+        .any(|f| f.as_ref().is_some_and(|f| f.error.is_some()));
+    // Running runs show their elapsed time.
+    if now / 60 != state.minute || showing_error || state.builds.any_running() {
         state.minute = now / 60;
         state.dirty = true;
     }
@@ -127,7 +133,7 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         Some(Overlay::Form(f)) => f.focused_text(),
         Some(Overlay::Palette(p)) => Some(&mut p.input),
         Some(Overlay::Comment { text, .. }) | Some(Overlay::Labels { text, .. }) => Some(text),
-        Some(Overlay::Help { .. }) => None,
+        Some(Overlay::Help { .. } | Overlay::Choose { .. } | Overlay::Confirm { .. }) => None,
         None if state.backlog.filtering => Some(&mut state.backlog.filter),
         None => None,
     }
@@ -150,7 +156,7 @@ fn is_ctrl(key: &KeyEvent, c: char) -> bool {
 
 fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<Command>) -> bool {
     if state.overlay.is_some() {
-        return overlay_key(state, key, now, cmds);
+        return overlays::overlay_key(state, key, now, cmds);
     }
     if state.backlog.filtering && state.focus == PaneId::Backlog {
         return filter_key(state, key);
@@ -199,8 +205,20 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         );
         return;
     }
-    if info.context == Context::Backlog && state.focus != PaneId::Backlog {
-        let msg = format!("{} works in the Backlog pane (press 1)", info.name);
+    let home = match info.context {
+        Context::Backlog => Some(PaneId::Backlog),
+        Context::Builds => Some(PaneId::Builds),
+        _ => None,
+    };
+    if let Some(pane) = home
+        && state.focus != pane
+    {
+        let msg = format!(
+            "{} works in the {} pane (press {})",
+            info.name,
+            pane.title(),
+            pane.index() + 1
+        );
         flash(state, msg, Level::Error, now);
         return;
     }
@@ -223,10 +241,14 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::FocusHealth => state.focus = PaneId::Health,
         Action::Zoom => state.zoom = !state.zoom,
         Action::Refresh => {
-            if let Some(f) = state.backlog.feed.as_mut() {
+            for f in [&mut state.backlog.feed, &mut state.builds.feed]
+                .into_iter()
+                .flatten()
+            {
                 f.next_due = now;
             }
             refresh_if_due(state, now, cmds);
+            builds::refresh_if_due(state, now, cmds);
             flash(state, "refreshing", Level::Info, now);
         }
         Action::CycleTheme => {
@@ -266,10 +288,17 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
             state.backlog.refilter();
             keep_selection_visible(state);
         }
+        Action::RunPipeline | Action::Rerun | Action::CancelRun => {
+            builds::action(state, action, now, cmds)
+        }
     }
 }
 
 pub(super) fn move_or_scroll(state: &mut State, delta: isize) {
+    if state.focus == PaneId::Builds {
+        builds::move_by(state, delta);
+        return;
+    }
     if state.focus != PaneId::Backlog {
         return;
     }
@@ -294,6 +323,10 @@ fn target_item(state: &State) -> Option<String> {
 }
 
 fn open_detail(state: &mut State, cmds: &mut Vec<Command>) {
+    if state.focus == PaneId::Builds {
+        builds::open(state, cmds);
+        return;
+    }
     if state.focus != PaneId::Backlog || state.backlog.detail.is_some() {
         return;
     }
@@ -312,7 +345,9 @@ fn open_detail(state: &mut State, cmds: &mut Vec<Command>) {
 
 fn back(state: &mut State) {
     let b = &mut state.backlog;
-    if state.focus == PaneId::Backlog && b.detail.is_some() {
+    if state.focus == PaneId::Builds && state.builds.detail.is_some() {
+        state.builds.detail = None;
+    } else if state.focus == PaneId::Backlog && b.detail.is_some() {
         b.detail = None;
     } else if state.focus == PaneId::Backlog && !b.filter.text.is_empty() {
         b.filter = TextBox::line("");
@@ -460,169 +495,8 @@ fn mutated(
     state.dirty = true;
 }
 
-fn overlay_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<Command>) -> bool {
-    let Some(overlay) = state.overlay.take() else {
-        return false;
-    };
-    let close = key.code == KeyCode::Esc || is_ctrl(&key, 'c');
-    match overlay {
-        Overlay::Help { scroll } => {
-            let scroll = match key.code {
-                _ if close => return true,
-                KeyCode::Char('q' | '?') => return true,
-                KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
-                KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
-                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
-                KeyCode::PageUp => scroll.saturating_sub(10),
-                KeyCode::Char('g') | KeyCode::Home => 0,
-                _ => scroll,
-            };
-            state.overlay = Some(Overlay::Help { scroll });
-        }
-        Overlay::Palette(mut p) => {
-            let matches = p.matches();
-            match key.code {
-                _ if close => return true,
-                KeyCode::Enter => {
-                    if let Some(&action) = matches.get(p.selected) {
-                        dispatch(state, action, now, cmds);
-                    }
-                    return true;
-                }
-                KeyCode::Down | KeyCode::Tab => {
-                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
-                }
-                KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
-                _ if is_ctrl(&key, 'n') => {
-                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
-                }
-                _ if is_ctrl(&key, 'p') => p.selected = p.selected.saturating_sub(1),
-                _ => {
-                    if p.input.key(&key) == Edit::Changed {
-                        p.selected = 0;
-                    }
-                }
-            }
-            state.overlay = Some(Overlay::Palette(p));
-        }
-        Overlay::Form(f) => return form_key(state, f, key, close, now, cmds),
-        Overlay::Comment {
-            item,
-            mut text,
-            error,
-        } => {
-            if close {
-                keep_draft(state, Overlay::Comment { item, text, error }, now);
-                return true;
-            }
-            if is_ctrl(&key, 's') && state.pending.is_none() {
-                let change = BacklogMutation::Comment {
-                    id: item.clone(),
-                    body: text.text.clone(),
-                };
-                submit(state, change, format!("commented on #{item}"), cmds);
-            } else if state.pending.is_none() {
-                text.key(&key);
-            }
-            state.overlay = Some(Overlay::Comment { item, text, error });
-        }
-        Overlay::Labels {
-            item,
-            mut text,
-            error,
-        } => {
-            if close {
-                return true;
-            }
-            if key.code == KeyCode::Enter && state.pending.is_none() {
-                let labels = crate::domain::backlog::parse_labels(&text.text);
-                let change = BacklogMutation::SetLabels {
-                    id: item.clone(),
-                    labels,
-                };
-                submit(state, change, format!("labelled #{item}"), cmds);
-            } else if state.pending.is_none() {
-                text.key(&key);
-            }
-            state.overlay = Some(Overlay::Labels { item, text, error });
-        }
-    }
-    true
-}
-
-fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {
-    let empty = match &overlay {
-        Overlay::Form(f) => {
-            f.title.text.is_empty() && f.body.text.is_empty() && f.labels.text.is_empty()
-        }
-        Overlay::Comment { text, .. } => text.text.trim().is_empty(),
-        _ => true,
-    };
-    if !empty {
-        state.draft = Some(overlay);
-        flash(
-            state,
-            "draft kept: reopen the form to continue",
-            Level::Info,
-            now,
-        );
-    }
-}
-
-fn form_key(
-    state: &mut State,
-    mut f: ItemForm,
-    key: KeyEvent,
-    close: bool,
-    now: Timestamp,
-    cmds: &mut Vec<Command>,
-) -> bool {
-    if close {
-        keep_draft(state, Overlay::Form(f), now);
-        return true;
-    }
-    if state.pending.is_some() {
-        state.overlay = Some(Overlay::Form(f));
-        return true;
-    }
-    let single_line = matches!(f.focus, Field::Title | Field::Labels);
-    let choice = matches!(f.focus, Field::Kind | Field::Severity);
-    match key.code {
-        _ if is_ctrl(&key, 's') => {
-            let item = f.to_item();
-            if item.title.is_empty() {
-                f.error = Some("the title is empty".into());
-                f.focus = Field::Title;
-            } else {
-                f.error = None;
-                let (change, success) = match &f.editing {
-                    Some(id) => (
-                        BacklogMutation::Edit {
-                            id: id.clone(),
-                            item,
-                        },
-                        format!("saved #{id}"),
-                    ),
-                    None => (BacklogMutation::Create(item), "created #new".to_string()),
-                };
-                submit(state, change, success, cmds);
-            }
-        }
-        KeyCode::Tab => f.cycle_focus(true),
-        KeyCode::BackTab => f.cycle_focus(false),
-        KeyCode::Enter | KeyCode::Down if single_line || choice => f.cycle_focus(true),
-        KeyCode::Up if single_line || choice => f.cycle_focus(false),
-        KeyCode::Left | KeyCode::Char('h') if choice => f.cycle_choice(false),
-        KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') if choice => f.cycle_choice(true),
-        _ => {
-            if let Some(t) = f.focused_text() {
-                t.key(&key);
-            }
-        }
-    }
-    state.overlay = Some(Overlay::Form(f));
-    true
-}
+pub mod builds;
+mod overlays;
 
 #[cfg(test)]
 mod tests;

@@ -274,7 +274,9 @@ impl Store {
 
     /// Asks the runner of a running run to cancel it; false when it is not running.
     pub fn request_cancel(&self, run_id: &str) -> Result<bool, StoreError> {
-        let n: i64 = run_id.parse().map_err(|_| StoreError::NoSuchItem(run_id.to_string()))?;
+        let n: i64 = run_id
+            .parse()
+            .map_err(|_| StoreError::NoSuchItem(run_id.to_string()))?;
         let changed = self.conn.execute(
             "UPDATE runs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running'",
             [n],
@@ -286,9 +288,11 @@ impl Store {
     pub fn cancel_requested(&self, run_id: i64) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT cancel_requested FROM runs WHERE id = ?1", [run_id], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT cancel_requested FROM runs WHERE id = ?1",
+                [run_id],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
             .is_some_and(|v| v != 0))
     }

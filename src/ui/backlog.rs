@@ -102,7 +102,7 @@ pub fn render(
     }
 }
 
-fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Option<Span<'a>> {
+pub(super) fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Option<Span<'a>> {
     if let Some(e) = &feed.error {
         let since = match feed.loaded_at {
             Some(t) => format!("stale {}", age(now, t)),

@@ -46,7 +46,9 @@ pub struct Areas {
 
 /// Whether one pane fills the body: zoomed, or the backlog showing a detail view.
 pub fn single(state: &State) -> bool {
-    state.zoom || (state.focus == PaneId::Backlog && state.backlog.detail.is_some())
+    state.zoom
+        || (state.focus == PaneId::Backlog && state.backlog.detail.is_some())
+        || (state.focus == PaneId::Builds && state.builds.detail.is_some())
 }
 
 /// Lays out the screen for `size`, with `focus` shown when only one pane fits.
@@ -92,6 +94,15 @@ pub fn backlog_rows(state: &State) -> usize {
         .map_or(Rect::default(), |(_, r)| *r);
     let filter = usize::from(state.backlog.filtering || !state.backlog.filter.text.is_empty());
     (rect.height as usize).saturating_sub(3 + filter)
+}
+
+/// Rows of runs the builds list shows (borders and header excluded).
+pub fn builds_rows(state: &State) -> usize {
+    let a = areas(state.size, PaneId::Builds, state.zoom);
+    a.panes
+        .iter()
+        .find(|(p, _)| *p == PaneId::Builds)
+        .map_or(0, |(_, r)| (r.height as usize).saturating_sub(3))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod layout;
 pub mod text;
 
 mod backlog;
+mod builds;
 mod overlay;
 mod panes;
 mod status;
@@ -34,6 +35,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, now: Timestamp) {
         let focused = *pane == state.focus;
         match pane {
             PaneId::Backlog => backlog::render(frame, *rect, state, theme, focused, now),
+            PaneId::Builds => builds::render(frame, *rect, state, theme, focused, now),
             other => panes::not_configured(frame, *rect, *other, theme, focused),
         }
     }

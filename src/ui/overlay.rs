@@ -32,6 +32,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, t
                 theme,
             )
         }
+        Overlay::Choose {
+            title,
+            options,
+            selected,
+        } => choose(frame, area, title, options, *selected, theme),
+        Overlay::Confirm { prompt, .. } => confirm(frame, area, prompt, theme),
         Overlay::Labels { item, text, error } => {
             let title = format!(" Labels of #{item} ");
             editor(
@@ -69,7 +75,12 @@ fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
 
 fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme) {
     let mut lines = Vec::new();
-    for ctx in [Context::Global, Context::List, Context::Backlog] {
+    for ctx in [
+        Context::Global,
+        Context::List,
+        Context::Backlog,
+        Context::Builds,
+    ] {
         lines.push(Line::from(Span::styled(
             ctx.title(),
             theme.style(Slot::HelpSection),
@@ -346,4 +357,61 @@ fn editor(
             .wrap(Wrap { trim: false }),
         inner,
     );
+}
+
+fn choose(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    options: &[String],
+    selected: usize,
+    theme: &Theme,
+) {
+    let rect = popup(area, 50, options.len() as u16 + 4);
+    frame.render_widget(Clear, rect);
+    let block = frame_block(format!(" {title} "), theme);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let style = if i == selected {
+                theme.style(Slot::Selection)
+            } else {
+                theme.style(Slot::Text)
+            };
+            Line::from(Span::styled(pad(&format!(" {}", clean(o)), width), style))
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        "enter runs · esc closes",
+        theme.style(Slot::TextDim),
+    )));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn confirm(frame: &mut Frame, area: Rect, prompt: &str, theme: &Theme) {
+    let rect = popup(area, 60, 6);
+    frame.render_widget(Clear, rect);
+    let block = frame_block(" Confirm ".into(), theme);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let lines = vec![
+        Line::from(Span::styled(
+            clean(prompt).into_owned(),
+            theme.style(Slot::Warning),
+        )),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("y", theme.style(Slot::HelpKey)),
+            Span::styled(
+                " confirms · any other key cancels",
+                theme.style(Slot::TextDim),
+            ),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }

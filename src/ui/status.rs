@@ -36,6 +36,21 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (CycleSort, "sort"),
             (Help, "help"),
         ],
+        PaneId::Builds if state.builds.feed.is_some() && state.builds.detail.is_some() => vec![
+            (MoveDown, "scroll"),
+            (MoveBottom, "follow"),
+            (Rerun, "rerun"),
+            (CancelRun, "cancel"),
+            (Back, "back"),
+        ],
+        PaneId::Builds if state.builds.feed.is_some() => vec![
+            (MoveDown, "move"),
+            (Open, "open"),
+            (RunPipeline, "run"),
+            (Rerun, "rerun"),
+            (CancelRun, "cancel"),
+            (Help, "help"),
+        ],
         _ => vec![
             (FocusNext, "next pane"),
             (Palette, "commands"),
@@ -53,6 +68,8 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Labels { .. }) => Some("enter save · esc cancel"),
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
+        Some(Overlay::Choose { .. }) => Some("j/k choose · enter run · esc close"),
+        Some(Overlay::Confirm { .. }) => Some("y confirms · any other key cancels"),
         None if state.backlog.filtering => Some("type to filter · enter keep · esc clear"),
         None => None,
     }

@@ -196,12 +196,16 @@ pub fn execute(
     let result = std::thread::scope(|scope| {
         scope.spawn(|| watch_cancel(store_path, run_id, &requested, &finished));
         let flag = CancelFlag(cancel, &requested);
-        let r = run_steps(plan, &mut store, run_id, &log_path, &mut log, tail, &flag, progress);
+        let r = run_steps(
+            plan, &mut store, run_id, &log_path, &mut log, tail, &flag, progress,
+        );
         finished.store(true, Ordering::Relaxed);
         r
     });
     let (status, tests, failed) = result?;
-    finish(plan, &store, run_id, status, tests, failed, commit, branch, &mut log, progress)
+    finish(
+        plan, &store, run_id, status, tests, failed, commit, branch, &mut log, progress,
+    )
 }
 
 /// Cancelled by the caller or through the store.

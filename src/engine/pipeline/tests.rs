@@ -285,7 +285,13 @@ fn a_cancel_requested_through_the_store_stops_the_run() {
         let run = s.list_runs("local", 1).unwrap().remove(0);
         assert!(s.request_cancel(&run.id).unwrap());
     });
-    let (run, _) = f.run(&pipeline(vec![step("hang", "sleep 300")]), &AtomicBool::new(false));
+    let (run, _) = f.run(
+        &pipeline(vec![step("hang", "sleep 300")]),
+        &AtomicBool::new(false),
+    );
     assert_eq!(run.status, RunStatus::Cancelled);
-    assert!(!Store::open(&db).unwrap().request_cancel(&run.id).unwrap(), "no longer running");
+    assert!(
+        !Store::open(&db).unwrap().request_cancel(&run.id).unwrap(),
+        "no longer running"
+    );
 }

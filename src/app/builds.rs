@@ -1,0 +1,96 @@
+//! The builds pane's state: runs, selection, and the run detail with its log tail.
+
+use crate::domain::{Run, RunStatus};
+
+use super::feed::Feed;
+
+/// The open run detail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunDetail {
+    /// The run shown.
+    pub run_id: String,
+    /// Lines scrolled up from the end of the log; 0 follows the end.
+    pub back: usize,
+    /// The log tail once loaded (or why it could not be).
+    pub log: Option<Result<Vec<String>, String>>,
+    /// The request whose answer is awaited.
+    pub request: Option<u64>,
+}
+
+/// Everything the builds pane shows.
+#[derive(Clone, Debug, Default)]
+pub struct BuildsPane {
+    /// Runs, newest first.
+    pub runs: Vec<Run>,
+    /// Selected row.
+    pub selected: usize,
+    /// First visible row.
+    pub offset: usize,
+    /// Open run detail.
+    pub detail: Option<RunDetail>,
+    /// Where runs come from; `None` when the workspace has no pipelines.
+    pub feed: Option<Feed>,
+    /// Pipelines a person may start.
+    pub pipelines: Vec<String>,
+}
+
+impl BuildsPane {
+    /// Replaces the runs, keeping the selection on the same run.
+    pub fn set_runs(&mut self, runs: Vec<Run>) {
+        let keep = self.selected_run().map(|r| r.id.clone());
+        self.runs = runs;
+        if let Some(id) = keep
+            && let Some(pos) = self.runs.iter().position(|r| r.id == id)
+        {
+            self.selected = pos;
+        }
+        self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+    }
+
+    /// The selected run.
+    pub fn selected_run(&self) -> Option<&Run> {
+        self.runs.get(self.selected)
+    }
+
+    /// The run with this id.
+    pub fn run(&self, id: &str) -> Option<&Run> {
+        self.runs.iter().find(|r| r.id == id)
+    }
+
+    /// Whether any run is still going (the pane then refreshes every second).
+    pub fn any_running(&self) -> bool {
+        self.runs.iter().any(|r| !r.status.is_final())
+    }
+
+    /// Moves the selection, keeping it within `rows` visible rows.
+    pub fn move_by(&mut self, delta: isize, rows: usize) {
+        let last = self.runs.len().saturating_sub(1) as isize;
+        self.selected = (self.selected as isize + delta).clamp(0, last.max(0)) as usize;
+        let rows = rows.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + rows {
+            self.offset = self.selected + 1 - rows;
+        }
+    }
+}
+
+/// Glyph and word for a status, readable without colour.
+pub fn status_label(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Queued => "○ queued",
+        RunStatus::Running => "● running",
+        RunStatus::Success => "✓ success",
+        RunStatus::Failure => "✗ failure",
+        RunStatus::Cancelled => "⊘ cancelled",
+    }
+}
+
+/// `1m05s`, `12s`, `850ms`.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{}s", ms / 1000),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+    }
+}

@@ -1,0 +1,215 @@
+//! Keys while an overlay (help, palette, a form, a chooser, a confirmation) has the keyboard.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::{dispatch, flash, is_ctrl, submit};
+use crate::app::input::Edit;
+use crate::app::overlay::{Field, ItemForm, Overlay};
+use crate::app::{Command, Level, State};
+use crate::domain::Timestamp;
+use crate::providers::BacklogMutation;
+
+pub(super) fn overlay_key(
+    state: &mut State,
+    key: KeyEvent,
+    now: Timestamp,
+    cmds: &mut Vec<Command>,
+) -> bool {
+    let Some(overlay) = state.overlay.take() else {
+        return false;
+    };
+    let close = key.code == KeyCode::Esc || is_ctrl(&key, 'c');
+    match overlay {
+        Overlay::Help { scroll } => {
+            let scroll = match key.code {
+                _ if close => return true,
+                KeyCode::Char('q' | '?') => return true,
+                KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
+                KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
+                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
+                KeyCode::PageUp => scroll.saturating_sub(10),
+                KeyCode::Char('g') | KeyCode::Home => 0,
+                _ => scroll,
+            };
+            state.overlay = Some(Overlay::Help { scroll });
+        }
+        Overlay::Palette(mut p) => {
+            let matches = p.matches();
+            match key.code {
+                _ if close => return true,
+                KeyCode::Enter => {
+                    if let Some(&action) = matches.get(p.selected) {
+                        dispatch(state, action, now, cmds);
+                    }
+                    return true;
+                }
+                KeyCode::Down | KeyCode::Tab => {
+                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
+                }
+                KeyCode::Up | KeyCode::BackTab => p.selected = p.selected.saturating_sub(1),
+                _ if is_ctrl(&key, 'n') => {
+                    p.selected = (p.selected + 1).min(matches.len().saturating_sub(1))
+                }
+                _ if is_ctrl(&key, 'p') => p.selected = p.selected.saturating_sub(1),
+                _ => {
+                    if p.input.key(&key) == Edit::Changed {
+                        p.selected = 0;
+                    }
+                }
+            }
+            state.overlay = Some(Overlay::Palette(p));
+        }
+        Overlay::Form(f) => return form_key(state, f, key, close, now, cmds),
+        Overlay::Comment {
+            item,
+            mut text,
+            error,
+        } => {
+            if close {
+                keep_draft(state, Overlay::Comment { item, text, error }, now);
+                return true;
+            }
+            if is_ctrl(&key, 's') && state.pending.is_none() {
+                let change = BacklogMutation::Comment {
+                    id: item.clone(),
+                    body: text.text.clone(),
+                };
+                submit(state, change, format!("commented on #{item}"), cmds);
+            } else if state.pending.is_none() {
+                text.key(&key);
+            }
+            state.overlay = Some(Overlay::Comment { item, text, error });
+        }
+        Overlay::Choose {
+            title,
+            options,
+            mut selected,
+        } => {
+            match key.code {
+                _ if close => return true,
+                KeyCode::Enter => {
+                    if let Some(p) = options.get(selected).cloned() {
+                        super::builds::start(state, p, "manual", cmds, now);
+                    }
+                    return true;
+                }
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                    selected = (selected + 1).min(options.len().saturating_sub(1))
+                }
+                KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                    selected = selected.saturating_sub(1)
+                }
+                _ => {}
+            }
+            state.overlay = Some(Overlay::Choose {
+                title,
+                options,
+                selected,
+            });
+        }
+        Overlay::Confirm { prompt: _, then } => {
+            // Only a plain `y` confirms: Esc-then-y arrives as alt-y and pasted text never
+            // reaches here as keys (B3).
+            if key.code == KeyCode::Char('y') && key.modifiers.is_empty() {
+                super::builds::confirmed(state, then, cmds);
+            } else {
+                flash(state, "not confirmed: nothing done", Level::Info, now);
+            }
+        }
+        Overlay::Labels {
+            item,
+            mut text,
+            error,
+        } => {
+            if close {
+                return true;
+            }
+            if key.code == KeyCode::Enter && state.pending.is_none() {
+                let labels = crate::domain::backlog::parse_labels(&text.text);
+                let change = BacklogMutation::SetLabels {
+                    id: item.clone(),
+                    labels,
+                };
+                submit(state, change, format!("labelled #{item}"), cmds);
+            } else if state.pending.is_none() {
+                text.key(&key);
+            }
+            state.overlay = Some(Overlay::Labels { item, text, error });
+        }
+    }
+    true
+}
+
+fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {
+    let empty = match &overlay {
+        Overlay::Form(f) => {
+            f.title.text.is_empty() && f.body.text.is_empty() && f.labels.text.is_empty()
+        }
+        Overlay::Comment { text, .. } => text.text.trim().is_empty(),
+        _ => true,
+    };
+    if !empty {
+        state.draft = Some(overlay);
+        flash(
+            state,
+            "draft kept: reopen the form to continue",
+            Level::Info,
+            now,
+        );
+    }
+}
+
+fn form_key(
+    state: &mut State,
+    mut f: ItemForm,
+    key: KeyEvent,
+    close: bool,
+    now: Timestamp,
+    cmds: &mut Vec<Command>,
+) -> bool {
+    if close {
+        keep_draft(state, Overlay::Form(f), now);
+        return true;
+    }
+    if state.pending.is_some() {
+        state.overlay = Some(Overlay::Form(f));
+        return true;
+    }
+    let single_line = matches!(f.focus, Field::Title | Field::Labels);
+    let choice = matches!(f.focus, Field::Kind | Field::Severity);
+    match key.code {
+        _ if is_ctrl(&key, 's') => {
+            let item = f.to_item();
+            if item.title.is_empty() {
+                f.error = Some("the title is empty".into());
+                f.focus = Field::Title;
+            } else {
+                f.error = None;
+                let (change, success) = match &f.editing {
+                    Some(id) => (
+                        BacklogMutation::Edit {
+                            id: id.clone(),
+                            item,
+                        },
+                        format!("saved #{id}"),
+                    ),
+                    None => (BacklogMutation::Create(item), "created #new".to_string()),
+                };
+                submit(state, change, success, cmds);
+            }
+        }
+        KeyCode::Tab => f.cycle_focus(true),
+        KeyCode::BackTab => f.cycle_focus(false),
+        KeyCode::Enter | KeyCode::Down if single_line || choice => f.cycle_focus(true),
+        KeyCode::Up if single_line || choice => f.cycle_focus(false),
+        KeyCode::Left | KeyCode::Char('h') if choice => f.cycle_choice(false),
+        KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') if choice => f.cycle_choice(true),
+        _ => {
+            if let Some(t) = f.focused_text() {
+                t.key(&key);
+            }
+        }
+    }
+    state.overlay = Some(Overlay::Form(f));
+    true
+}

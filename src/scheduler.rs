@@ -1,0 +1,189 @@
+//! Runs the commands `update` returns as tasks, each with its provider's timeout, and sends
+//! the results back as events. The event loop never waits on one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::update::builds::LOG_TAIL_BYTES;
+use crate::app::{Command, Event};
+use crate::engine::gate::Gate;
+use crate::engine::pipeline::step::Tail;
+use crate::engine::pipeline::{self, Plan, Trigger};
+use crate::providers::{BacklogSource, BuildSource, ProviderError, with_timeout};
+use crate::store::Store;
+use crate::workspace::Workspace;
+
+type Source<T> = Option<(Arc<T>, Duration)>;
+
+/// Starts tasks for commands and remembers the pipeline runs it started.
+pub struct Scheduler {
+    tx: UnboundedSender<Event>,
+    backlog: Source<dyn BacklogSource>,
+    builds: Source<dyn BuildSource>,
+    gate: Gate,
+    pipelines: Vec<Plan>,
+    store_path: std::path::PathBuf,
+    actor: String,
+    /// Cancel flags of the runs this cockpit is executing.
+    running: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
+}
+
+impl Scheduler {
+    /// A scheduler sending results on `tx`.
+    pub fn new(tx: UnboundedSender<Event>, ws: &Workspace) -> Scheduler {
+        Scheduler {
+            tx,
+            backlog: ws.registry.backlog.clone(),
+            builds: ws.registry.builds.clone(),
+            gate: ws.gate.clone(),
+            pipelines: ws.pipelines.clone(),
+            store_path: ws.registry.store_path.clone(),
+            actor: ws.actor.clone(),
+            running: Arc::default(),
+        }
+    }
+
+    /// Starts the task for one command.
+    pub fn run(&self, cmd: Command) {
+        let tx = self.tx.clone();
+        match cmd {
+            Command::ListBacklog { request } => {
+                let Some((source, timeout)) = self.backlog.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.list()).await;
+                    let _ = tx.send(Event::BacklogListed { request, result });
+                });
+            }
+            Command::LoadComments { request, item } => {
+                let Some((source, timeout)) = self.backlog.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.comments(&item)).await;
+                    let _ = tx.send(Event::CommentsLoaded { request, result });
+                });
+            }
+            Command::MutateBacklog { request, change } => {
+                let Some((source, timeout)) = self.backlog.clone() else {
+                    return;
+                };
+                let gate = self.gate.clone();
+                tokio::spawn(async move {
+                    let result = gate.backlog(source.as_ref(), change, timeout).await;
+                    let _ = tx.send(Event::Mutated { request, result });
+                });
+            }
+            Command::ListRuns { request } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.runs()).await;
+                    let _ = tx.send(Event::RunsListed { request, result });
+                });
+            }
+            Command::LoadLog { request, run } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = with_timeout(timeout, source.log_tail(&run, LOG_TAIL_BYTES)).await;
+                    let _ = tx.send(Event::LogLoaded { request, result });
+                });
+            }
+            Command::RunPipeline {
+                request,
+                pipeline,
+                trigger,
+            } => self.run_pipeline(request, pipeline, trigger),
+            Command::CancelRun { request, run } => {
+                let gate = self.gate.clone();
+                let path = self.store_path.clone();
+                let target = format!("run:{run}");
+                tokio::spawn(async move {
+                    let work = async move {
+                        tokio::task::spawn_blocking(move || {
+                            Store::open(&path)
+                                .and_then(|s| s.request_cancel(&run))
+                                .map_err(|e| ProviderError::Other(e.to_string()))
+                        })
+                        .await
+                        .map_err(|e| ProviderError::Other(e.to_string()))?
+                    };
+                    let result = gate.run("cancel_run", &target, "", work).await;
+                    let _ = tx.send(Event::CancelDone { request, result });
+                });
+            }
+        }
+    }
+
+    fn run_pipeline(&self, request: u64, name: String, trigger: &'static str) {
+        let tx = self.tx.clone();
+        let Some(plan) = self.pipelines.iter().find(|p| p.name == name).cloned() else {
+            let result = Err(ProviderError::NotFound(format!("pipeline {name}")).into());
+            let _ = tx.send(Event::PipelineDone { request, result });
+            return;
+        };
+        let gate = self.gate.clone();
+        let path = self.store_path.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&cancel));
+        let running = Arc::clone(&self.running);
+        let who = Trigger {
+            kind: trigger.to_string(),
+            actor: self.actor.clone(),
+        };
+        tokio::spawn(async move {
+            let flag = Arc::clone(&cancel);
+            let work = async move {
+                tokio::task::spawn_blocking(move || {
+                    let tail = Arc::new(Mutex::new(Tail::default()));
+                    pipeline::execute(&plan, &who, &path, &tail, &flag, &mut |_| {})
+                        .map_err(|e| ProviderError::Other(e.to_string()))
+                })
+                .await
+                .map_err(|e| ProviderError::Other(e.to_string()))?
+            };
+            let result = gate
+                .run("run_pipeline", &format!("pipeline:{name}"), trigger, work)
+                .await
+                .map(Box::new);
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|c| !Arc::ptr_eq(c, &cancel));
+            let _ = tx.send(Event::PipelineDone { request, result });
+        });
+    }
+
+    /// Cancels the runs this cockpit started and waits (up to `limit`) for their process
+    /// groups to be gone, so quitting never leaves orphans behind.
+    pub async fn cancel_all(&self, limit: Duration) {
+        let flags: Vec<_> = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for f in &flags {
+            f.store(true, Ordering::Relaxed);
+        }
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline
+            && !self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}

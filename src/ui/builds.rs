@@ -1,0 +1,395 @@
+//! The builds pane: the runs list, and a run's detail with its steps, tests and log tail.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::pane_block;
+use super::text::{clean, keep_sgr, pad};
+use crate::app::Action;
+use crate::app::State;
+use crate::app::backlog::age;
+use crate::app::builds::{BuildsPane, RunDetail, duration, status_label};
+use crate::domain::{PaneId, Run, RunStatus, Timestamp};
+use crate::theme::{Slot, Theme};
+
+fn status_slot(s: RunStatus) -> Slot {
+    match s {
+        RunStatus::Queued => Slot::StatusQueued,
+        RunStatus::Running => Slot::StatusRunning,
+        RunStatus::Success => Slot::StatusSuccess,
+        RunStatus::Failure => Slot::StatusFailure,
+        RunStatus::Cancelled => Slot::StatusCancelled,
+    }
+}
+
+/// Elapsed for a running run; for an ended one the steps' own (millisecond) durations.
+fn elapsed_ms(r: &Run, now: Timestamp) -> u64 {
+    if r.status.is_final() {
+        r.steps.iter().filter_map(|s| s.duration_ms).sum()
+    } else {
+        (now - r.started).max(0) as u64 * 1000
+    }
+}
+
+/// `● test 2/3` for a running run, else the status label.
+fn status_text(r: &Run) -> String {
+    if r.status == RunStatus::Running
+        && let Some((i, s)) = r
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.status == RunStatus::Running)
+    {
+        return format!("● {} {}/{}", s.name, i + 1, r.steps.len());
+    }
+    status_label(r.status).to_string()
+}
+
+fn tests_text(r: &Run) -> String {
+    match r.tests {
+        Some(t) if t.failed > 0 => format!("{}✓ {}✗", t.passed, t.failed),
+        Some(t) => format!("{}✓", t.passed),
+        None => "—".into(),
+    }
+}
+
+/// Draws the builds pane into `area`.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    focused: bool,
+    now: Timestamp,
+) {
+    let b = &state.builds;
+    let Some(feed) = &b.feed else {
+        super::panes::not_configured(frame, area, PaneId::Builds, theme, focused);
+        return;
+    };
+    let badge = super::backlog::feed_badge(feed, theme, now);
+    if let Some(d) = &b.detail {
+        let block = pane_block(PaneId::Builds, " · run".into(), badge, theme, focused);
+        detail(frame, area, b, d, block, theme, now);
+        return;
+    }
+    let running = b.runs.iter().filter(|r| !r.status.is_final()).count();
+    let title = format!(
+        " · {} runs{}",
+        b.runs.len(),
+        if running > 0 {
+            format!(" · {running} running")
+        } else {
+            String::new()
+        }
+    );
+    let block = pane_block(PaneId::Builds, title, badge, theme, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    if inner.height == 0 || width < 10 {
+        return;
+    }
+    let header = row(
+        width, "RUN", "PIPELINE", "STATUS", "COMMIT", "TIME", "AGE", "TESTS",
+    );
+    let mut lines = vec![Line::from(Span::styled(header, theme.style(Slot::TextDim)))];
+    if b.runs.is_empty() {
+        let msg = if feed.loaded_at.is_none() {
+            "loading…".to_string()
+        } else {
+            format!(
+                "No runs yet. Press {} to run a pipeline ({}).",
+                state.keymap.label(Action::RunPipeline),
+                b.pipelines.join(", ")
+            )
+        };
+        lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));
+    }
+    let rows = (inner.height as usize).saturating_sub(1);
+    for (i, r) in b.runs.iter().enumerate().skip(b.offset).take(rows) {
+        let commit: String = r.commit.as_deref().unwrap_or("—").chars().take(7).collect();
+        let text = row(
+            width,
+            &format!("#{}", r.number),
+            &clean(&r.pipeline),
+            &status_text(r),
+            &commit,
+            &duration(elapsed_ms(r, now)),
+            &age(now, r.started),
+            &tests_text(r),
+        );
+        let style = if i == b.selected && focused {
+            theme.style(Slot::Selection)
+        } else if i == b.selected {
+            theme
+                .style(Slot::TextDim)
+                .patch(theme.style(Slot::Selection))
+        } else {
+            theme.style(status_slot(r.status))
+        };
+        lines.push(Line::from(Span::styled(text, style)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    width: usize,
+    run: &str,
+    pipeline: &str,
+    status: &str,
+    commit: &str,
+    time: &str,
+    age: &str,
+    tests: &str,
+) -> String {
+    let fixed = 7 + 16 + 8 + 8 + 5 + 10;
+    let pipe_w = width.saturating_sub(fixed).clamp(8, 24);
+    let s = format!(
+        "{}{}{}{}{:>7} {:>4} {}",
+        pad(run, 7),
+        pad(pipeline, pipe_w),
+        pad(status, 16),
+        pad(commit, 8),
+        time,
+        age,
+        tests
+    );
+    pad(&s, width)
+}
+
+fn detail(
+    frame: &mut Frame,
+    area: Rect,
+    b: &BuildsPane,
+    d: &RunDetail,
+    block: Block,
+    theme: &Theme,
+    now: Timestamp,
+) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(r) = b.run(&d.run_id) else {
+        let p = Paragraph::new(format!("Run {} is no longer listed.", d.run_id))
+            .style(theme.style(Slot::TextDim));
+        frame.render_widget(p, inner);
+        return;
+    };
+    let dim = theme.style(Slot::TextDim);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("{} #{} ", clean(&r.pipeline), r.number),
+            theme.style(Slot::MarkdownHeading),
+        ),
+        Span::styled(status_text(r), theme.style(status_slot(r.status))),
+        Span::styled(
+            format!(
+                " · {} by {} · {} · {} ago",
+                r.trigger,
+                clean(&r.actor),
+                duration(elapsed_ms(r, now)),
+                age(now, r.started)
+            ),
+            dim,
+        ),
+    ])];
+    if let Some(c) = &r.commit {
+        let branch = r
+            .branch
+            .as_deref()
+            .map(|b| format!(" ({})", clean(b)))
+            .unwrap_or_default();
+        lines.push(Line::from(Span::styled(
+            format!("commit {}{branch}", c.chars().take(12).collect::<String>()),
+            dim,
+        )));
+    }
+    if let Some(t) = r.tests {
+        let style = if t.failed > 0 {
+            theme.style(Slot::StatusFailure)
+        } else {
+            theme.style(Slot::StatusSuccess)
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "tests: {} passed, {} failed, {} skipped",
+                t.passed, t.failed, t.skipped
+            ),
+            style,
+        )));
+    }
+    for f in &r.failed_tests {
+        lines.push(Line::from(Span::styled(
+            format!("  ✗ {}", clean(f)),
+            theme.style(Slot::StatusFailure),
+        )));
+    }
+    for f in &r.flaky_tests {
+        lines.push(Line::from(Span::styled(
+            format!("  ~ flaky: {}", clean(f)),
+            theme.style(Slot::Warning),
+        )));
+    }
+    for (i, s) in r.steps.iter().enumerate() {
+        let exit = s.exit_code.map_or(String::new(), |c| format!("exit {c}"));
+        let took = s.duration_ms.map_or(String::new(), duration);
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    " {} ",
+                    status_label(s.status).split(' ').next().unwrap_or("")
+                ),
+                theme.style(status_slot(s.status)),
+            ),
+            Span::styled(
+                pad(&format!("{}. {}", i + 1, clean(&s.name)), 24),
+                theme.style(Slot::Text),
+            ),
+            Span::styled(format!("{:>8} {:>8}", exit, took), dim),
+        ]));
+    }
+    let rule = "─".repeat((inner.width as usize).saturating_sub(2).min(60));
+    let follow = if d.back == 0 {
+        "following"
+    } else {
+        "scrolled: G follows"
+    };
+    lines.push(Line::from(Span::styled(
+        format!("{rule} log ({follow})"),
+        theme.style(Slot::HelpSection),
+    )));
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    match &d.log {
+        None => lines.push(Line::from(Span::styled("loading…", dim))),
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            format!("log unavailable: {}", clean(e)),
+            theme.style(Slot::Error),
+        ))),
+        Some(Ok(log)) => {
+            let end = log.len().saturating_sub(d.back);
+            let start = end.saturating_sub(room);
+            let colour = theme.style(Slot::Text).fg.is_some()
+                || theme.style(Slot::StatusFailure).fg.is_some();
+            for l in &log[start..end] {
+                lines.push(sgr_line(&keep_sgr(l), colour, theme.style(Slot::Text)));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn ansi(n: u8) -> Color {
+    [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ][(n & 15) as usize]
+}
+
+/// Applies SGR parameters to a style; colours only when `colour` is on.
+fn apply_sgr(mut style: Style, params: &str, base: Style, colour: bool) -> Style {
+    let nums: Vec<u16> = params.split(';').map(|p| p.parse().unwrap_or(0)).collect();
+    let mut i = 0;
+    while i < nums.len() {
+        let n = nums[i];
+        match n {
+            0 => style = base,
+            1 => style = style.add_modifier(Modifier::BOLD),
+            2 => style = style.add_modifier(Modifier::DIM),
+            3 => style = style.add_modifier(Modifier::ITALIC),
+            4 => style = style.add_modifier(Modifier::UNDERLINED),
+            7 => style = style.add_modifier(Modifier::REVERSED),
+            22 => style = style.remove_modifier(Modifier::BOLD | Modifier::DIM),
+            30..=37 if colour => style = style.fg(ansi((n - 30) as u8)),
+            90..=97 if colour => style = style.fg(ansi((n - 90 + 8) as u8)),
+            40..=47 if colour => style = style.bg(ansi((n - 40) as u8)),
+            39 => style = style.fg(base.fg.unwrap_or(Color::Reset)),
+            49 => style = style.bg(base.bg.unwrap_or(Color::Reset)),
+            38 | 48 => {
+                let c = match nums.get(i + 1) {
+                    Some(5) => nums.get(i + 2).map(|v| (Color::Indexed(*v as u8), 3)),
+                    Some(2) => match (nums.get(i + 2), nums.get(i + 3), nums.get(i + 4)) {
+                        (Some(r), Some(g), Some(b)) => {
+                            Some((Color::Rgb(*r as u8, *g as u8, *b as u8), 5))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some((c, used)) = c {
+                    if colour {
+                        style = if n == 38 { style.fg(c) } else { style.bg(c) };
+                    }
+                    i += used - 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    style
+}
+
+/// A log line with its SGR colours turned into styles.
+pub fn sgr_line(line: &str, colour: bool, base: Style) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut style = base;
+    let mut rest = line;
+    while let Some(i) = rest.find("\x1b[") {
+        if i > 0 {
+            spans.push(Span::styled(rest[..i].to_string(), style));
+        }
+        let after = &rest[i + 2..];
+        let Some(m) = after.find('m') else {
+            rest = "";
+            break;
+        };
+        style = apply_sgr(style, &after[..m], base, colour);
+        rest = &after[m + 1..];
+    }
+    if !rest.is_empty() {
+        spans.push(Span::styled(rest.to_string(), style));
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sgr_becomes_style_and_colour_can_be_off() {
+        let base = Style::default();
+        let l = sgr_line(
+            "\x1b[1;31merror\x1b[0m: \x1b[38;5;208mx\x1b[38;2;1;2;3my",
+            true,
+            base,
+        );
+        assert_eq!(l.spans[0].content, "error");
+        assert_eq!(l.spans[0].style.fg, Some(Color::Red));
+        assert!(l.spans[0].style.add_modifier.contains(Modifier::BOLD));
+        assert_eq!(l.spans[1].style, base);
+        assert_eq!(l.spans[2].style.fg, Some(Color::Indexed(208)));
+        assert_eq!(l.spans[3].style.fg, Some(Color::Rgb(1, 2, 3)));
+        let mono = sgr_line("\x1b[31mred\x1b[38;5;", false, base);
+        assert_eq!(mono.spans[0].style.fg, None);
+        assert_eq!(mono.spans.len(), 1);
+    }
+}
