@@ -331,3 +331,134 @@ fn hostile_strings_render_inert() {
         }
     }
 }
+
+fn fixture_run(
+    id: u64,
+    status: flightdeck::domain::RunStatus,
+    failed: u32,
+) -> flightdeck::domain::Run {
+    use flightdeck::domain::{Run, RunStatus, Step, TestCounts};
+    let step = |name: &str, st: RunStatus, ms: u64| Step {
+        name: name.into(),
+        status: st,
+        exit_code: st
+            .is_final()
+            .then_some(if st == RunStatus::Failure { 101 } else { 0 }),
+        started: Some(NOW - 100),
+        duration_ms: st.is_final().then_some(ms),
+        log_range: None,
+    };
+    Run {
+        id: id.to_string(),
+        provider: "local".into(),
+        pipeline: "demo-ci".into(),
+        number: id,
+        status,
+        commit: Some("4f2a9c1d2e3b4a5f".into()),
+        branch: Some("main".into()),
+        trigger: "manual".into(),
+        actor: "ana@bastion".into(),
+        started: NOW - 100 * id as i64,
+        finished: status.is_final().then_some(NOW - 100 * id as i64 + 12),
+        steps: vec![
+            step("check", RunStatus::Success, 210),
+            step("test", status, 9400),
+            step(
+                "package",
+                if status == RunStatus::Success {
+                    RunStatus::Success
+                } else {
+                    RunStatus::Cancelled
+                },
+                800,
+            ),
+        ],
+        tests: Some(TestCounts {
+            passed: 5,
+            failed,
+            skipped: 1,
+        }),
+        failed_tests: (0..failed)
+            .map(|i| format!("api::health::case_{i}"))
+            .collect(),
+        flaky_tests: vec![],
+        log_path: None,
+    }
+}
+
+fn builds_state(size: (u16, u16)) -> State {
+    use flightdeck::domain::RunStatus;
+    let mut s = State::new(Init {
+        builds: Some(("local".into(), vec!["demo-ci".into()])),
+        ..Init::local("demo", size)
+    });
+    let cmds = update(&mut s, Event::Tick, NOW);
+    let request = cmds
+        .iter()
+        .find_map(|c| match c {
+            flightdeck::app::Command::ListRuns { request } => Some(*request),
+            _ => None,
+        })
+        .unwrap();
+    let runs = vec![
+        fixture_run(3, RunStatus::Running, 0),
+        fixture_run(2, RunStatus::Failure, 1),
+        fixture_run(1, RunStatus::Success, 0),
+    ];
+    update(
+        &mut s,
+        Event::RunsListed {
+            request,
+            result: Ok(Some(runs)),
+        },
+        NOW,
+    );
+    key(&mut s, KeyCode::Char('2'));
+    s.flash = None;
+    s
+}
+
+#[test]
+fn snapshots_of_the_builds_pane() {
+    let themes = ThemeSet::load(None).unwrap();
+    let scenarios: Vec<Scenario> = vec![
+        ("builds_list", |_| {}),
+        ("builds_detail_failed", |s| {
+            key(s, KeyCode::Char('j'));
+            key(s, KeyCode::Enter);
+            let request = s.builds.detail.as_ref().unwrap().request.unwrap();
+            let log = vec![
+                "==> step 2 (test): cargo test".to_string(),
+                "test api::health::case_0 ... \x1b[31mFAILED\x1b[0m".to_string(),
+                "\x1b]52;c;ZXZpbA==\x07\x1b[2Jhostile line stays inert".to_string(),
+                "test result: \x1b[1;31mFAILED\x1b[0m. 5 passed; 1 failed; 1 ignored".to_string(),
+                "==> test exit code 101".to_string(),
+            ];
+            update(
+                s,
+                Event::LogLoaded {
+                    request,
+                    result: Ok(log),
+                },
+                NOW,
+            );
+        }),
+        ("builds_choose", |s| key(s, KeyCode::Char('p'))),
+        ("builds_confirm_cancel", |s| key(s, KeyCode::Char('C'))),
+    ];
+    for theme_name in ["default", "ansi16"] {
+        let theme = themes.get(theme_name).unwrap();
+        for size in [(80u16, 24u16), (160, 48)] {
+            for (name, setup) in &scenarios {
+                let mut s = builds_state(size);
+                setup(&mut s);
+                let buf = draw(&s, theme);
+                let snap = format!("{}x{}_{}_{}", size.0, size.1, theme_name, name);
+                let t = text(&buf);
+                assert!(!t.contains('\x1b'), "escape reached the screen");
+                insta::assert_snapshot!(snap.clone(), t);
+                insta::assert_debug_snapshot!(format!("{snap}_styles"), buf);
+            }
+        }
+    }
+}
