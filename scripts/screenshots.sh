@@ -21,6 +21,10 @@ shot() {
   shift 4
   local state="$work/state-$name"
   local sock="fdshots-$name-$$"
+  # RUNS=N before `shot` runs demo-ci N times first, so the builds pane has history.
+  for _ in $(seq 1 "${RUNS:-0}"); do
+    env HOME="$work" FLIGHTDECK_STATE_DIR="$state" "$bin" run demo-ci >/dev/null 2>&1
+  done
   tmux -L "$sock" new-session -d -x "$cols" -y "$rows" \
     "env HOME=$work TERM=xterm-256color COLORTERM=truecolor FLIGHTDECK_STATE_DIR=$state $bin $args"
   sleep 1
@@ -50,6 +54,8 @@ shot cockpit-160x48 160 48 ""
 shot backlog-80x24 80 24 ""
 shot detail-80x24 80 24 "" j Enter
 shot new-incident-120x32 120 32 "" n "Disk on db-1 at 91% and rising" Tab Right Tab Left Tab "db, capacity" Tab "Grows ~2%/h since the **v2** deploy."
+RUNS=2 shot builds-160x48 160 48 "" 2 p Enter sleep sleep sleep
+RUNS=1 shot run-detail-120x32 120 32 "" 2 Enter
 shot help-80x24 80 24 "" "?"
 shot palette-120x32 120 32 "" ":" "lab"
 shot light-theme-120x32 120 32 "--theme light" j
