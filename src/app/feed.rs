@@ -12,6 +12,17 @@ pub struct FeedError {
     pub at: Timestamp,
 }
 
+/// What an answer means for the pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer<T> {
+    /// New data to show.
+    Data(T),
+    /// Nothing new, but the error badge appeared or went away.
+    Redraw,
+    /// Stale or unchanged: nothing to do.
+    Nothing,
+}
+
 /// The refresh state of one (pane, provider).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feed {
@@ -51,6 +62,24 @@ impl Feed {
     pub fn start(&mut self, id: u64, now: Timestamp) {
         self.in_flight = Some(id);
         self.next_due = now + self.interval;
+    }
+
+    /// Takes a list answer (`Ok(None)` meaning unchanged) and says what the pane should do.
+    pub fn answer<T, E: std::fmt::Display>(
+        &mut self,
+        id: u64,
+        now: Timestamp,
+        result: Result<Option<T>, E>,
+    ) -> Answer<T> {
+        let had_error = self.error.is_some();
+        if !self.finish(id, now, result.as_ref().err().map(ToString::to_string)) {
+            return Answer::Nothing;
+        }
+        match result {
+            Ok(Some(data)) => Answer::Data(data),
+            Ok(None) if !had_error => Answer::Nothing,
+            Ok(None) | Err(_) => Answer::Redraw,
+        }
     }
 
     /// Accepts the answer to request `id`; false (drop it) when it is stale.

@@ -4,6 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{Action, Context};
 use super::backlog::Detail;
+use super::feed::Answer;
 use super::input::{Edit, TextBox};
 use super::overlay::{ItemForm, Overlay, PaletteState};
 use super::{Command, Event, Flash, Level, Pending, State};
@@ -46,18 +47,14 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
             let Some(feed) = state.backlog.feed.as_mut() else {
                 return cmds;
             };
-            let had_error = feed.error.is_some();
-            if !feed.finish(request, now, result.as_ref().err().map(ToString::to_string)) {
-                return cmds;
-            }
-            match result {
-                Ok(Some(items)) => {
+            match feed.answer(request, now, result) {
+                Answer::Data(items) => {
                     state.backlog.set_items(items);
                     keep_selection_visible(state);
                     state.dirty = true;
                 }
-                Ok(None) => state.dirty |= had_error,
-                Err(_) => state.dirty = true,
+                Answer::Redraw => state.dirty = true,
+                Answer::Nothing => {}
             }
         }
         Event::CommentsLoaded { request, result } => {

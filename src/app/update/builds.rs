@@ -3,6 +3,7 @@
 use super::{flash, keep_selection_visible};
 use crate::app::action::Action;
 use crate::app::builds::RunDetail;
+use crate::app::feed::Answer;
 use crate::app::overlay::{Confirmed, Overlay};
 use crate::app::{Command, Event, Level, State};
 use crate::domain::{RunStatus, Timestamp};
@@ -50,12 +51,8 @@ pub(super) fn event(
             let Some(feed) = state.builds.feed.as_mut() else {
                 return true;
             };
-            let had_error = feed.error.is_some();
-            if !feed.finish(request, now, result.as_ref().err().map(ToString::to_string)) {
-                return true;
-            }
-            match result {
-                Ok(Some(runs)) => {
+            match feed.answer(request, now, result) {
+                Answer::Data(runs) => {
                     state.builds.set_runs(runs);
                     let rows = layout::builds_rows(state);
                     state.builds.move_by(0, rows);
@@ -70,8 +67,8 @@ pub(super) fn event(
                     }
                     state.dirty = true;
                 }
-                Ok(None) => state.dirty |= had_error,
-                Err(_) => state.dirty = true,
+                Answer::Redraw => state.dirty = true,
+                Answer::Nothing => {}
             }
         }
         Event::LogLoaded { request, result } => {
