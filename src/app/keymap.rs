@@ -5,7 +5,7 @@ use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::{ACTIONS, Action};
+use super::action::{ACTIONS, Action, Context};
 use crate::config::KeyList;
 
 /// One key with its modifiers, normalised so `G` and `shift-g` compare equal.
@@ -136,7 +136,7 @@ pub struct KeymapError {
 /// Which action each key triggers, and which keys each action has.
 #[derive(Clone, Debug)]
 pub struct Keymap {
-    by_key: HashMap<KeyChord, Action>,
+    by_key: HashMap<KeyChord, Vec<Action>>,
     by_action: HashMap<Action, Vec<KeyChord>>,
 }
 
@@ -177,7 +177,7 @@ impl Keymap {
         let mut by_key = HashMap::new();
         for info in ACTIONS {
             for k in &by_action[&info.action] {
-                by_key.entry(*k).or_insert(info.action);
+                by_key.entry(*k).or_insert_with(Vec::new).push(info.action);
             }
         }
         Ok(Keymap { by_key, by_action })
@@ -185,7 +185,25 @@ impl Keymap {
 
     /// The action bound to a key event.
     pub fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
-        self.by_key.get(&KeyChord::from_event(ev)).copied()
+        self.by_key
+            .get(&KeyChord::from_event(ev))
+            .and_then(|a| a.first().copied())
+    }
+
+    /// The action a key means where `ctx` has the keyboard: a pane's own binding first
+    /// (`n` is "new item" in the backlog and "next match" in a log), then a global one.
+    pub fn action_in(&self, ev: &KeyEvent, ctx: Context) -> Option<Action> {
+        let actions = self.by_key.get(&KeyChord::from_event(ev))?;
+        actions
+            .iter()
+            .find(|a| a.info().context == ctx)
+            .or_else(|| {
+                actions
+                    .iter()
+                    .find(|a| matches!(a.info().context, Context::Global | Context::List))
+            })
+            .or(actions.first())
+            .copied()
     }
 
     /// The keys bound to an action, in binding order.
@@ -274,6 +292,21 @@ mod tests {
             km.action_for(&ev(KeyCode::Char('j'), KeyModifiers::ALT)),
             None
         );
+    }
+
+    #[test]
+    fn default_keys_never_clash_where_they_apply() {
+        let km = Keymap::default();
+        for (key, actions) in &km.by_key {
+            let shared = actions
+                .iter()
+                .any(|a| matches!(a.info().context, Context::Global | Context::List));
+            assert!(!(shared && actions.len() > 1), "{key} is global and also {actions:?}");
+            let mut ctxs: Vec<_> = actions.iter().map(|a| a.info().context).collect();
+            ctxs.sort();
+            ctxs.dedup();
+            assert_eq!(ctxs.len(), actions.len(), "{key} bound twice in one pane: {actions:?}");
+        }
     }
 
     #[test]

@@ -158,7 +158,12 @@ fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<C
     if state.backlog.filtering && state.focus == PaneId::Backlog {
         return filter_key(state, key);
     }
-    match state.keymap.action_for(&key) {
+    let ctx = match state.focus {
+        PaneId::Backlog => Context::Backlog,
+        PaneId::Builds => Context::Builds,
+        _ => Context::Global,
+    };
+    match state.keymap.action_in(&key, ctx) {
         Some(action) => {
             dispatch(state, action, now, cmds);
             true

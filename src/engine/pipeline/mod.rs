@@ -2,6 +2,7 @@
 //! the store. Synchronous and free of any UI; the cockpit runs it on a thread, `flightdeck run`
 //! on the main one.
 
+pub mod logfile;
 mod release;
 pub mod step;
 pub mod testparse;
