@@ -20,7 +20,8 @@ fn make(mb: usize) -> PathBuf {
     for _ in 0..((mb << 20) / line.len()) {
         f.write_all(line.as_bytes()).unwrap();
     }
-    f.write_all(b"thread 'main' panicked at the end: needle\n").unwrap();
+    f.write_all(b"thread 'main' panicked at the end: needle\n")
+        .unwrap();
     f.flush().unwrap();
     path
 }

@@ -1,22 +1,38 @@
 //! Runs the commands `update` returns as tasks, each with its provider's timeout, and sends
 //! the results back as events. The event loop never waits on one.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::app::update::builds::LOG_TAIL_BYTES;
 use crate::app::{Command, Event};
 use crate::engine::gate::Gate;
 use crate::engine::pipeline::step::Tail;
-use crate::engine::pipeline::{self, Plan, Trigger};
+use crate::engine::pipeline::{self, Plan, Trigger, logfile};
 use crate::providers::{BacklogSource, BuildSource, ProviderError, with_timeout};
 use crate::store::Store;
 use crate::workspace::Workspace;
 
 type Source<T> = Option<(Arc<T>, Duration)>;
+
+/// How long reading or searching a log may take before it is abandoned.
+const LOG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs file work on a blocking thread with a timeout.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ProviderError> {
+    with_timeout(LOG_TIMEOUT, async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ProviderError::Other(e.to_string()))?
+            .map_err(|e| ProviderError::Other(format!("log: {e}")))
+    })
+    .await
+}
 
 /// Starts tasks for commands and remembers the pipeline runs it started.
 pub struct Scheduler {
@@ -87,13 +103,40 @@ impl Scheduler {
                     let _ = tx.send(Event::RunsListed { request, result });
                 });
             }
-            Command::LoadLog { request, run } => {
-                let Some((source, timeout)) = self.builds.clone() else {
-                    return;
-                };
+            Command::LoadLog {
+                request,
+                path,
+                anchor,
+                rows,
+            } => {
                 tokio::spawn(async move {
-                    let result = with_timeout(timeout, source.log_tail(&run, LOG_TAIL_BYTES)).await;
+                    let result =
+                        blocking(move || logfile::window(Path::new(&path), anchor, rows)).await;
                     let _ = tx.send(Event::LogLoaded { request, result });
+                });
+            }
+            Command::SearchLog {
+                request,
+                path,
+                query,
+                from,
+                backwards,
+            } => {
+                tokio::spawn(async move {
+                    let what = query.clone();
+                    let result = blocking(move || {
+                        if query.is_empty() {
+                            logfile::first_error(Path::new(&path))
+                        } else {
+                            logfile::find(Path::new(&path), &query, from, backwards)
+                        }
+                    })
+                    .await;
+                    let _ = tx.send(Event::LogFound {
+                        request,
+                        what,
+                        result,
+                    });
                 });
             }
             Command::RunPipeline {

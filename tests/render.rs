@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::app::{Event, Init, State, update};
 use flightdeck::domain::{Comment, ItemKind, ItemState, Severity, WorkItem};
+use flightdeck::engine::pipeline::logfile::Window;
 use flightdeck::providers::ProviderError;
 use flightdeck::theme::{Theme, ThemeSet};
 use ratatui::Terminal;
@@ -341,9 +342,11 @@ fn fixture_run(
     let step = |name: &str, st: RunStatus, ms: u64| Step {
         name: name.into(),
         status: st,
-        exit_code: st
-            .is_final()
-            .then_some(if st == RunStatus::Failure { 101 } else { 0 }),
+        exit_code: match st {
+            RunStatus::Success => Some(0),
+            RunStatus::Failure => Some(101),
+            _ => None,
+        },
         started: Some(NOW - 100),
         duration_ms: st.is_final().then_some(ms),
         log_range: None,
@@ -382,7 +385,7 @@ fn fixture_run(
             .map(|i| format!("api::health::case_{i}"))
             .collect(),
         flaky_tests: vec![],
-        log_path: None,
+        log_path: Some(format!("/nonexistent/run-{id}.log")),
     }
 }
 
@@ -427,21 +430,55 @@ fn snapshots_of_the_builds_pane() {
             key(s, KeyCode::Char('j'));
             key(s, KeyCode::Enter);
             let request = s.builds.detail.as_ref().unwrap().request.unwrap();
-            let log = vec![
+            let lines: Vec<String> = vec![
                 "==> step 2 (test): cargo test".to_string(),
                 "test api::health::case_0 ... \x1b[31mFAILED\x1b[0m".to_string(),
                 "\x1b]52;c;ZXZpbA==\x07\x1b[2Jhostile line stays inert".to_string(),
                 "test result: \x1b[1;31mFAILED\x1b[0m. 5 passed; 1 failed; 1 ignored".to_string(),
                 "==> test exit code 101".to_string(),
             ];
+            let window = Window {
+                start: 0,
+                end: 200,
+                offsets: (0..lines.len() as u64).map(|i| i * 40).collect(),
+                lines,
+                len: 200,
+            };
             update(
                 s,
                 Event::LogLoaded {
                     request,
-                    result: Ok(log),
+                    result: Ok(window),
                 },
                 NOW,
             );
+        }),
+        ("builds_search", |s| {
+            key(s, KeyCode::Char('j'));
+            key(s, KeyCode::Enter);
+            let request = s.builds.detail.as_ref().unwrap().request.unwrap();
+            let lines: Vec<String> = vec![
+                "compiling".into(),
+                "thread 'main' panicked at src/x.rs".into(),
+                "note: PANICKED again".into(),
+            ];
+            let window = Window {
+                start: 0,
+                end: 80,
+                offsets: vec![0, 10, 45],
+                lines,
+                len: 80,
+            };
+            update(
+                s,
+                Event::LogLoaded {
+                    request,
+                    result: Ok(window),
+                },
+                NOW,
+            );
+            key(s, KeyCode::Char('/'));
+            keys(s, "panicked");
         }),
         ("builds_choose", |s| key(s, KeyCode::Char('p'))),
         ("builds_confirm_cancel", |s| key(s, KeyCode::Char('C'))),

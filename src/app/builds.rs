@@ -1,20 +1,66 @@
 //! The builds pane's state: runs, selection, and the run detail with its log tail.
 
 use crate::domain::{Run, RunStatus};
+use crate::engine::pipeline::logfile::Window;
+
+use super::input::TextBox;
 
 use super::feed::Feed;
 
-/// The open run detail.
+/// The open run detail: the run and a window onto its log file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunDetail {
     /// The run shown.
     pub run_id: String,
-    /// Lines scrolled up from the end of the log; 0 follows the end.
-    pub back: usize,
-    /// The log tail once loaded (or why it could not be).
-    pub log: Option<Result<Vec<String>, String>>,
+    /// Whether the window sticks to the end of the log as it grows.
+    pub follow: bool,
+    /// The lines on screen, once read (or why they could not be).
+    pub window: Option<Result<Window, String>>,
     /// The request whose answer is awaited.
     pub request: Option<u64>,
+    /// Wrap long lines instead of cutting them.
+    pub wrap: bool,
+    /// The search text.
+    pub search: TextBox,
+    /// Whether the search line has the keyboard.
+    pub searching: bool,
+    /// Offset of the current match.
+    pub found: Option<u64>,
+    /// A short message about the last search.
+    pub notice: Option<String>,
+}
+
+impl RunDetail {
+    /// A detail view following the end of the log of `run_id`.
+    pub fn new(run_id: &str) -> RunDetail {
+        RunDetail {
+            run_id: run_id.to_string(),
+            follow: true,
+            window: None,
+            request: None,
+            wrap: false,
+            search: TextBox::line(""),
+            searching: false,
+            found: None,
+            notice: None,
+        }
+    }
+
+    /// The loaded window, if any.
+    pub fn lines(&self) -> Option<&Window> {
+        self.window.as_ref().and_then(|w| w.as_ref().ok())
+    }
+}
+
+/// Rows the run detail uses above its log: summary, commit, tests, failing and flaky tests,
+/// steps, and the rule with the log's status.
+pub fn header_rows(run: &Run) -> usize {
+    1 + usize::from(run.commit.is_some())
+        + usize::from(run.tests.is_some())
+        + run.failed_tests.len()
+        + run.flaky_tests.len()
+        + run.steps.len()
+        + 1
 }
 
 /// Everything the builds pane shows.

@@ -301,11 +301,18 @@ mod tests {
             let shared = actions
                 .iter()
                 .any(|a| matches!(a.info().context, Context::Global | Context::List));
-            assert!(!(shared && actions.len() > 1), "{key} is global and also {actions:?}");
+            assert!(
+                !(shared && actions.len() > 1),
+                "{key} is global and also {actions:?}"
+            );
             let mut ctxs: Vec<_> = actions.iter().map(|a| a.info().context).collect();
             ctxs.sort();
             ctxs.dedup();
-            assert_eq!(ctxs.len(), actions.len(), "{key} bound twice in one pane: {actions:?}");
+            assert_eq!(
+                ctxs.len(),
+                actions.len(),
+                "{key} bound twice in one pane: {actions:?}"
+            );
         }
     }
 

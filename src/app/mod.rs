@@ -18,6 +18,7 @@ use crossterm::event::KeyEvent;
 
 use crate::domain::{Comment, PaneId, Run, Timestamp, WorkItem};
 use crate::engine::gate::GateError;
+use crate::engine::pipeline::logfile::{Anchor, Window};
 use crate::providers::{BacklogMutation, ProviderError, ProviderInfo};
 use backlog::BacklogPane;
 use keymap::Keymap;
@@ -57,12 +58,21 @@ pub enum Event {
         /// Runs, or `None` when unchanged.
         result: Result<Option<Vec<Run>>, ProviderError>,
     },
-    /// A run's log tail arrived.
+    /// A window of a run's log arrived.
     LogLoaded {
         /// Request id.
         request: u64,
         /// The lines.
-        result: Result<Vec<String>, ProviderError>,
+        result: Result<Window, ProviderError>,
+    },
+    /// A log search (or the first-error jump) finished.
+    LogFound {
+        /// Request id.
+        request: u64,
+        /// What was looked for.
+        what: String,
+        /// Offset of the match.
+        result: Result<Option<u64>, ProviderError>,
     },
     /// A pipeline run started from this cockpit ended (or was refused).
     PipelineDone {
@@ -111,12 +121,29 @@ pub enum Command {
         /// Request id.
         request: u64,
     },
-    /// Load the end of a run's log.
+    /// Read a window of a run's log.
     LoadLog {
         /// Request id.
         request: u64,
-        /// Run id.
-        run: String,
+        /// The log file.
+        path: String,
+        /// Where.
+        anchor: Anchor,
+        /// How many lines.
+        rows: usize,
+    },
+    /// Search a run's log; an empty query looks for the first error.
+    SearchLog {
+        /// Request id.
+        request: u64,
+        /// The log file.
+        path: String,
+        /// What to find.
+        query: String,
+        /// Where to start.
+        from: u64,
+        /// Search towards the start.
+        backwards: bool,
     },
     /// Run a pipeline through the mutation gate.
     RunPipeline {

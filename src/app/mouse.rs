@@ -50,7 +50,7 @@ pub(super) fn handle(state: &mut State, m: MouseEvent) -> bool {
             } else {
                 -WHEEL_ROWS
             };
-            move_or_scroll(state, d);
+            move_or_scroll(state, d, &mut Vec::new());
             true
         }
         _ => false,

@@ -69,6 +69,7 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         Event::Mutated { request, result } => mutated(state, request, result, now, &mut cmds),
         ev @ (Event::RunsListed { .. }
         | Event::LogLoaded { .. }
+        | Event::LogFound { .. }
         | Event::PipelineDone { .. }
         | Event::CancelDone { .. }) => {
             builds::event(state, ev, now, &mut cmds);
@@ -132,6 +133,9 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         Some(Overlay::Comment { text, .. }) | Some(Overlay::Labels { text, .. }) => Some(text),
         Some(Overlay::Help { .. } | Overlay::Choose { .. } | Overlay::Confirm { .. }) => None,
         None if state.backlog.filtering => Some(&mut state.backlog.filter),
+        None if state.builds.detail.as_ref().is_some_and(|d| d.searching) => {
+            state.builds.detail.as_mut().map(|d| &mut d.search)
+        }
         None => None,
     }
 }
@@ -157,6 +161,9 @@ fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<C
     }
     if state.backlog.filtering && state.focus == PaneId::Backlog {
         return filter_key(state, key);
+    }
+    if state.focus == PaneId::Builds && state.builds.detail.as_ref().is_some_and(|d| d.searching) {
+        return builds::search_key(state, key, cmds);
     }
     let ctx = match state.focus {
         PaneId::Backlog => Context::Backlog,
@@ -259,16 +266,19 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
             let msg = format!("theme: {}", state.theme_name());
             flash(state, msg, Level::Info, now);
         }
-        Action::MoveDown => move_or_scroll(state, 1),
-        Action::MoveUp => move_or_scroll(state, -1),
-        Action::PageDown => move_or_scroll(state, rows.max(1)),
-        Action::PageUp => move_or_scroll(state, -rows.max(1)),
-        Action::MoveTop => move_or_scroll(state, isize::MIN / 2),
-        Action::MoveBottom => move_or_scroll(state, isize::MAX / 2),
+        Action::MoveDown => move_or_scroll(state, 1, cmds),
+        Action::MoveUp => move_or_scroll(state, -1, cmds),
+        Action::PageDown => move_or_scroll(state, rows.max(1), cmds),
+        Action::PageUp => move_or_scroll(state, -rows.max(1), cmds),
+        Action::MoveTop => move_or_scroll(state, isize::MIN / 2, cmds),
+        Action::MoveBottom => move_or_scroll(state, isize::MAX / 2, cmds),
         Action::Open => open_detail(state, cmds),
         Action::Back => back(state),
         Action::Filter => {
-            if state.focus == PaneId::Backlog && state.backlog.detail.is_none() {
+            if let (PaneId::Builds, Some(d)) = (state.focus, state.builds.detail.as_mut()) {
+                d.searching = true;
+                d.notice = None;
+            } else if state.focus == PaneId::Backlog && state.backlog.detail.is_none() {
                 state.backlog.filtering = true;
             } else {
                 flash(state, "nothing to filter here", Level::Error, now);
@@ -290,15 +300,19 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
             state.backlog.refilter();
             keep_selection_visible(state);
         }
-        Action::RunPipeline | Action::Rerun | Action::CancelRun => {
-            builds::action(state, action, now, cmds)
-        }
+        Action::RunPipeline
+        | Action::Rerun
+        | Action::CancelRun
+        | Action::SearchNext
+        | Action::SearchPrev
+        | Action::FirstError
+        | Action::ToggleWrap => builds::action(state, action, now, cmds),
     }
 }
 
-pub(super) fn move_or_scroll(state: &mut State, delta: isize) {
+pub(super) fn move_or_scroll(state: &mut State, delta: isize, cmds: &mut Vec<Command>) {
     if state.focus == PaneId::Builds {
-        builds::move_by(state, delta);
+        builds::move_by(state, delta, cmds);
         return;
     }
     if state.focus != PaneId::Backlog {

@@ -131,12 +131,6 @@ pub trait BuildSource: Send + Sync {
     fn id(&self) -> &str;
     /// The recent runs, newest first; `Ok(None)` when nothing changed since the last call.
     fn runs(&self) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
-    /// The last `max_bytes` of a run's log, as lines.
-    fn log_tail(
-        &self,
-        run_id: &str,
-        max_bytes: u64,
-    ) -> BoxFuture<'_, Result<Vec<String>, ProviderError>>;
 }
 
 /// Something that can be deployed to (a local fleet, an Ansible inventory, …).

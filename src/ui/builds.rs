@@ -252,34 +252,125 @@ fn detail(
             Span::styled(format!("{:>8} {:>8}", exit, took), dim),
         ]));
     }
-    let rule = "─".repeat((inner.width as usize).saturating_sub(2).min(60));
-    let follow = if d.back == 0 {
-        "following"
-    } else {
-        "scrolled: G follows"
-    };
-    lines.push(Line::from(Span::styled(
-        format!("{rule} log ({follow})"),
+    let rule_w = (inner.width as usize).saturating_sub(2).min(40);
+    let mut rule = vec![Span::styled(
+        format!("{} log", "─".repeat(rule_w)),
         theme.style(Slot::HelpSection),
-    )));
-    let room = (inner.height as usize).saturating_sub(lines.len());
-    match &d.log {
-        None => lines.push(Line::from(Span::styled("loading…", dim))),
-        Some(Err(e)) => lines.push(Line::from(Span::styled(
+    )];
+    let where_ = if d.follow {
+        " · following".to_string()
+    } else {
+        " · G follows".to_string()
+    };
+    rule.push(Span::styled(where_, dim));
+    if d.wrap {
+        rule.push(Span::styled(" · wrap", dim));
+    }
+    if d.searching || !d.search.text.is_empty() {
+        let cursor = if d.searching { "▏" } else { "" };
+        let style = if d.searching {
+            theme.style(Slot::InputActive)
+        } else {
+            theme.style(Slot::Input)
+        };
+        rule.push(Span::styled(" ", dim));
+        rule.push(Span::styled(
+            format!("/{}{cursor}", clean(&d.search.text)),
+            style,
+        ));
+    }
+    if let Some(n) = &d.notice {
+        rule.push(Span::styled(
+            format!(" · {}", clean(n)),
+            theme.style(Slot::Warning),
+        ));
+    }
+    lines.push(Line::from(rule));
+    let header = Paragraph::new(lines);
+    let header_h = crate::app::builds::header_rows(r) as u16;
+    frame.render_widget(
+        header,
+        Rect {
+            height: header_h.min(inner.height),
+            ..inner
+        },
+    );
+    let body = Rect {
+        y: inner.y + header_h.min(inner.height),
+        height: inner.height.saturating_sub(header_h),
+        ..inner
+    };
+    let mut log_lines = Vec::new();
+    match &d.window {
+        None => log_lines.push(Line::from(Span::styled("loading…", dim))),
+        Some(Err(e)) => log_lines.push(Line::from(Span::styled(
             format!("log unavailable: {}", clean(e)),
             theme.style(Slot::Error),
         ))),
-        Some(Ok(log)) => {
-            let end = log.len().saturating_sub(d.back);
-            let start = end.saturating_sub(room);
+        Some(Ok(w)) if w.lines.is_empty() => {
+            log_lines.push(Line::from(Span::styled("(no output yet)", dim)))
+        }
+        Some(Ok(w)) => {
             let colour = theme.style(Slot::Text).fg.is_some()
                 || theme.style(Slot::StatusFailure).fg.is_some();
-            for l in &log[start..end] {
-                lines.push(sgr_line(&keep_sgr(l), colour, theme.style(Slot::Text)));
+            let query = (!d.search.text.is_empty()).then_some(d.search.text.as_str());
+            for (i, l) in w.lines.iter().enumerate() {
+                let safe = keep_sgr(l);
+                let is_match = d.found.is_some_and(|f| {
+                    w.offsets.get(i).is_some_and(|&o| o <= f)
+                        && w.offsets.get(i + 1).is_none_or(|&n| f < n)
+                });
+                let line = match query {
+                    Some(q) if contains(&safe, q) => highlight(&safe, q, theme, is_match),
+                    _ => sgr_line(&safe, colour, theme.style(Slot::Text)),
+                };
+                log_lines.push(line);
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    let mut p = Paragraph::new(log_lines);
+    if d.wrap {
+        p = p.wrap(ratatui::widgets::Wrap { trim: false });
+    }
+    frame.render_widget(p, body);
+}
+
+/// Smart case: a query without capitals matches any case.
+fn contains(line: &str, q: &str) -> bool {
+    if q.chars().any(char::is_uppercase) {
+        line.contains(q)
+    } else {
+        line.to_lowercase().contains(q)
+    }
+}
+
+/// A line with every occurrence of `q` marked; colours from the log are dropped on it.
+fn highlight(line: &str, q: &str, theme: &Theme, current: bool) -> Line<'static> {
+    let plain = crate::engine::pipeline::testparse::strip_escapes(line);
+    let fold = !q.chars().any(char::is_uppercase);
+    let hay = if fold {
+        plain.to_lowercase()
+    } else {
+        plain.clone()
+    };
+    let base = theme.style(Slot::Text);
+    let mut mark = theme.style(Slot::Match);
+    if current {
+        mark = mark.add_modifier(Modifier::REVERSED);
+    }
+    let mut spans = Vec::new();
+    let mut at = 0;
+    // Lowercasing can change byte lengths outside ASCII; fall back to no marks then.
+    if hay.len() == plain.len() {
+        while let Some(i) = hay[at..].find(q) {
+            let s = at + i;
+            spans.push(Span::styled(plain[at..s].to_string(), base));
+            spans.push(Span::styled(plain[s..s + q.len()].to_string(), mark));
+            at = s + q.len();
+        }
+    }
+    spans.push(Span::styled(plain[at..].to_string(), base));
+    Line::from(spans)
 }
 
 fn ansi(n: u8) -> Color {

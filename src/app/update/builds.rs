@@ -1,16 +1,14 @@
 //! `update` for the builds pane: runs, the run detail and its log, running and cancelling.
 
-use super::{flash, keep_selection_visible};
+use super::flash;
 use crate::app::action::Action;
-use crate::app::builds::RunDetail;
+use crate::app::builds::{RunDetail, header_rows};
 use crate::app::feed::Answer;
 use crate::app::overlay::{Confirmed, Overlay};
 use crate::app::{Command, Event, Level, State};
-use crate::domain::{RunStatus, Timestamp};
+use crate::domain::{PaneId, RunStatus, Timestamp};
+use crate::engine::pipeline::logfile::Anchor;
 use crate::ui::layout;
-
-/// Bytes of log the run detail loads.
-pub const LOG_TAIL_BYTES: u64 = 256 * 1024;
 
 /// Starts a runs refresh when due; every second while something runs, else every two.
 pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
@@ -28,15 +26,92 @@ pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<C
     }
 }
 
-fn load_log(state: &mut State, cmds: &mut Vec<Command>) {
-    let Some(run) = state.builds.detail.as_ref().map(|d| d.run_id.clone()) else {
+/// Rows of log the detail view shows.
+fn log_rows(state: &State) -> usize {
+    let (w, h) = state.size;
+    let a = layout::areas((w, h), PaneId::Builds, true);
+    let pane = a.panes.first().map_or(0, |(_, r)| r.height as usize);
+    let header = state
+        .builds
+        .detail
+        .as_ref()
+        .and_then(|d| state.builds.run(&d.run_id))
+        .map_or(0, header_rows);
+    pane.saturating_sub(2 + header).max(1)
+}
+
+/// The open detail's log file.
+fn log_path(state: &State) -> Option<String> {
+    let d = state.builds.detail.as_ref()?;
+    state.builds.run(&d.run_id)?.log_path.clone()
+}
+
+/// Reads the window of the open detail's log at `anchor`.
+fn load(state: &mut State, anchor: Anchor, cmds: &mut Vec<Command>) {
+    let Some(path) = log_path(state) else {
         return;
     };
+    let rows = log_rows(state);
     let request = state.request_id();
     if let Some(d) = state.builds.detail.as_mut() {
         d.request = Some(request);
     }
-    cmds.push(Command::LoadLog { request, run });
+    cmds.push(Command::LoadLog {
+        request,
+        path,
+        anchor,
+        rows,
+    });
+}
+
+/// Searches the open detail's log; an empty query looks for the first error.
+fn search(state: &mut State, query: String, backwards: bool, cmds: &mut Vec<Command>) {
+    let Some(path) = log_path(state) else {
+        return;
+    };
+    let Some(d) = state.builds.detail.as_ref() else {
+        return;
+    };
+    let here = d.lines().map_or(0, |w| w.start);
+    let from = match (d.found, backwards, query.is_empty()) {
+        (_, _, true) => 0,
+        (Some(f), false, _) => f + 1,
+        (Some(f), true, _) => f,
+        (None, _, _) => here,
+    };
+    let request = state.request_id();
+    cmds.push(Command::SearchLog {
+        request,
+        path,
+        query,
+        from,
+        backwards,
+    });
+}
+
+/// Keys while the log search line has the keyboard.
+pub(super) fn search_key(
+    state: &mut State,
+    key: crossterm::event::KeyEvent,
+    cmds: &mut Vec<Command>,
+) -> bool {
+    use crossterm::event::KeyCode;
+    let Some(d) = state.builds.detail.as_mut() else {
+        return false;
+    };
+    match key.code {
+        KeyCode::Enter => {
+            d.searching = false;
+            d.found = None;
+            let q = d.search.text.clone();
+            search(state, q, false, cmds);
+        }
+        KeyCode::Esc => d.searching = false,
+        _ => {
+            d.search.key(&key);
+        }
+    }
+    true
 }
 
 /// Applies a builds event; false when the event is not the builds pane's.
@@ -56,14 +131,14 @@ pub(super) fn event(
                     state.builds.set_runs(runs);
                     let rows = layout::builds_rows(state);
                     state.builds.move_by(0, rows);
-                    // A changed run may have new output: reload the open detail's log.
-                    if state
+                    // A changed run may have new output: a following log view reads its end.
+                    let follow = state
                         .builds
                         .detail
                         .as_ref()
-                        .is_some_and(|d| d.request.is_none())
-                    {
-                        load_log(state, cmds);
+                        .is_some_and(|d| d.follow && d.request.is_none());
+                    if follow {
+                        load(state, Anchor::End, cmds);
                     }
                     state.dirty = true;
                 }
@@ -76,9 +151,37 @@ pub(super) fn event(
                 && d.request == Some(request)
             {
                 d.request = None;
-                d.log = Some(result.map_err(|e| e.to_string()));
+                d.window = Some(result.map_err(|e| e.to_string()));
                 state.dirty = true;
             }
+        }
+        Event::LogFound {
+            request: _,
+            what,
+            result,
+        } => {
+            match result {
+                Ok(Some(at)) => {
+                    if let Some(d) = state.builds.detail.as_mut() {
+                        d.found = Some(at);
+                        d.follow = false;
+                        d.notice = None;
+                    }
+                    // A little context above the match.
+                    load(state, Anchor::Above(at, 2), cmds);
+                }
+                Ok(None) => {
+                    if let Some(d) = state.builds.detail.as_mut() {
+                        d.notice = Some(if what.is_empty() {
+                            "no error found".into()
+                        } else {
+                            format!("not found: {what}")
+                        });
+                    }
+                }
+                Err(e) => flash(state, e.to_string(), Level::Error, now),
+            }
+            state.dirty = true;
         }
         Event::PipelineDone { request: _, result } => {
             match result {
@@ -167,6 +270,33 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
             Some(_) => flash(state, "that run has already ended", Level::Error, now),
             None => flash(state, "no run selected", Level::Error, now),
         },
+        Action::SearchNext | Action::SearchPrev => {
+            let Some(q) = state.builds.detail.as_ref().map(|d| d.search.text.clone()) else {
+                return;
+            };
+            if q.is_empty() {
+                flash(
+                    state,
+                    "no search yet: / searches the log",
+                    Level::Error,
+                    now,
+                );
+            } else {
+                search(state, q, action == Action::SearchPrev, cmds);
+            }
+        }
+        Action::FirstError => {
+            if state.builds.detail.is_some() {
+                search(state, String::new(), false, cmds);
+            } else {
+                flash(state, "open a run first (enter)", Level::Error, now);
+            }
+        }
+        Action::ToggleWrap => {
+            if let Some(d) = state.builds.detail.as_mut() {
+                d.wrap = !d.wrap;
+            }
+        }
         _ => {}
     }
 }
@@ -209,31 +339,42 @@ pub(super) fn open(state: &mut State, cmds: &mut Vec<Command>) {
     let Some(id) = state.builds.selected_run().map(|r| r.id.clone()) else {
         return;
     };
-    state.builds.detail = Some(RunDetail {
-        run_id: id,
-        back: 0,
-        log: None,
-        request: None,
-    });
-    load_log(state, cmds);
+    state.builds.detail = Some(RunDetail::new(&id));
+    load(state, Anchor::End, cmds);
 }
 
 /// Moves the selection, or scrolls the log in the detail view (positive is down).
-pub(super) fn move_by(state: &mut State, delta: isize) {
+pub(super) fn move_by(state: &mut State, delta: isize, cmds: &mut Vec<Command>) {
     let rows = layout::builds_rows(state);
-    let b = &mut state.builds;
-    match b.detail.as_mut() {
-        Some(d) => {
-            let lines = d
-                .log
-                .as_ref()
-                .and_then(|l| l.as_ref().ok())
-                .map_or(0, Vec::len);
-            d.back = (d.back as isize - delta).clamp(0, lines as isize) as usize;
+    let Some(d) = state.builds.detail.as_mut() else {
+        state.builds.move_by(delta, rows);
+        return;
+    };
+    let Some(w) = d.lines().cloned() else {
+        return;
+    };
+    let anchor = if delta >= 0 {
+        let step = delta as usize;
+        if d.follow {
+            return;
         }
-        None => b.move_by(delta, rows),
-    }
-    keep_selection_visible(state);
+        if step >= w.lines.len() && w.end >= w.len || step > 1_000_000 {
+            d.follow = true;
+            Anchor::End
+        } else {
+            match w.offsets.get(step) {
+                Some(&at) => Anchor::At(at),
+                None => Anchor::At(w.end),
+            }
+        }
+    } else if delta < -1_000_000 {
+        d.follow = false;
+        Anchor::At(0)
+    } else {
+        d.follow = false;
+        Anchor::Above(w.start, delta.unsigned_abs())
+    };
+    load(state, anchor, cmds);
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ pub struct Window {
     pub end: u64,
     /// The lines, without their newlines (long ones cut).
     pub lines: Vec<String>,
+    /// Where each line starts in the file.
+    pub offsets: Vec<u64>,
     /// The file's length when read.
     pub len: u64,
 }
@@ -64,6 +66,7 @@ fn line_start_above(f: &mut File, off: u64, n: usize) -> io::Result<u64> {
 /// Up to `rows` lines starting at byte `start` (a line start).
 fn lines_from(f: &mut File, start: u64, rows: usize, len: u64) -> io::Result<Window> {
     let mut lines = Vec::new();
+    let mut offsets = vec![start];
     let mut pos = start;
     let mut carry: Vec<u8> = Vec::new();
     while lines.len() < rows && pos < len {
@@ -76,8 +79,16 @@ fn lines_from(f: &mut File, start: u64, rows: usize, len: u64) -> io::Result<Win
             carry.extend_from_slice(&buf[from..i]);
             lines.push(take_line(&mut carry));
             from = i + 1;
+            offsets.push(pos + from as u64);
             if lines.len() == rows {
-                return Ok(Window { start, end: pos + from as u64, lines, len });
+                offsets.truncate(lines.len());
+                return Ok(Window {
+                    start,
+                    end: pos + from as u64,
+                    lines,
+                    offsets,
+                    len,
+                });
             }
         }
         // Keep at most one display line's worth of an unfinished line.
@@ -88,12 +99,21 @@ fn lines_from(f: &mut File, start: u64, rows: usize, len: u64) -> io::Result<Win
     if !carry.is_empty() && lines.len() < rows {
         lines.push(take_line(&mut carry));
     }
-    Ok(Window { start, end: pos.min(len), lines, len })
+    offsets.truncate(lines.len());
+    Ok(Window {
+        start,
+        end: pos.min(len),
+        lines,
+        offsets,
+        len,
+    })
 }
 
 fn take_line(carry: &mut Vec<u8>) -> String {
     let cut = carry.len().min(MAX_LINE);
-    let text = String::from_utf8_lossy(&carry[..cut]).trim_end_matches('\r').to_string();
+    let text = String::from_utf8_lossy(&carry[..cut])
+        .trim_end_matches('\r')
+        .to_string();
     carry.clear();
     text
 }
@@ -105,7 +125,11 @@ pub fn window(path: &Path, anchor: Anchor, rows: usize) -> io::Result<Window> {
     let start = match anchor {
         Anchor::End => {
             // A final newline ends the last line; it does not start an empty one.
-            let last = if len > 0 && read_at(&mut f, len - 1, 1)? == b"\n" { len - 1 } else { len };
+            let last = if len > 0 && read_at(&mut f, len - 1, 1)? == b"\n" {
+                len - 1
+            } else {
+                len
+            };
             line_start_above(&mut f, last, rows.saturating_sub(1))?
         }
         Anchor::At(off) => line_start_above(&mut f, off.min(len), 0)?,
@@ -125,7 +149,11 @@ pub fn find(path: &Path, query: &str, from: u64, backwards: bool) -> io::Result<
         return Ok(None);
     }
     let fold = folds(query);
-    let needle: Vec<u8> = if fold { query.to_ascii_lowercase().into_bytes() } else { query.as_bytes().to_vec() };
+    let needle: Vec<u8> = if fold {
+        query.to_ascii_lowercase().into_bytes()
+    } else {
+        query.as_bytes().to_vec()
+    };
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     let overlap = needle.len() as u64 - 1;
@@ -140,9 +168,16 @@ pub fn find(path: &Path, query: &str, from: u64, backwards: bool) -> io::Result<
         let mut end = from.min(len);
         while end > 0 {
             let start = end.saturating_sub(CHUNK as u64);
-            let buf = prepare(read_at(&mut f, start, ((end - start) + overlap).min(len - start) as usize)?);
+            let buf = prepare(read_at(
+                &mut f,
+                start,
+                ((end - start) + overlap).min(len - start) as usize,
+            )?);
             let limit = (end - start) as usize;
-            if let Some(i) = finder.rfind(&buf[..(limit + overlap as usize).min(buf.len())]).filter(|i| *i < limit) {
+            if let Some(i) = finder
+                .rfind(&buf[..(limit + overlap as usize).min(buf.len())])
+                .filter(|i| *i < limit)
+            {
                 return Ok(Some(start + i as u64));
             }
             end = start;

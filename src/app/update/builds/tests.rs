@@ -3,6 +3,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::app::overlay::Overlay;
 use crate::app::{Command, Event, Init, State, update};
 use crate::domain::{PaneId, Run, RunStatus, Step, TestCounts};
+use crate::engine::pipeline::logfile::{Anchor, Window};
 
 fn run(id: u64, status: RunStatus) -> Run {
     Run {
@@ -32,7 +33,7 @@ fn run(id: u64, status: RunStatus) -> Run {
         }),
         failed_tests: vec![],
         flaky_tests: vec![],
-        log_path: None,
+        log_path: Some(format!("/logs/{id}")),
     }
 }
 
@@ -104,46 +105,164 @@ fn rerun_only_ended_runs_and_cancel_only_running_ones_after_y() {
     assert!(s.overlay.is_none(), "an ended run cannot be cancelled");
 }
 
-#[test]
-fn detail_loads_the_log_and_scrolls_back_and_follows() {
-    let mut s = state();
-    let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
-    let Command::LoadLog { request, run: id } = &cmds[0] else {
-        panic!("{cmds:?}")
+fn window(first: usize, n: usize, len: u64) -> Window {
+    Window {
+        start: first as u64 * 10,
+        end: (first + n) as u64 * 10,
+        lines: (first..first + n).map(|i| format!("line {i}")).collect(),
+        offsets: (first..first + n).map(|i| i as u64 * 10).collect(),
+        len,
+    }
+}
+
+fn answer(s: &mut State, cmds: &[Command], w: Window) -> Vec<Command> {
+    let Some(Command::LoadLog { request, .. }) =
+        cmds.iter().find(|c| matches!(c, Command::LoadLog { .. }))
+    else {
+        panic!("no LoadLog in {cmds:?}")
     };
-    assert_eq!(id, "2");
-    let lines = (0..50).map(|i| format!("line {i}")).collect();
     update(
-        &mut s,
+        s,
         Event::LogLoaded {
             request: *request,
-            result: Ok(lines),
+            result: Ok(w),
         },
         100,
+    )
+}
+
+#[test]
+fn detail_reads_windows_of_the_log_scrolls_and_follows() {
+    let mut s = state();
+    let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(&cmds[0], Command::LoadLog { anchor: Anchor::End, path, .. } if path == "/logs/2"),
+        "{cmds:?}"
     );
-    key(&mut s, KeyCode::Char('k'), KeyModifiers::NONE);
-    key(&mut s, KeyCode::Char('k'), KeyModifiers::NONE);
-    assert_eq!(s.builds.detail.as_ref().unwrap().back, 2);
-    key(&mut s, KeyCode::Char('G'), KeyModifiers::NONE);
-    assert_eq!(s.builds.detail.as_ref().unwrap().back, 0, "G follows again");
-    // A refresh with changes reloads the log of the open run.
-    update(&mut s, Event::Tick, 101);
-    let cmds = update(&mut s, Event::Tick, 102);
-    let Some(Command::ListRuns { request }) = cmds.first().cloned() else {
-        panic!("{cmds:?}")
-    };
-    let cmds = update(
-        &mut s,
-        Event::RunsListed {
-            request,
-            result: Ok(Some(vec![run(2, RunStatus::Success)])),
-        },
-        102,
+    answer(&mut s, &cmds, window(90, 10, 1000));
+    assert!(s.builds.detail.as_ref().unwrap().follow);
+    let cmds = key(&mut s, KeyCode::Char('k'), KeyModifiers::NONE);
+    assert!(
+        matches!(
+            cmds[0],
+            Command::LoadLog {
+                anchor: Anchor::Above(900, 1),
+                ..
+            }
+        ),
+        "{cmds:?}"
     );
-    assert!(matches!(cmds[0], Command::LoadLog { .. }));
+    assert!(!s.builds.detail.as_ref().unwrap().follow);
+    answer(&mut s, &cmds, window(89, 10, 1000));
+    let cmds = key(&mut s, KeyCode::Char('j'), KeyModifiers::NONE);
+    assert!(
+        matches!(
+            cmds[0],
+            Command::LoadLog {
+                anchor: Anchor::At(900),
+                ..
+            }
+        ),
+        "{cmds:?}"
+    );
+    let cmds = key(&mut s, KeyCode::Char('g'), KeyModifiers::NONE);
+    assert!(matches!(
+        cmds[0],
+        Command::LoadLog {
+            anchor: Anchor::At(0),
+            ..
+        }
+    ));
+    let cmds = key(&mut s, KeyCode::Char('G'), KeyModifiers::NONE);
+    assert!(matches!(
+        cmds[0],
+        Command::LoadLog {
+            anchor: Anchor::End,
+            ..
+        }
+    ));
+    assert!(s.builds.detail.as_ref().unwrap().follow, "G follows again");
+    key(&mut s, KeyCode::Char('w'), KeyModifiers::NONE);
+    assert!(s.builds.detail.as_ref().unwrap().wrap);
     key(&mut s, KeyCode::Esc, KeyModifiers::NONE);
     assert!(s.builds.detail.is_none());
     assert_eq!(s.focus, PaneId::Builds);
+}
+
+#[test]
+fn search_next_previous_and_first_error() {
+    let mut s = state();
+    let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    answer(&mut s, &cmds, window(0, 10, 1000));
+    assert!(
+        key(&mut s, KeyCode::Char('n'), KeyModifiers::NONE).is_empty(),
+        "nothing to repeat yet"
+    );
+    key(&mut s, KeyCode::Char('/'), KeyModifiers::NONE);
+    for c in "panic".chars() {
+        key(&mut s, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    let Command::SearchLog {
+        request,
+        query,
+        from: 0,
+        backwards: false,
+        ..
+    } = &cmds[0]
+    else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(query, "panic");
+    let cmds = update(
+        &mut s,
+        Event::LogFound {
+            request: *request,
+            what: "panic".into(),
+            result: Ok(Some(420)),
+        },
+        100,
+    );
+    assert!(matches!(
+        cmds[0],
+        Command::LoadLog {
+            anchor: Anchor::Above(420, 2),
+            ..
+        }
+    ));
+    let cmds = key(&mut s, KeyCode::Char('n'), KeyModifiers::NONE);
+    assert!(matches!(
+        &cmds[0],
+        Command::SearchLog {
+            from: 421,
+            backwards: false,
+            ..
+        }
+    ));
+    let cmds = key(&mut s, KeyCode::Char('N'), KeyModifiers::NONE);
+    assert!(matches!(
+        &cmds[0],
+        Command::SearchLog {
+            from: 420,
+            backwards: true,
+            ..
+        }
+    ));
+    update(
+        &mut s,
+        Event::LogFound {
+            request: 99,
+            what: "panic".into(),
+            result: Ok(None),
+        },
+        100,
+    );
+    assert_eq!(
+        s.builds.detail.as_ref().unwrap().notice.as_deref(),
+        Some("not found: panic")
+    );
+    let cmds = key(&mut s, KeyCode::Char('e'), KeyModifiers::NONE);
+    assert!(matches!(&cmds[0], Command::SearchLog { query, from: 0, .. } if query.is_empty()));
 }
 
 #[test]

@@ -29,13 +29,20 @@ fn at_and_above_walk_by_lines() {
     let (_d, p) = log(&text);
     let at = text.find("line 20").unwrap() as u64;
     let w = window(&p, Anchor::At(at + 3), 2).unwrap();
-    assert_eq!((w.start, w.lines.clone()), (at, vec!["line 20".to_string(), "line 21".to_string()]));
+    assert_eq!(
+        (w.start, w.lines.clone()),
+        (at, vec!["line 20".to_string(), "line 21".to_string()])
+    );
+    assert_eq!(w.offsets, [at, at + 8]);
     let next = window(&p, Anchor::At(w.end), 1).unwrap();
     assert_eq!(next.lines, ["line 22"]);
     let up = window(&p, Anchor::Above(at, 5), 1).unwrap();
     assert_eq!(up.lines, ["line 15"]);
     let top = window(&p, Anchor::Above(at, 500), 1).unwrap();
-    assert_eq!((top.start, top.lines.clone()), (0, vec!["line 0".to_string()]));
+    assert_eq!(
+        (top.start, top.lines.clone()),
+        (0, vec!["line 0".to_string()])
+    );
     assert_eq!(window(&p, Anchor::At(0), 1).unwrap().lines, ["line 0"]);
 }
 
@@ -58,11 +65,25 @@ fn search_forward_backward_across_chunks_with_smart_case() {
     text.push_str(&numbered(5));
     let (_d, p) = log(&text);
     let at = text.find("NEEDLE").unwrap() as u64;
-    assert_eq!(find(&p, "needle", 0, false).unwrap(), Some(at), "lowercase matches any case");
-    assert_eq!(find(&p, "Needle", 0, false).unwrap(), None, "a capital makes it exact");
+    assert_eq!(
+        find(&p, "needle", 0, false).unwrap(),
+        Some(at),
+        "lowercase matches any case"
+    );
+    assert_eq!(
+        find(&p, "Needle", 0, false).unwrap(),
+        None,
+        "a capital makes it exact"
+    );
     assert_eq!(find(&p, "NEEDLE", at + 1, false).unwrap(), None);
-    assert_eq!(find(&p, "NEEDLE", text.len() as u64, true).unwrap(), Some(at));
-    assert_eq!(find(&p, "line 3", at, true).unwrap(), Some(text.find("line 3").unwrap() as u64));
+    assert_eq!(
+        find(&p, "NEEDLE", text.len() as u64, true).unwrap(),
+        Some(at)
+    );
+    assert_eq!(
+        find(&p, "line 3", at, true).unwrap(),
+        Some(text.find("line 3").unwrap() as u64)
+    );
     assert_eq!(find(&p, "", 0, false).unwrap(), None);
 }
 
