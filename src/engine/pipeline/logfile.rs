@@ -122,20 +122,20 @@ fn take_line(carry: &mut Vec<u8>) -> String {
 pub fn window(path: &Path, anchor: Anchor, rows: usize) -> io::Result<Window> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
+    // A final newline ends the last line; it does not start an empty one.
+    let last = if len > 0 && read_at(&mut f, len - 1, 1)? == b"\n" {
+        len - 1
+    } else {
+        len
+    };
+    let end_start = line_start_above(&mut f, last, rows.saturating_sub(1))?;
     let start = match anchor {
-        Anchor::End => {
-            // A final newline ends the last line; it does not start an empty one.
-            let last = if len > 0 && read_at(&mut f, len - 1, 1)? == b"\n" {
-                len - 1
-            } else {
-                len
-            };
-            line_start_above(&mut f, last, rows.saturating_sub(1))?
-        }
+        Anchor::End => end_start,
         Anchor::At(off) => line_start_above(&mut f, off.min(len), 0)?,
         Anchor::Above(off, n) => line_start_above(&mut f, off.min(len), n)?,
     };
-    lines_from(&mut f, start, rows, len)
+    // Like `less`, never show blank rows below the end while there is more above.
+    lines_from(&mut f, start.min(end_start), rows, len)
 }
 
 /// Smart case: a query without capitals matches any case.
