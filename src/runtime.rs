@@ -32,10 +32,15 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
         keymap: ws.keymap.clone(),
         providers: ws.registry.infos.clone(),
         backlog,
+        watches: ws.pipelines.iter().any(|p| p.branch.is_some()),
         builds: ws.registry.builds.as_ref().map(|(src, _)| {
             (
                 src.id().to_string(),
-                ws.pipelines.iter().map(|p| p.name.clone()).collect(),
+                ws.pipelines
+                    .iter()
+                    .filter(|p| p.manual)
+                    .map(|p| p.name.clone())
+                    .collect(),
             )
         }),
         themes: (

@@ -144,6 +144,24 @@ impl Scheduler {
                 pipeline,
                 trigger,
             } => self.run_pipeline(request, pipeline, trigger),
+            Command::CheckTriggers => {
+                let watched: Vec<(String, std::path::PathBuf, String)> = self
+                    .pipelines
+                    .iter()
+                    .filter_map(|p| Some((p.name.clone(), p.dir.clone(), p.branch.clone()?)))
+                    .collect();
+                let path = self.store_path.clone();
+                tokio::spawn(async move {
+                    let due = tokio::task::spawn_blocking(move || {
+                        pipeline::moved_branches(&path, &watched)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    if !due.is_empty() {
+                        let _ = tx.send(Event::TriggersChecked { due });
+                    }
+                });
+            }
             Command::CancelRun { request, run } => {
                 let gate = self.gate.clone();
                 let path = self.store_path.clone();

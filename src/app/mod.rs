@@ -81,6 +81,11 @@ pub enum Event {
         /// The finished run.
         result: Result<Box<Run>, GateError>,
     },
+    /// Watched branches were looked at; these pipelines have a new commit to build.
+    TriggersChecked {
+        /// Pipelines to run.
+        due: Vec<String>,
+    },
     /// A cancel request went through the gate.
     CancelDone {
         /// Request id.
@@ -154,6 +159,8 @@ pub enum Command {
         /// `manual` or `rerun`.
         trigger: &'static str,
     },
+    /// Look at the watched branches of the pipelines that have one.
+    CheckTriggers,
     /// Ask a running run to cancel, through the mutation gate.
     CancelRun {
         /// Request id.
@@ -216,6 +223,8 @@ pub struct Init {
     pub backlog: Result<(String, i64), String>,
     /// Build provider id and the pipelines a person may start, when there are pipelines.
     pub builds: Option<(String, Vec<String>)>,
+    /// Whether any pipeline watches a branch.
+    pub watches: bool,
     /// Theme names in cycling order, and the index of the current one.
     pub themes: (Vec<String>, usize),
     /// Terminal size.
@@ -238,6 +247,7 @@ impl Init {
             }],
             backlog: Ok(("local".into(), 2)),
             builds: None,
+            watches: false,
             themes: (vec!["default".into(), "light".into()], 0),
             size,
         }
@@ -267,6 +277,8 @@ pub struct State {
     pub backlog: BacklogPane,
     /// The builds pane.
     pub builds: builds::BuildsPane,
+    /// Whether any pipeline watches a branch (checked every few seconds).
+    pub watches: bool,
     /// An open overlay (help, palette, a form).
     pub overlay: Option<Overlay>,
     /// A form closed with Esc, kept so nothing typed is lost.
@@ -303,6 +315,7 @@ impl State {
         }
         State {
             builds,
+            watches: init.watches,
             workspace: init.workspace,
             config_source: init.config_source,
             read_only: init.read_only,

@@ -71,7 +71,8 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         | Event::LogLoaded { .. }
         | Event::LogFound { .. }
         | Event::PipelineDone { .. }
-        | Event::CancelDone { .. }) => {
+        | Event::CancelDone { .. }
+        | Event::TriggersChecked { .. }) => {
             builds::event(state, ev, now, &mut cmds);
         }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
@@ -82,6 +83,9 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
 fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     refresh_if_due(state, now, cmds);
     builds::refresh_if_due(state, now, cmds);
+    if state.watches && now % builds::WATCH_SECS == 0 {
+        cmds.push(Command::CheckTriggers);
+    }
     if state.flash.as_ref().is_some_and(|f| now >= f.until) {
         state.flash = None;
         state.dirty = true;

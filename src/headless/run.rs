@@ -91,6 +91,12 @@ pub fn run(ws: &Workspace, name: &str, rt: &tokio::runtime::Runtime) -> Result<i
         ))
         .into());
     };
+    if !plan.manual {
+        return Err(UsageError(format!(
+            "pipeline {name:?} has `on.manual = false`: it runs only on new commits of its branch"
+        ))
+        .into());
+    }
     let cancel = Arc::new(AtomicBool::new(false));
     let c2 = Arc::clone(&cancel);
     rt.spawn(async move {

@@ -297,6 +297,35 @@ impl Store {
             .is_some_and(|v| v != 0))
     }
 
+    /// Records the commit a watched branch points at; true when it moved since the last look
+    /// (and this caller won the right to build it). The first look only records.
+    pub fn claim_commit(
+        &mut self,
+        pipeline: &str,
+        branch: &str,
+        commit: &str,
+    ) -> Result<bool, StoreError> {
+        let key = format!("watch:{pipeline}:{branch}");
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seen: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if seen.as_deref() == Some(commit) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, commit],
+        )?;
+        tx.commit()?;
+        Ok(seen.is_some())
+    }
+
     /// Records a release; the version must be new for the pipeline.
     pub fn add_release(&self, r: &Release) -> Result<(), StoreError> {
         self.conn.execute(
@@ -440,6 +469,23 @@ mod tests {
         assert_eq!(
             s.get_run("local", &b.id).unwrap().status,
             RunStatus::Cancelled
+        );
+    }
+
+    #[test]
+    fn a_moved_branch_is_claimed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = Store::open(&tmp.path().join("store.db")).unwrap();
+        let mut b = Store::open(&tmp.path().join("store.db")).unwrap();
+        assert!(
+            !a.claim_commit("ci", "main", "c1").unwrap(),
+            "first look only records"
+        );
+        assert!(!b.claim_commit("ci", "main", "c1").unwrap());
+        assert!(a.claim_commit("ci", "main", "c2").unwrap());
+        assert!(
+            !b.claim_commit("ci", "main", "c2").unwrap(),
+            "another watcher does not build it again"
         );
     }
 

@@ -10,6 +10,9 @@ use crate::domain::{PaneId, RunStatus, Timestamp};
 use crate::engine::pipeline::logfile::Anchor;
 use crate::ui::layout;
 
+/// Seconds between looks at watched branches.
+pub const WATCH_SECS: Timestamp = 5;
+
 /// Starts a runs refresh when due; every second while something runs, else every two.
 pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     let interval = if state.builds.any_running() { 1 } else { 2 };
@@ -204,6 +207,22 @@ pub(super) fn event(
                 f.next_due = now;
             }
             refresh_if_due(state, now, cmds);
+        }
+        Event::TriggersChecked { due } => {
+            for pipeline in due {
+                let request = state.request_id();
+                flash(
+                    state,
+                    format!("new commit: starting {pipeline}"),
+                    Level::Info,
+                    now,
+                );
+                cmds.push(Command::RunPipeline {
+                    request,
+                    pipeline,
+                    trigger: "commit",
+                });
+            }
         }
         Event::CancelDone { request: _, result } => {
             match result {

@@ -50,6 +50,8 @@ pub struct Plan {
     pub artifact: Option<(usize, PathBuf)>,
     /// The branch whose new commits start it, if any.
     pub branch: Option<String>,
+    /// Whether a person may start it.
+    pub manual: bool,
 }
 
 impl Plan {
@@ -90,6 +92,7 @@ impl Plan {
             steps,
             artifact,
             branch: p.on.branch.clone(),
+            manual: p.on.manual,
         }
     }
 }
@@ -151,6 +154,23 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let mut argv = vec!["git"];
     argv.extend_from_slice(args);
     capture(&argv, dir, Duration::from_secs(5))
+}
+
+/// The pipelines whose watched branch moved since the last look (claimed in the store, so
+/// two cockpits never build the same commit twice). Each entry: (pipeline, dir, branch).
+pub fn moved_branches(store_path: &Path, watched: &[(String, PathBuf, String)]) -> Vec<String> {
+    let Ok(mut store) = Store::open(store_path) else {
+        return Vec::new();
+    };
+    watched
+        .iter()
+        .filter(|(name, dir, branch)| {
+            let refname = format!("refs/heads/{branch}");
+            git(dir, &["rev-parse", "--verify", "--quiet", &refname])
+                .is_some_and(|sha| store.claim_commit(name, branch, &sha).unwrap_or(false))
+        })
+        .map(|(name, _, _)| name.clone())
+        .collect()
 }
 
 /// Runs every step of `plan` in order, recording the run in the store at `store_path`.

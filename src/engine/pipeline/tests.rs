@@ -295,3 +295,36 @@ fn a_cancel_requested_through_the_store_stops_the_run() {
         "no longer running"
     );
 }
+
+#[test]
+fn a_watched_branch_triggers_once_per_new_commit() {
+    let f = Fixture::new();
+    f.git_init();
+    let db = f.tmp.path().join("state/store.db");
+    let watched = vec![("ci".to_string(), f.repo(), "main".to_string())];
+    assert!(
+        moved_branches(&db, &watched).is_empty(),
+        "the first look is the baseline"
+    );
+    assert!(moved_branches(&db, &watched).is_empty());
+    let ok = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "y",
+        ])
+        .current_dir(f.repo())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(moved_branches(&db, &watched), ["ci"]);
+    assert!(moved_branches(&db, &watched).is_empty(), "claimed once");
+    let missing = vec![("ci".to_string(), f.repo(), "no-such-branch".to_string())];
+    assert!(moved_branches(&db, &missing).is_empty());
+}

@@ -282,3 +282,17 @@ fn builds_keys_outside_the_builds_pane_say_where_they_work() {
     assert!(key(&mut s, KeyCode::Char('p'), KeyModifiers::NONE).is_empty());
     assert!(s.flash.as_ref().unwrap().text.contains("read-only"));
 }
+
+#[test]
+fn watched_branches_are_checked_every_few_seconds_and_new_commits_run() {
+    let mut s = State::new(Init {
+        builds: Some(("local".into(), vec![])),
+        watches: true,
+        ..Init::local("demo", (80, 24))
+    });
+    let at = |n: i64| crate::app::update::builds::WATCH_SECS * n;
+    assert!(update(&mut s, Event::Tick, at(10)).contains(&Command::CheckTriggers));
+    assert!(!update(&mut s, Event::Tick, at(10) + 1).contains(&Command::CheckTriggers));
+    let cmds = update(&mut s, Event::TriggersChecked { due: vec!["ci".into()] }, at(11));
+    assert!(matches!(&cmds[0], Command::RunPipeline { pipeline, trigger: "commit", .. } if pipeline == "ci"));
+}

@@ -36,7 +36,11 @@ fn at_and_above_walk_by_lines() {
     assert_eq!(w.offsets, [at, at + 8]);
     let next = window(&p, Anchor::At(w.end), 1).unwrap();
     let near_end = window(&p, Anchor::At(text.find("line 48").unwrap() as u64), 5).unwrap();
-    assert_eq!(near_end.lines.first().map(String::as_str), Some("line 45"), "a full window");
+    assert_eq!(
+        near_end.lines.first().map(String::as_str),
+        Some("line 45"),
+        "a full window"
+    );
     assert_eq!(next.lines, ["line 22"]);
     let up = window(&p, Anchor::Above(at, 5), 1).unwrap();
     assert_eq!(up.lines, ["line 15"]);
