@@ -148,11 +148,11 @@ fn row(
     tests: &str,
 ) -> String {
     let fixed = 7 + 16 + 8 + 8 + 5 + 10;
-    let pipe_w = width.saturating_sub(fixed).clamp(8, 24);
+    let pipe_w = width.saturating_sub(fixed).clamp(9, 24);
     let s = format!(
         "{}{}{}{}{:>7} {:>4} {}",
         pad(run, 7),
-        pad(pipeline, pipe_w),
+        pad(pipeline, pipe_w - 1) + " ",
         pad(status, 16),
         pad(commit, 8),
         time,

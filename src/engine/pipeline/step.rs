@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -102,32 +102,120 @@ pub struct Drained {
     pub tests: TestParser,
 }
 
-fn drain(reader: std::io::PipeReader, mut log: BufWriter<File>, tail: Arc<Mutex<Tail>>) -> Drained {
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut tests = TestParser::default();
+/// Words without which a block of output cannot hold a test summary: blocks without any of
+/// them skip line-by-line parsing entirely.
+const TEST_WORDS: [&str; 5] = ["test", "passed", "FAIL", "failed", "error"];
+
+/// Splits output into lines across reads and feeds the test parser and the tail, doing
+/// per-line work only where it matters: a firehose costs a read, a write and a few SIMD scans
+/// per 256 KiB.
+struct Lines {
+    pending: Vec<u8>,
+    tests: TestParser,
+    words: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Lines {
+    fn new() -> Lines {
+        Lines {
+            pending: Vec::new(),
+            tests: TestParser::default(),
+            words: TEST_WORDS
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                .collect(),
+        }
+    }
+
+    fn text(line: &[u8]) -> String {
+        let line = &line[..line.len().min(MAX_LINE)];
+        String::from_utf8_lossy(line)
+            .trim_end_matches('\r')
+            .to_string()
+    }
+
+    /// Complete lines in `block` (each ended by a newline).
+    fn block(&mut self, block: &[u8], tail: &mut Vec<String>) {
+        if self.words.iter().any(|f| f.find(block).is_some()) {
+            for line in block.split(|b| *b == b'\n') {
+                if self.words.iter().any(|f| f.find(line).is_some()) {
+                    self.tests.line(&Self::text(line));
+                }
+            }
+        }
+        // Only the last lines can survive in the tail: find where they start.
+        let body = block.strip_suffix(b"\n").unwrap_or(block);
+        let start = memchr::memrchr_iter(b'\n', body)
+            .nth(TAIL_LINES - 1)
+            .map_or(0, |i| i + 1);
+        tail.extend(body[start..].split(|b| *b == b'\n').map(Self::text));
+    }
+
+    /// A chunk as read from the pipe.
+    fn chunk(&mut self, mut chunk: &[u8], tail: &mut Vec<String>) {
+        if !self.pending.is_empty() {
+            match memchr::memchr(b'\n', chunk) {
+                None => {
+                    let room = MAX_LINE.saturating_sub(self.pending.len());
+                    self.pending
+                        .extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    return;
+                }
+                Some(i) => {
+                    let room = MAX_LINE.saturating_sub(self.pending.len());
+                    self.pending.extend_from_slice(&chunk[..i.min(room)]);
+                    let line = std::mem::take(&mut self.pending);
+                    self.tests.line(&Self::text(&line));
+                    tail.push(Self::text(&line));
+                    chunk = &chunk[i + 1..];
+                }
+            }
+        }
+        match memchr::memrchr(b'\n', chunk) {
+            Some(i) => {
+                self.block(&chunk[..=i], tail);
+                let rest = &chunk[i + 1..];
+                self.pending
+                    .extend_from_slice(&rest[..rest.len().min(MAX_LINE)]);
+            }
+            None => self
+                .pending
+                .extend_from_slice(&chunk[..chunk.len().min(MAX_LINE)]),
+        }
+    }
+}
+
+fn drain(mut reader: std::io::PipeReader, mut log: File, tail: Arc<Mutex<Tail>>) -> Drained {
+    let mut lines = Lines::new();
     let mut bytes = 0u64;
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut fresh = Vec::new();
     loop {
-        buf.clear();
-        let n = match reader
-            .by_ref()
-            .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut buf)
-        {
-            Ok(0) | Err(_) => break,
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
         bytes += n as u64;
-        let _ = log.write_all(&buf);
-        let text = String::from_utf8_lossy(&buf);
-        let line = text.trim_end_matches(['\n', '\r']);
-        tests.line(line);
-        tail.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line.to_string());
+        let _ = log.write_all(&buf[..n]);
+        lines.chunk(&buf[..n], &mut fresh);
+        if !fresh.is_empty() {
+            let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+            for l in fresh.drain(..) {
+                t.push(l);
+            }
+        }
     }
-    let _ = log.flush();
-    Drained { bytes, tests }
+    if !lines.pending.is_empty() {
+        let last = Lines::text(&std::mem::take(&mut lines.pending));
+        lines.tests.line(&last);
+        tail.lock().unwrap_or_else(|p| p.into_inner()).push(last);
+    }
+    Drained {
+        bytes,
+        tests: lines.tests,
+    }
 }
 
 fn signal_group(pgid: u32, sig: Signal) {
@@ -185,7 +273,7 @@ pub fn run(
     let (tx, rx) = mpsc::channel();
     let tail2 = Arc::clone(tail);
     std::thread::spawn(move || {
-        let _ = tx.send(drain(reader, BufWriter::new(log), tail2));
+        let _ = tx.send(drain(reader, log, tail2));
     });
     let exit = loop {
         match child.try_wait() {
@@ -214,4 +302,43 @@ pub fn run(
     signal_group(child.id(), Signal::SIGKILL);
     let drained = rx.recv_timeout(Duration::from_secs(5)).ok();
     (exit, started.elapsed(), drained)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_across_reads_are_whole_again() {
+        let mut l = Lines::new();
+        let mut tail = Vec::new();
+        for chunk in [
+            "noise\ntest resu",
+            "lt: ok. 2 passed; 0 fai",
+            "led; 0 ignored\nlast",
+            " line",
+        ] {
+            l.chunk(chunk.as_bytes(), &mut tail);
+        }
+        assert_eq!(
+            tail,
+            ["noise", "test result: ok. 2 passed; 0 failed; 0 ignored"]
+        );
+        assert_eq!(l.pending, b"last line");
+        let (counts, _) = l.tests.finish();
+        assert_eq!(counts.map(|c| c.passed), Some(2));
+    }
+
+    #[test]
+    fn a_big_block_keeps_only_the_tail_lines() {
+        let mut l = Lines::new();
+        let mut tail = Vec::new();
+        let block: String = (0..TAIL_LINES * 3).map(|i| format!("{i}\n")).collect();
+        l.chunk(block.as_bytes(), &mut tail);
+        assert_eq!(tail.len(), TAIL_LINES);
+        assert_eq!(
+            tail.last().map(String::as_str),
+            Some(&*format!("{}", TAIL_LINES * 3 - 1))
+        );
+    }
 }

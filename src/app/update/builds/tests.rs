@@ -293,6 +293,14 @@ fn watched_branches_are_checked_every_few_seconds_and_new_commits_run() {
     let at = |n: i64| crate::app::update::builds::WATCH_SECS * n;
     assert!(update(&mut s, Event::Tick, at(10)).contains(&Command::CheckTriggers));
     assert!(!update(&mut s, Event::Tick, at(10) + 1).contains(&Command::CheckTriggers));
-    let cmds = update(&mut s, Event::TriggersChecked { due: vec!["ci".into()] }, at(11));
-    assert!(matches!(&cmds[0], Command::RunPipeline { pipeline, trigger: "commit", .. } if pipeline == "ci"));
+    let cmds = update(
+        &mut s,
+        Event::TriggersChecked {
+            due: vec!["ci".into()],
+        },
+        at(11),
+    );
+    assert!(
+        matches!(&cmds[0], Command::RunPipeline { pipeline, trigger: "commit", .. } if pipeline == "ci")
+    );
 }
