@@ -216,3 +216,40 @@ fn demo_ci_runs_from_the_builds_pane_to_success_with_test_counts() {
     assert_eq!(v["builds"][0]["tests"]["passed"], 5);
     assert_eq!(v["releases"][0]["version"], "r1");
 }
+
+#[test]
+fn the_ui_answers_keys_while_a_step_floods_its_output() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("flood.toml");
+    std::fs::write(
+        &cfg,
+        "workspace = \"flood\"\n[[pipelines]]\nname = \"flood\"\nsteps = [{ name = \"spew\", script = \"seq 1 3000000; sleep 1; echo finished\" }]\n",
+    )
+    .unwrap();
+    let mut c = Cockpit::start(&sb, &["--config", cfg.to_str().unwrap()], &[], 100, 30);
+    c.wait_for("No items yet", 10);
+    c.send("2");
+    c.send("p");
+    c.wait_for("Run which pipeline?", 3);
+    c.send("\r");
+    c.wait_for("● spew 1/1", 10);
+    // While the step floods its pipe, keys still get answers at once.
+    for (key, want) in [
+        ("1", "▸1 Backlog"),
+        ("2", "▸2 Builds"),
+        ("?", "Keys"),
+        ("\x1b", "▸2 Builds"),
+    ] {
+        let t = Instant::now();
+        c.send(key);
+        c.wait_for(want, 2);
+        assert!(t.elapsed() < Duration::from_secs(2));
+    }
+    c.wait_for("✓ success", 60);
+    c.send("\r");
+    c.wait_for("finished", 5);
+    c.send("q");
+    assert_eq!(c.wait_exit(10), 0);
+    let log = std::fs::read_to_string(sb.state().join("flood/runs/run-1.log")).unwrap();
+    assert!(log.contains("\n3000000\n"), "the full log is on disk");
+}
