@@ -70,6 +70,15 @@ impl Fixture {
     }
 
     fn run(&self, p: &PipelineConfig, cancel: &AtomicBool) -> (Run, Vec<Progress>) {
+        let (run, seen, _) = self.run_with_tail(p, cancel);
+        (run, seen)
+    }
+
+    fn run_with_tail(
+        &self,
+        p: &PipelineConfig,
+        cancel: &AtomicBool,
+    ) -> (Run, Vec<Progress>, Arc<Mutex<Tail>>) {
         let plan = Plan::new(p, &self.repo());
         let tail = Arc::new(Mutex::new(Tail::default()));
         let mut seen = Vec::new();
@@ -90,7 +99,7 @@ impl Fixture {
             },
         )
         .unwrap();
-        (run, seen)
+        (run, seen, tail)
     }
 
     fn store(&self) -> Store {
@@ -238,21 +247,7 @@ fn cancel_kills_the_group_and_records_cancelled() {
 fn a_firehose_step_never_blocks_and_memory_stays_bounded() {
     let f = Fixture::new();
     let p = pipeline(vec![step("firehose", "seq 1 500000; echo done >&2")]);
-    let plan = Plan::new(&p, &f.repo());
-    let tail = Arc::new(Mutex::new(Tail::default()));
-    let trigger = Trigger {
-        kind: "manual".into(),
-        actor: "a".into(),
-    };
-    let run = execute(
-        &plan,
-        &trigger,
-        &f.tmp.path().join("state/store.db"),
-        &tail,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    let (run, _, tail) = f.run_with_tail(&p, &AtomicBool::new(false));
     assert_eq!(run.status, RunStatus::Success);
     let t = tail.lock().unwrap();
     assert_eq!(t.lines.len(), step::TAIL_LINES);
