@@ -125,6 +125,12 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
     if demo_ws {
         demo::seed(&registry.store_path)?;
     }
+    if registry.builds.is_some() {
+        // Runs whose runner died (a cockpit killed with SIGKILL, a crash) end as cancelled.
+        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+        crate::store::Store::open(&registry.store_path)?
+            .abandon_dead_runs(alive, crate::domain::now())?;
+    }
     let gate = Gate::open(&registry.store_path, &actor, opts.read_only)?;
     let keymap = Keymap::new(&loaded.config.keys)
         .map_err(|e| loaded.error_at("keys", &e.action, e.message))?;

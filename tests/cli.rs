@@ -214,3 +214,25 @@ steps = [{ name = "boom", script = "echo 'test a::b ... FAILED'; exit 4" }]
         "the refused run was never recorded"
     );
 }
+
+#[test]
+fn a_run_whose_runner_died_ends_cancelled_at_the_next_start() {
+    let sb = Sandbox::new();
+    sb.status(&[]);
+    let db = sb.state().join("demo/store.db");
+    {
+        let mut s = flightdeck::store::Store::open(&db).unwrap();
+        let new = flightdeck::store::NewRun {
+            pipeline: "demo-ci".into(),
+            commit: None,
+            branch: None,
+            trigger: "manual".into(),
+            actor: "a".into(),
+            steps: vec!["test".into()],
+        };
+        // A pid that cannot exist stands for a runner that was killed.
+        s.start_run(&new, u32::MAX - 1, 1).unwrap();
+    }
+    let v = sb.status(&[]);
+    assert_eq!(v["builds"][0]["status"], "cancelled");
+}
