@@ -72,6 +72,15 @@ pub enum AuditCmd {
     Verify,
 }
 
+/// Prints to stdout; a closed pipe (`flightdeck status | head`) is not an error.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// Parses the command line and runs it; the process exit code.
 pub fn main() -> Result<i32> {
     color_eyre::install()?;
@@ -104,9 +113,9 @@ pub fn main() -> Result<i32> {
             let ws = workspace::open(&opts, &state_dir)?;
             let v = rt.block_on(headless::status_json(&ws));
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&v)?));
             } else {
-                print!("{}", headless::status_text(&v));
+                out(&headless::status_text(&v));
             }
             return Ok(0);
         }
@@ -118,7 +127,7 @@ pub fn main() -> Result<i32> {
         Some(Cmd::Check) => {
             let ws = workspace::open(&opts, &state_dir)?;
             let (report, ok) = rt.block_on(headless::check(&ws));
-            print!("{report}");
+            out(&report);
             return Ok(if ok { 0 } else { 1 });
         }
         Some(Cmd::Audit {
@@ -128,11 +137,14 @@ pub fn main() -> Result<i32> {
             let s = store::Store::open(&ws.registry.store_path)?;
             return match s.audit_verify()? {
                 Ok(r) => {
-                    println!("audit log ok: {} records, head {}", r.records, r.head);
+                    out(&format!(
+                        "audit log ok: {} records, head {}\n",
+                        r.records, r.head
+                    ));
                     Ok(0)
                 }
                 Err(e) => {
-                    println!("{e}");
+                    out(&format!("{e}\n"));
                     Ok(1)
                 }
             };

@@ -30,8 +30,12 @@ pub fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "flightdeck").map(|d| d.config_dir().to_path_buf())
 }
 
-/// Creates `dir` and its missing parents, and makes `dir` itself 0700 whatever the umask.
+/// Creates `dir` and its missing parents 0700 whatever the umask. A directory that already
+/// exists keeps its mode: pointing the state dir at a shared one must not change it.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -66,6 +70,15 @@ mod tests {
         private_dir(&dir).unwrap();
         let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        // An existing directory keeps its mode.
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&shared).unwrap();
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
         let f = dir.join("log");
         append_private(&f).unwrap();
         assert_eq!(

@@ -202,6 +202,8 @@ pub struct Flash {
 pub struct Pending {
     /// Request id.
     pub request: u64,
+    /// The draft this save makes obsolete once it succeeds.
+    pub draft: Option<overlay::DraftKey>,
     /// What the user sees on success.
     pub success: String,
 }
@@ -281,8 +283,8 @@ pub struct State {
     pub watches: bool,
     /// An open overlay (help, palette, a form).
     pub overlay: Option<Overlay>,
-    /// A form closed with Esc, kept so nothing typed is lost.
-    pub draft: Option<Overlay>,
+    /// Editors closed with Esc, one per (editor, item), so nothing typed is lost.
+    pub drafts: Vec<Overlay>,
     /// The awaited mutation.
     pub pending: Option<Pending>,
     /// Status-bar message.
@@ -326,7 +328,7 @@ impl State {
             zoom: false,
             backlog,
             overlay: None,
-            draft: None,
+            drafts: Vec::new(),
             pending: None,
             flash: None,
             themes: init.themes,

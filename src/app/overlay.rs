@@ -170,6 +170,21 @@ impl PaletteState {
     }
 }
 
+/// What a draft is a draft of: the editor kind and the item (`None` for a new item).
+pub type DraftKey = (&'static str, Option<String>);
+
+impl Overlay {
+    /// The key a closed editor is kept under, for the editors that keep drafts.
+    pub fn draft_key(&self) -> Option<DraftKey> {
+        match self {
+            Overlay::Form(f) => Some(("form", f.editing.clone())),
+            Overlay::Comment { item, .. } => Some(("comment", Some(item.clone()))),
+            Overlay::Labels { item, .. } => Some(("labels", Some(item.clone()))),
+            _ => None,
+        }
+    }
+}
+
 /// An action waiting for its confirmation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirmed {

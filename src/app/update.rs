@@ -383,54 +383,46 @@ fn open_editor(state: &mut State, action: Action, now: Timestamp) {
         flash(state, "no backlog provider", Level::Error, now);
         return;
     }
-    let draft = state.draft.take();
-    let overlay = match action {
-        Action::NewItem => match draft {
-            Some(Overlay::Form(f)) if f.editing.is_none() => Overlay::Form(f),
-            other => {
-                state.draft = other;
-                Overlay::Form(ItemForm::new())
-            }
-        },
+    let item = match action {
+        Action::NewItem => None,
         _ => {
-            let Some(id) = target_item(state) else {
-                state.draft = draft;
+            let Some(item) = target_item(state).and_then(|id| state.backlog.item(&id).cloned())
+            else {
                 flash(state, "no item selected", Level::Error, now);
                 return;
             };
-            let Some(item) = state.backlog.item(&id).cloned() else {
-                state.draft = draft;
-                return;
-            };
-            match (action, draft) {
-                (Action::EditItem, Some(Overlay::Form(f))) if f.editing.as_deref() == Some(&id) => {
-                    Overlay::Form(f)
-                }
-                (Action::CommentItem, Some(Overlay::Comment { item, text, error }))
-                    if item == id =>
-                {
-                    Overlay::Comment { item, text, error }
-                }
-                (action, other) => {
-                    state.draft = other;
-                    match action {
-                        Action::EditItem => Overlay::Form(ItemForm::edit(&item)),
-                        Action::CommentItem => Overlay::Comment {
-                            item: id,
-                            text: TextBox::area(""),
-                            error: None,
-                        },
-                        _ => Overlay::Labels {
-                            item: id,
-                            text: TextBox::line(&item.labels.join(", ")),
-                            error: None,
-                        },
-                    }
-                }
-            }
+            Some(item)
         }
     };
-    state.overlay = Some(overlay);
+    let id = item.as_ref().map(|i| i.id.clone());
+    let kind = match action {
+        Action::NewItem | Action::EditItem => "form",
+        Action::CommentItem => "comment",
+        _ => "labels",
+    };
+    let key = (kind, id.clone());
+    if let Some(pos) = state
+        .drafts
+        .iter()
+        .position(|d| d.draft_key().as_ref() == Some(&key))
+    {
+        state.overlay = Some(state.drafts.remove(pos));
+        return;
+    }
+    state.overlay = Some(match (action, item) {
+        (Action::EditItem, Some(item)) => Overlay::Form(ItemForm::edit(&item)),
+        (Action::CommentItem, Some(item)) => Overlay::Comment {
+            item: item.id,
+            text: TextBox::area(""),
+            error: None,
+        },
+        (Action::EditLabels, Some(item)) => Overlay::Labels {
+            item: item.id.clone(),
+            text: TextBox::line(&item.labels.join(", ")),
+            error: None,
+        },
+        _ => Overlay::Form(ItemForm::new()),
+    });
 }
 
 fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
@@ -458,7 +450,12 @@ fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
 
 fn submit(state: &mut State, change: BacklogMutation, success: String, cmds: &mut Vec<Command>) {
     let request = state.request_id();
-    state.pending = Some(Pending { request, success });
+    let draft = state.overlay.as_ref().and_then(Overlay::draft_key);
+    state.pending = Some(Pending {
+        request,
+        draft,
+        success,
+    });
     cmds.push(Command::MutateBacklog { request, change });
 }
 
@@ -474,6 +471,9 @@ fn mutated(
     };
     match result {
         Ok(id) => {
+            if let Some(key) = &pending.draft {
+                state.drafts.retain(|d| d.draft_key().as_ref() != Some(key));
+            }
             let editor_open = matches!(
                 state.overlay,
                 Some(Overlay::Form(_) | Overlay::Comment { .. } | Overlay::Labels { .. })

@@ -122,6 +122,7 @@ pub(super) fn overlay_key(
             error,
         } => {
             if close {
+                keep_draft(state, Overlay::Labels { item, text, error }, now);
                 return true;
             }
             if key.code == KeyCode::Enter && state.pending.is_none() {
@@ -142,14 +143,25 @@ pub(super) fn overlay_key(
 
 fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {
     let empty = match &overlay {
-        Overlay::Form(f) => {
-            f.title.text.is_empty() && f.body.text.is_empty() && f.labels.text.is_empty()
-        }
+        Overlay::Form(f) => match &f.editing {
+            None => f.title.text.is_empty() && f.body.text.is_empty() && f.labels.text.is_empty(),
+            // An edit nobody changed is not worth keeping.
+            Some(id) => state
+                .backlog
+                .item(id)
+                .is_some_and(|i| crate::app::overlay::ItemForm::edit(i).to_item() == f.to_item()),
+        },
         Overlay::Comment { text, .. } => text.text.trim().is_empty(),
+        Overlay::Labels { item, text, .. } => state
+            .backlog
+            .item(item)
+            .is_some_and(|i| i.labels.join(", ") == text.text),
         _ => true,
     };
     if !empty {
-        state.draft = Some(overlay);
+        let key = overlay.draft_key();
+        state.drafts.retain(|d| d.draft_key() != key);
+        state.drafts.push(overlay);
         flash(
             state,
             "draft kept: reopen the form to continue",

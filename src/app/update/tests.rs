@@ -146,6 +146,48 @@ fn esc_keeps_a_draft() {
 }
 
 #[test]
+fn drafts_of_different_editors_do_not_replace_each_other() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char('n'));
+    typ(&mut s, "new thing");
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('c'));
+    typ(&mut s, "a comment");
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('l'));
+    typ(&mut s, "x");
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('n'));
+    assert!(matches!(&s.overlay, Some(Overlay::Form(f)) if f.title.text == "new thing"));
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('c'));
+    assert!(matches!(&s.overlay, Some(Overlay::Comment { text, .. }) if text.text == "a comment"));
+    // Saving the comment drops its draft.
+    let cmds = ctrl(&mut s, 's');
+    let Command::MutateBacklog { request, .. } = cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    update(
+        &mut s,
+        Event::Mutated {
+            request,
+            result: Ok("30".into()),
+        },
+        100,
+    );
+    key(&mut s, KeyCode::Char('c'));
+    assert!(matches!(&s.overlay, Some(Overlay::Comment { text, .. }) if text.text.is_empty()));
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('l'));
+    assert!(matches!(&s.overlay, Some(Overlay::Labels { text, .. }) if text.text == "x"));
+    // An edit form closed unchanged keeps nothing.
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('e'));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.drafts.len(), 2, "new item and labels");
+}
+
+#[test]
 fn read_only_blocks_mutating_keys() {
     let mut s = state();
     s.read_only = true;
