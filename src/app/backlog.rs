@@ -293,6 +293,23 @@ impl BacklogPane {
     }
 }
 
+/// Rows the detail view of `item` takes at `width` columns, lines wrapped (an estimate that
+/// errs long: scrolling stops at the end instead of into blank space).
+pub fn detail_rows(item: &WorkItem, comments: Option<&[Comment]>, width: usize) -> usize {
+    let width = width.max(1);
+    let rows = |text: &str| -> usize {
+        text.lines()
+            .map(|l| l.chars().count().div_ceil(width).max(1))
+            .sum::<usize>()
+            .max(1)
+    };
+    let mut n = 4 + rows(&item.title) + rows(&item.body) + 2;
+    for c in comments.unwrap_or_default() {
+        n += 2 + rows(&c.body);
+    }
+    n
+}
+
 /// Age of `then` at `now` in a short form: `45s`, `12m`, `3h`, `5d`, `8w`.
 pub fn age(now: Timestamp, then: Timestamp) -> String {
     let s = (now - then).max(0);

@@ -323,11 +323,33 @@ pub(super) fn move_or_scroll(state: &mut State, delta: isize, cmds: &mut Vec<Com
         return;
     }
     let rows = list_rows(state);
+    let (w, h) = state.size;
     let b = &mut state.backlog;
     if let Some(d) = b.detail.as_mut() {
+        let page = layout::areas((w, h), PaneId::Backlog, true)
+            .panes
+            .first()
+            .map_or((0, 0), |(_, r)| {
+                (
+                    r.width.saturating_sub(2) as usize,
+                    r.height.saturating_sub(2) as usize,
+                )
+            });
+        let max = b
+            .items
+            .iter()
+            .find(|i| i.id == d.item_id)
+            .map_or(0, |item| {
+                let comments = d
+                    .comments
+                    .as_ref()
+                    .and_then(|c| c.as_ref().ok())
+                    .map(Vec::as_slice);
+                super::backlog::detail_rows(item, comments, page.0).saturating_sub(page.1)
+            });
         let next = (d.scroll as isize)
             .saturating_add(delta)
-            .clamp(0, u16::MAX as isize);
+            .clamp(0, max.min(u16::MAX as usize) as isize);
         d.scroll = next as u16;
     } else {
         b.move_by(delta, rows);

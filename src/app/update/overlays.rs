@@ -31,7 +31,12 @@ pub(super) fn overlay_key(
                 KeyCode::Char('g') | KeyCode::Home => 0,
                 _ => scroll,
             };
-            state.overlay = Some(Overlay::Help { scroll });
+            // Stop at the end of the list, not in blank space below it.
+            let rows = state.size.1.saturating_sub(4) as usize;
+            let max = (crate::app::ACTIONS.len() + 12).saturating_sub(rows) as u16;
+            state.overlay = Some(Overlay::Help {
+                scroll: scroll.min(max),
+            });
         }
         Overlay::Palette(mut p) => {
             let matches = p.matches();

@@ -334,3 +334,27 @@ fn idle_ticks_do_not_redraw() {
     update(&mut s, Event::Tick, 160);
     assert!(s.dirty, "ages refresh once a minute");
 }
+
+#[test]
+fn g_in_a_detail_view_stops_at_the_end() {
+    let mut s = state();
+    key(&mut s, KeyCode::Enter);
+    key(&mut s, KeyCode::Char('G'));
+    assert_eq!(
+        s.backlog.detail.as_ref().unwrap().scroll,
+        0,
+        "a short item does not scroll"
+    );
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('?'));
+    for _ in 0..200 {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    let Some(Overlay::Help { scroll }) = s.overlay else {
+        panic!()
+    };
+    assert!(
+        scroll > 0 && (scroll as usize) < crate::app::ACTIONS.len(),
+        "{scroll}"
+    );
+}
