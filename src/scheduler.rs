@@ -66,12 +66,12 @@ impl Scheduler {
     pub fn run(&self, cmd: Command) {
         let tx = self.tx.clone();
         match cmd {
-            Command::ListBacklog { request } => {
+            Command::ListBacklog { request, force } => {
                 let Some((source, timeout)) = self.backlog.clone() else {
                     return;
                 };
                 tokio::spawn(async move {
-                    let result = with_timeout(timeout, source.list()).await;
+                    let result = with_timeout(timeout, source.list(force)).await;
                     let _ = tx.send(Event::BacklogListed { request, result });
                 });
             }
@@ -94,12 +94,12 @@ impl Scheduler {
                     let _ = tx.send(Event::Mutated { request, result });
                 });
             }
-            Command::ListRuns { request } => {
+            Command::ListRuns { request, force } => {
                 let Some((source, timeout)) = self.builds.clone() else {
                     return;
                 };
                 tokio::spawn(async move {
-                    let result = with_timeout(timeout, source.runs()).await;
+                    let result = with_timeout(timeout, source.runs(force)).await;
                     let _ = tx.send(Event::RunsListed { request, result });
                 });
             }

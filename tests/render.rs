@@ -399,7 +399,7 @@ fn builds_state(size: (u16, u16)) -> State {
     let request = cmds
         .iter()
         .find_map(|c| match c {
-            flightdeck::app::Command::ListRuns { request } => Some(*request),
+            flightdeck::app::Command::ListRuns { request, .. } => Some(*request),
             _ => None,
         })
         .unwrap();

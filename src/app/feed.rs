@@ -38,6 +38,9 @@ pub struct Feed {
     pub interval: i64,
     /// When the next refresh is due.
     pub next_due: Timestamp,
+    /// Whether the next request must ask for the full list: after a failure (its answer may
+    /// have been lost on the way) or when the user refreshes by hand.
+    pub force: bool,
 }
 
 impl Feed {
@@ -50,6 +53,7 @@ impl Feed {
             error: None,
             interval: interval.max(1),
             next_due: 0,
+            force: false,
         }
     }
 
@@ -58,10 +62,11 @@ impl Feed {
         self.in_flight.is_none() && now >= self.next_due
     }
 
-    /// Marks request `id` as in flight.
-    pub fn start(&mut self, id: u64, now: Timestamp) {
+    /// Marks request `id` as in flight; returns whether it must ask for the full list.
+    pub fn start(&mut self, id: u64, now: Timestamp) -> bool {
         self.in_flight = Some(id);
         self.next_due = now + self.interval;
+        std::mem::take(&mut self.force)
     }
 
     /// Takes a list answer (`Ok(None)` meaning unchanged) and says what the pane should do.
@@ -93,7 +98,10 @@ impl Feed {
                 self.loaded_at = Some(now);
                 self.error = None;
             }
-            Some(message) => self.error = Some(FeedError { message, at: now }),
+            Some(message) => {
+                self.error = Some(FeedError { message, at: now });
+                self.force = true;
+            }
         }
         true
     }

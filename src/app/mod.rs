@@ -113,6 +113,8 @@ pub enum Command {
     ListBacklog {
         /// Request id.
         request: u64,
+        /// Ask for the full list even if nothing changed (after an error, or `r`).
+        force: bool,
     },
     /// Load an item's comments.
     LoadComments {
@@ -125,6 +127,8 @@ pub enum Command {
     ListRuns {
         /// Request id.
         request: u64,
+        /// Ask for the full list even if nothing changed.
+        force: bool,
     },
     /// Read a window of a run's log.
     LoadLog {
@@ -361,7 +365,7 @@ pub fn not_configured(pane: PaneId) -> &'static str {
     match pane {
         PaneId::Backlog => "No backlog provider configured.",
         PaneId::Builds => {
-            "Not configured: no build provider.\n\nLocal pipelines ([[pipelines]]) and GitHub Actions runs are not available in this version yet."
+            "Not configured: no pipelines.\n\nAdd [[pipelines]] to the config (see config.example.toml) to run local CI here. GitHub Actions runs are not available in this version yet."
         }
         PaneId::Deploys => {
             "Not configured: no deploy target.\n\nDeploy targets ([[targets]]: local fleet, scripts, Ansible) are not available in this version yet."

@@ -83,7 +83,8 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
 fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     refresh_if_due(state, now, cmds);
     builds::refresh_if_due(state, now, cmds);
-    if state.watches && now % builds::WATCH_SECS == 0 {
+    // A read-only cockpit must not claim commits it is not allowed to build.
+    if state.watches && !state.read_only && now % builds::WATCH_SECS == 0 {
         cmds.push(Command::CheckTriggers);
     }
     if state.flash.as_ref().is_some_and(|f| now >= f.until) {
@@ -104,10 +105,12 @@ fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     let due = state.backlog.feed.as_ref().is_some_and(|f| f.due(now));
     if due {
         let request = state.request_id();
-        if let Some(feed) = state.backlog.feed.as_mut() {
-            feed.start(request, now);
-        }
-        cmds.push(Command::ListBacklog { request });
+        let force = state
+            .backlog
+            .feed
+            .as_mut()
+            .is_some_and(|f| f.start(request, now));
+        cmds.push(Command::ListBacklog { request, force });
     }
 }
 

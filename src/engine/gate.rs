@@ -167,7 +167,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, GateError::ReadOnly(_)));
-        assert!(src.list().await.unwrap().unwrap().is_empty());
+        assert!(src.list(false).await.unwrap().unwrap().is_empty());
         assert!(
             Store::open(&path)
                 .unwrap()

@@ -27,7 +27,7 @@ pub async fn status_json(ws: &Workspace) -> Value {
         .collect();
     let mut backlog = Vec::new();
     if let Some((src, timeout)) = &ws.registry.backlog {
-        match with_timeout(*timeout, src.list()).await {
+        match with_timeout(*timeout, src.list(true)).await {
             Ok(items) => {
                 for i in items.unwrap_or_default() {
                     backlog.push(json!({
@@ -55,11 +55,14 @@ pub async fn status_json(ws: &Workspace) -> Value {
     }
     let mut builds = Vec::new();
     if let Some((src, timeout)) = &ws.registry.builds {
-        match with_timeout(*timeout, src.runs()).await {
+        match with_timeout(*timeout, src.runs(true)).await {
             Ok(runs) => builds = runs.unwrap_or_default().iter().map(run_json).collect(),
-            Err(e) => providers.push(
-                json!({"id": src.id(), "kind": "local", "ok": false, "error": e.to_string()}),
-            ),
+            Err(e) => {
+                for p in providers.iter_mut().filter(|p| p["id"] == src.id()) {
+                    p["ok"] = json!(false);
+                    p["error"] = json!(e.to_string());
+                }
+            }
         }
     }
     let releases = Store::open(&ws.registry.store_path)
@@ -206,13 +209,15 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 format!("FAILED: {why}")
             }
             None => match &ws.registry.backlog {
-                Some((src, t)) if src.id() == p.id => match with_timeout(*t, src.list()).await {
-                    Ok(items) => format!("ok ({} items)", items.map_or(0, |i| i.len())),
-                    Err(e) => {
-                        ok = false;
-                        format!("FAILED: {e}")
+                Some((src, t)) if src.id() == p.id => {
+                    match with_timeout(*t, src.list(true)).await {
+                        Ok(items) => format!("ok ({} items)", items.map_or(0, |i| i.len())),
+                        Err(e) => {
+                            ok = false;
+                            format!("FAILED: {e}")
+                        }
                     }
-                },
+                }
                 _ => "ok".into(),
             },
         };

@@ -91,10 +91,10 @@ impl BacklogSource for LocalBacklog {
         &self.id
     }
 
-    fn list(&self) -> BoxFuture<'_, Result<Option<Vec<WorkItem>>, ProviderError>> {
+    fn list(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<WorkItem>>, ProviderError>> {
         let id = self.id.clone();
         self.blocking(move |inner| {
-            if !inner.changed()? {
+            if !inner.changed()? && !force {
                 return Ok(None);
             }
             let items = inner
@@ -163,18 +163,23 @@ mod tests {
         let path = tmp.path().join("s.db");
         let a = LocalBacklog::open("local", &path, "ana").unwrap();
         let b = LocalBacklog::open("local", &path, "bo").unwrap();
-        assert_eq!(a.list().await.unwrap(), Some(vec![]));
-        assert_eq!(a.list().await.unwrap(), None, "unchanged list is skipped");
+        assert_eq!(a.list(false).await.unwrap(), Some(vec![]));
+        assert_eq!(
+            a.list(false).await.unwrap(),
+            None,
+            "unchanged list is skipped"
+        );
+        assert_eq!(a.list(true).await.unwrap(), Some(vec![]), "unless forced");
         let new = NewItem {
             title: "t".into(),
             ..NewItem::default()
         };
         b.apply(BacklogMutation::Create(new.clone())).await.unwrap();
-        let items = a.list().await.unwrap().expect("b's write is seen");
+        let items = a.list(false).await.unwrap().expect("b's write is seen");
         assert_eq!(items[0].author, "bo");
         a.apply(BacklogMutation::Create(new)).await.unwrap();
         assert_eq!(
-            a.list().await.unwrap().unwrap().len(),
+            a.list(false).await.unwrap().unwrap().len(),
             2,
             "own write is seen"
         );

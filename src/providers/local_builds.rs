@@ -34,10 +34,10 @@ impl BuildSource for LocalBuilds {
         &self.id
     }
 
-    fn runs(&self) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>> {
+    fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>> {
         let id = self.id.clone();
         blocking(&self.inner, move |inner| {
-            if !inner.changed()? {
+            if !inner.changed()? && !force {
                 return Ok(None);
             }
             let runs = inner

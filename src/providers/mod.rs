@@ -117,8 +117,12 @@ impl BacklogMutation {
 pub trait BacklogSource: Send + Sync {
     /// The provider id from the config.
     fn id(&self) -> &str;
-    /// Lists every item; `Ok(None)` when nothing changed since the previous list (like a 304).
-    fn list(&self) -> BoxFuture<'_, Result<Option<Vec<crate::domain::WorkItem>>, ProviderError>>;
+    /// Lists every item; `Ok(None)` when nothing changed since the previous list (like a 304),
+    /// unless `force` asks for the full list whatever happened before.
+    fn list(
+        &self,
+        force: bool,
+    ) -> BoxFuture<'_, Result<Option<Vec<crate::domain::WorkItem>>, ProviderError>>;
     /// The comments of one item.
     fn comments(&self, id: &str) -> BoxFuture<'_, Result<Vec<Comment>, ProviderError>>;
     /// Applies a mutation and returns the id of the item it touched. Only the gate calls this.
@@ -130,7 +134,8 @@ pub trait BuildSource: Send + Sync {
     /// The provider id from the config.
     fn id(&self) -> &str;
     /// The recent runs, newest first; `Ok(None)` when nothing changed since the last call.
-    fn runs(&self) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
+    /// `force` asks for the full list even when nothing changed.
+    fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
 }
 
 /// Something that can be deployed to (a local fleet, an Ansible inventory, …).

@@ -22,10 +22,12 @@ pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<C
     feed.interval = interval;
     if feed.due(now) {
         let request = state.request_id();
-        if let Some(feed) = state.builds.feed.as_mut() {
-            feed.start(request, now);
-        }
-        cmds.push(Command::ListRuns { request });
+        let force = state
+            .builds
+            .feed
+            .as_mut()
+            .is_some_and(|f| f.start(request, now));
+        cmds.push(Command::ListRuns { request, force });
     }
 }
 

@@ -8,7 +8,13 @@ use crate::engine::gate::GateError;
 fn state() -> State {
     let mut s = State::new(Init::local("demo", (80, 24)));
     let cmds = update(&mut s, Event::Tick, 100);
-    assert_eq!(cmds, vec![Command::ListBacklog { request: 1 }]);
+    assert_eq!(
+        cmds,
+        vec![Command::ListBacklog {
+            request: 1,
+            force: false
+        }]
+    );
     let items = (1..=30)
         .map(|n| WorkItem::new(&n.to_string(), &format!("item {n}"), n))
         .collect();
@@ -249,7 +255,7 @@ fn stale_and_failed_refreshes_keep_data() {
     let mut s = state();
     assert!(update(&mut s, Event::Tick, 101).is_empty(), "not due yet");
     let cmds = update(&mut s, Event::Tick, 102);
-    let Command::ListBacklog { request } = cmds[0] else {
+    let Command::ListBacklog { request, .. } = cmds[0] else {
         panic!()
     };
     assert!(update(&mut s, Event::Tick, 110).is_empty(), "one in flight");
@@ -273,6 +279,12 @@ fn stale_and_failed_refreshes_keep_data() {
         112,
     );
     assert_eq!(s.backlog.items.len(), 30, "last good data kept");
+    // The lost answer may have moved the provider on: the next list asks for everything.
+    let cmds = update(&mut s, Event::Tick, 114);
+    assert!(
+        matches!(cmds[0], Command::ListBacklog { force: true, .. }),
+        "{cmds:?}"
+    );
     let f = s.backlog.feed.as_ref().unwrap();
     assert_eq!(
         (f.loaded_at, f.error.as_ref().unwrap().at),

@@ -43,7 +43,13 @@ fn state() -> State {
         ..Init::local("demo", (80, 24))
     });
     let cmds = update(&mut s, Event::Tick, 100);
-    assert!(cmds.contains(&Command::ListRuns { request: 2 }), "{cmds:?}");
+    assert!(
+        cmds.contains(&Command::ListRuns {
+            request: 2,
+            force: false
+        }),
+        "{cmds:?}"
+    );
     update(
         &mut s,
         Event::RunsListed {
