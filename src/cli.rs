@@ -96,6 +96,7 @@ pub fn main() -> Result<i32> {
         theme: cli.theme.clone(),
         color: cli.color,
         demo: false,
+        cockpit: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -157,6 +158,7 @@ pub fn main() -> Result<i32> {
         )
         .into());
     }
+    opts.cockpit = true;
     let ws = workspace::open(&opts, &state_dir)?;
     terminal::install_panic_hook(state_dir.clone());
     tracing::info!(workspace = %ws.loaded.config.workspace, config = %ws.loaded.source, "cockpit start");

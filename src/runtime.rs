@@ -21,7 +21,14 @@ const LOCAL_REFRESH_SECS: i64 = 2;
 /// The first state of a workspace at a terminal size.
 pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
     let backlog = match (&ws.registry.backlog, &ws.registry.backlog_missing) {
-        (Some((src, _)), _) => Ok((src.id().to_string(), LOCAL_REFRESH_SECS)),
+        (Some((src, _)), _) => Ok((
+            src.id().to_string(),
+            ws.loaded
+                .config
+                .backlog
+                .refresh_secs
+                .map_or(LOCAL_REFRESH_SECS, |s| s.max(1) as i64),
+        )),
         (None, Some(why)) => Err(why.clone()),
         (None, None) => Err("configure [backlog] provider".into()),
     };

@@ -49,6 +49,8 @@ pub struct Options {
     pub color: ColorChoice,
     /// Force the demo workspace (`flightdeck demo`).
     pub demo: bool,
+    /// Opening for the cockpit: a broken user theme is then an error, not a warning.
+    pub cockpit: bool,
 }
 
 /// An opened workspace.
@@ -135,7 +137,15 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
     let keymap = Keymap::new(&loaded.config.keys)
         .map_err(|e| loaded.error_at("keys", &e.action, e.message))?;
     let user_themes = paths::config_dir().map(|d| d.join("themes"));
-    let themes = ThemeSet::load(user_themes.as_deref())?;
+    let themes = match ThemeSet::load(user_themes.as_deref()) {
+        Ok(t) => t,
+        // Headless commands draw nothing: a broken user theme must not stop them.
+        Err(e) if !opts.cockpit => {
+            tracing::warn!(error = %e, "user themes ignored");
+            ThemeSet::load(None)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let wanted = opts
         .theme
         .clone()

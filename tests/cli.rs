@@ -236,3 +236,30 @@ fn a_run_whose_runner_died_ends_cancelled_at_the_next_start() {
     let v = sb.status(&[]);
     assert_eq!(v["builds"][0]["status"], "cancelled");
 }
+
+#[test]
+fn headless_commands_survive_a_closed_pipe_and_a_broken_user_theme() {
+    let sb = Sandbox::new();
+    let out = std::process::Command::new("bash")
+        .args(["-c", "set -o pipefail; \"$0\" status --json | true", bin()])
+        .env("HOME", sb.path())
+        .env("FLIGHTDECK_STATE_DIR", sb.state())
+        .current_dir(sb.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let themes = sb.path().join(".config/flightdeck/themes");
+    std::fs::create_dir_all(&themes).unwrap();
+    std::fs::write(themes.join("broken.toml"), "inherits = \"nope\"\n").unwrap();
+    let (code, _, err) = sb.run(&["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = sb.run(&["--theme", "broken", "check"]);
+    assert_ne!(
+        code, 0,
+        "asking for the broken theme itself still fails: {err}"
+    );
+}

@@ -26,6 +26,8 @@ pub struct RunDetail {
     pub searching: bool,
     /// Offset of the current match.
     pub found: Option<u64>,
+    /// The search whose answer is awaited (later answers of older searches are dropped).
+    pub searching_request: Option<u64>,
     /// A short message about the last search.
     pub notice: Option<String>,
 }
@@ -42,6 +44,7 @@ impl RunDetail {
             search: TextBox::line(""),
             searching: false,
             found: None,
+            searching_request: None,
             notice: None,
         }
     }

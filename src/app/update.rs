@@ -34,6 +34,7 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         Event::Resize(w, h) => {
             state.size = (w, h);
             keep_selection_visible(state);
+            builds::resized(state, &mut cmds);
             state.dirty = true;
         }
         Event::Mouse(m) => {

@@ -99,10 +99,23 @@ pub fn run(ws: &Workspace, name: &str, rt: &tokio::runtime::Runtime) -> Result<i
     }
     let cancel = Arc::new(AtomicBool::new(false));
     let c2 = Arc::clone(&cancel);
+    // Ctrl-C, SIGTERM or a closed terminal cancel the run: its process group is killed and
+    // the run is recorded as cancelled, never left behind.
     rt.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c2.store(true, Ordering::Relaxed);
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
         }
+        c2.store(true, Ordering::Relaxed);
     });
     let done = Arc::new(AtomicBool::new(false));
     let (path_tx, path_rx) = mpsc::channel::<PathBuf>();

@@ -340,7 +340,7 @@ fn contains(line: &str, q: &str) -> bool {
     if q.chars().any(char::is_uppercase) {
         line.contains(q)
     } else {
-        line.to_lowercase().contains(q)
+        line.to_ascii_lowercase().contains(q)
     }
 }
 
@@ -360,14 +360,11 @@ fn highlight(line: &str, q: &str, theme: &Theme, current: bool) -> Line<'static>
     }
     let mut spans = Vec::new();
     let mut at = 0;
-    // Lowercasing can change byte lengths outside ASCII; fall back to no marks then.
-    if hay.len() == plain.len() {
-        while let Some(i) = hay[at..].find(q) {
-            let s = at + i;
-            spans.push(Span::styled(plain[at..s].to_string(), base));
-            spans.push(Span::styled(plain[s..s + q.len()].to_string(), mark));
-            at = s + q.len();
-        }
+    while let Some(i) = hay[at..].find(q) {
+        let s = at + i;
+        spans.push(Span::styled(plain[at..s].to_string(), base));
+        spans.push(Span::styled(plain[s..s + q.len()].to_string(), mark));
+        at = s + q.len();
     }
     spans.push(Span::styled(plain[at..].to_string(), base));
     Line::from(spans)

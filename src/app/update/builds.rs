@@ -69,6 +69,18 @@ fn load(state: &mut State, anchor: Anchor, cmds: &mut Vec<Command>) {
     });
 }
 
+/// Reads the open log window again for a new terminal size.
+pub(super) fn resized(state: &mut State, cmds: &mut Vec<Command>) {
+    let Some(d) = state.builds.detail.as_ref() else {
+        return;
+    };
+    let anchor = match (d.follow, d.lines()) {
+        (false, Some(w)) => Anchor::At(w.start),
+        _ => Anchor::End,
+    };
+    load(state, anchor, cmds);
+}
+
 /// Searches the open detail's log; an empty query looks for the first error.
 fn search(state: &mut State, query: String, backwards: bool, cmds: &mut Vec<Command>) {
     let Some(path) = log_path(state) else {
@@ -85,6 +97,9 @@ fn search(state: &mut State, query: String, backwards: bool, cmds: &mut Vec<Comm
         (None, _, _) => here,
     };
     let request = state.request_id();
+    if let Some(d) = state.builds.detail.as_mut() {
+        d.searching_request = Some(request);
+    }
     cmds.push(Command::SearchLog {
         request,
         path,
@@ -161,10 +176,19 @@ pub(super) fn event(
             }
         }
         Event::LogFound {
-            request: _,
+            request,
             what,
             result,
         } => {
+            // An answer for a search of another run, or an older search, is stale.
+            let current = state
+                .builds
+                .detail
+                .as_ref()
+                .is_some_and(|d| d.searching_request == Some(request));
+            if !current {
+                return true;
+            }
             match result {
                 Ok(Some(at)) => {
                     if let Some(d) = state.builds.detail.as_mut() {

@@ -246,23 +246,24 @@ fn search_next_previous_and_first_error() {
         }
     ));
     let cmds = key(&mut s, KeyCode::Char('N'), KeyModifiers::NONE);
-    assert!(matches!(
-        &cmds[0],
-        Command::SearchLog {
-            from: 420,
-            backwards: true,
-            ..
-        }
-    ));
-    update(
-        &mut s,
-        Event::LogFound {
-            request: 99,
-            what: "panic".into(),
-            result: Ok(None),
-        },
-        100,
-    );
+    let Command::SearchLog {
+        request: prev,
+        from: 420,
+        backwards: true,
+        ..
+    } = &cmds[0]
+    else {
+        panic!("{cmds:?}")
+    };
+    // An answer to an older search is dropped.
+    let found = |request| Event::LogFound {
+        request,
+        what: "panic".into(),
+        result: Ok(None),
+    };
+    update(&mut s, found(*request), 100);
+    assert_eq!(s.builds.detail.as_ref().unwrap().notice, None);
+    update(&mut s, found(*prev), 100);
     assert_eq!(
         s.builds.detail.as_ref().unwrap().notice.as_deref(),
         Some("not found: panic")
