@@ -1,4 +1,4 @@
-//! The cockpit's event loop and the scheduler that runs commands as tasks.
+//! The cockpit's event loop: terminal, input, timers and signals feeding `update`, and drawing.
 
 use std::io::Write;
 use std::time::Duration;

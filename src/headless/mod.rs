@@ -1,4 +1,4 @@
-//! Headless commands: `status`, `check`, `run` and `audit verify`.
+//! Headless commands: `status`, `check` and `run`.
 
 pub mod run;
 

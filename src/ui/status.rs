@@ -32,9 +32,9 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (Open, "open"),
             (NewItem, "new"),
             (Filter, "filter"),
+            (Help, "help"),
             (CycleStateFilter, "open/closed/all"),
             (CycleSort, "sort"),
-            (Help, "help"),
         ],
         PaneId::Builds if state.builds.feed.is_some() && state.builds.detail.is_some() => vec![
             (MoveDown, "scroll"),
@@ -47,9 +47,9 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (MoveDown, "move"),
             (Open, "open"),
             (RunPipeline, "run"),
+            (Help, "help"),
             (Rerun, "rerun"),
             (CancelRun, "cancel"),
-            (Help, "help"),
         ],
         _ => vec![
             (FocusNext, "next pane"),
@@ -126,37 +126,55 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
             }
         }
     }
-    let used: usize = left.iter().map(|s| s.content.width()).sum();
-    let mut right_text = format!("{} │ ", state.config_source);
+    // Provider health always shows; the config source when there is room; the hints give way.
     let mut right = Vec::new();
     for p in &state.providers {
-        let (glyph, slot) = match (&p.unavailable, &state.backlog.feed) {
+        let failing = [&state.backlog.feed, &state.builds.feed].iter().any(|f| {
+            f.as_ref()
+                .is_some_and(|f| f.provider == p.id && f.error.is_some())
+        });
+        let (glyph, slot) = match (&p.unavailable, failing) {
             (Some(_), _) => ("✗", Slot::BadgeError),
-            (None, Some(f)) if f.provider == p.id && f.error.is_some() => ("⚠", Slot::BadgeStale),
-            _ => ("✓", Slot::BadgeOk),
+            (None, true) => ("⚠", Slot::BadgeStale),
+            (None, false) => ("✓", Slot::BadgeOk),
         };
-        right.push((format!("{} ", p.id), glyph, slot));
-        right_text.push_str(&format!("{} {glyph} ", p.id));
+        right.push(Span::styled(format!(" {}", clean(&p.id)), bar));
+        right.push(Span::styled(format!(" {glyph} "), theme.style(slot)));
     }
     let width = area.width as usize;
-    let room = width.saturating_sub(used);
-    let mut spans = left;
-    if room > right_text.width() + 2 {
-        let pad = room - right_text.width();
-        spans.push(Span::styled(" ".repeat(pad), bar));
-        spans.push(Span::styled(
-            format!("{} │ ", clean(&state.config_source)),
-            theme.style(Slot::StatusbarHint),
-        ));
-        for (id, glyph, slot) in right {
-            spans.push(Span::styled(clean(&id).into_owned(), bar));
-            spans.push(Span::styled(format!("{glyph} "), theme.style(slot)));
-        }
-    } else if room > 12 {
-        spans.push(Span::styled(
-            fit(&format!("  {}", state.config_source), room).into_owned(),
-            theme.style(Slot::StatusbarHint),
-        ));
+    let providers_w: usize = right.iter().map(|s| s.content.width()).sum();
+    let left_w: usize = left.iter().map(|s| s.content.width()).sum();
+    let source = format!(" {} │", clean(&state.config_source));
+    if left_w + providers_w + source.width() + 2 <= width {
+        right.insert(0, Span::styled(source, theme.style(Slot::StatusbarHint)));
     }
+    let right_w: usize = right.iter().map(|s| s.content.width()).sum();
+    let mut spans = cut(left, width.saturating_sub(right_w));
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    spans.push(Span::styled(
+        " ".repeat(width.saturating_sub(used + right_w)),
+        bar,
+    ));
+    spans.extend(right);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
+}
+
+/// The spans that fit in `width` columns, the last one cut with `…`.
+fn cut(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for s in spans {
+        let w = s.content.width();
+        if used + w <= width {
+            used += w;
+            out.push(s);
+        } else {
+            let room = width - used;
+            if room > 0 {
+                out.push(Span::styled(fit(&s.content, room).into_owned(), s.style));
+            }
+            break;
+        }
+    }
+    out
 }
