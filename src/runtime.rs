@@ -55,6 +55,13 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
             ws.theme_index,
         ),
         size,
+        session: format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ),
     })
 }
 

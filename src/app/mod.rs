@@ -235,6 +235,8 @@ pub struct Init {
     pub themes: (Vec<String>, usize),
     /// Terminal size.
     pub size: (u16, u16),
+    /// Tells this process's forms apart from other cockpits' (time and pid at start).
+    pub session: String,
 }
 
 impl Init {
@@ -256,6 +258,7 @@ impl Init {
             watches: false,
             themes: (vec!["default".into(), "light".into()], 0),
             size,
+            session: "test".into(),
         }
     }
 }
@@ -285,6 +288,8 @@ pub struct State {
     pub builds: builds::BuildsPane,
     /// Whether any pipeline watches a branch (checked every few seconds).
     pub watches: bool,
+    /// Tells this process's forms apart from other cockpits'.
+    pub session: String,
     /// An open overlay (help, palette, a form).
     pub overlay: Option<Overlay>,
     /// Editors closed with Esc, one per (editor, item), so nothing typed is lost.
@@ -322,6 +327,7 @@ impl State {
         State {
             builds,
             watches: init.watches,
+            session: init.session,
             workspace: init.workspace,
             config_source: init.config_source,
             read_only: init.read_only,

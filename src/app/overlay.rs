@@ -40,6 +40,9 @@ pub struct ItemForm {
     pub focus: Field,
     /// Why the last submit failed.
     pub error: Option<String>,
+    /// Idempotency key of the item this form creates, fixed when the form opens, so a retry
+    /// after a timeout never files the item twice.
+    pub key: Option<String>,
 }
 
 impl ItemForm {
@@ -54,6 +57,7 @@ impl ItemForm {
             body: TextBox::area(""),
             focus: Field::Title,
             error: None,
+            key: None,
         }
     }
 
@@ -133,6 +137,7 @@ impl ItemForm {
             kind: Some(self.kind),
             severity: (self.kind == ItemKind::Incident).then_some(self.severity),
             labels: parse_labels(&self.labels.text),
+            key: self.key.clone(),
         }
     }
 }

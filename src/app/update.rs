@@ -447,7 +447,14 @@ fn open_editor(state: &mut State, action: Action, now: Timestamp) {
             text: TextBox::line(&item.labels.join(", ")),
             error: None,
         },
-        _ => Overlay::Form(ItemForm::new()),
+        _ => {
+            let n = state.request_id();
+            let key = format!("ui:{}:{n}", state.session);
+            Overlay::Form(ItemForm {
+                key: Some(key),
+                ..ItemForm::new()
+            })
+        }
     });
 }
 

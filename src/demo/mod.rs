@@ -82,6 +82,7 @@ pub fn seed(store_path: &Path) -> Result<(), StoreError> {
                 kind: Some(kind),
                 severity,
                 labels: labels.iter().map(|l| l.to_string()).collect(),
+                key: None,
             },
             AUTHOR,
             created,

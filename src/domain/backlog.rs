@@ -174,6 +174,9 @@ pub struct NewItem {
     pub severity: Option<Severity>,
     /// Labels.
     pub labels: Vec<String>,
+    /// Makes a create idempotent: a second create with the same key returns the first item
+    /// (a retry after a lost answer never files a duplicate).
+    pub key: Option<String>,
 }
 
 /// Splits a comma- or space-separated label list into sorted unique labels.

@@ -100,9 +100,10 @@ impl Store {
     ) -> Result<String, StoreError> {
         let kind = item.kind.unwrap_or(ItemKind::Issue);
         let severity = severity_for(kind, item.severity);
-        self.conn.execute(
-            "INSERT INTO items (title, body, state, kind, severity, labels, author, created, updated)
-             VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7, ?7)",
+        let inserted = self.conn.execute(
+            "INSERT INTO items (title, body, state, kind, severity, labels, author, created, updated, dedup_key)
+             VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+             ON CONFLICT(dedup_key) DO NOTHING",
             params![
                 item.title.trim(),
                 item.body,
@@ -110,9 +111,19 @@ impl Store {
                 severity.map(Severity::as_str),
                 labels_json(&item.labels),
                 author,
-                now
+                now,
+                item.key
             ],
         )?;
+        if inserted == 0 {
+            // Created before under the same key: answer with that item.
+            let id: i64 = self.conn.query_row(
+                "SELECT id FROM items WHERE dedup_key = ?1",
+                [&item.key],
+                |r| r.get(0),
+            )?;
+            return Ok(id.to_string());
+        }
         Ok(self.conn.last_insert_rowid().to_string())
     }
 
@@ -219,6 +230,7 @@ mod tests {
                     kind: Some(ItemKind::Incident),
                     severity: None,
                     labels: vec!["ops".into()],
+                    key: None,
                 },
                 "ana",
                 100,
@@ -256,6 +268,24 @@ mod tests {
             Err(StoreError::NoSuchItem(_))
         ));
         assert!(s.add_comment("999", "x", "y", 1).is_err());
+    }
+
+    #[test]
+    fn a_create_retried_with_its_key_files_nothing_twice() {
+        let (_t, s) = store();
+        let item = NewItem {
+            title: "once".into(),
+            key: Some("session-1-7".into()),
+            ..NewItem::default()
+        };
+        let a = s.create_item(&item, "a", 1).unwrap();
+        let b = s.create_item(&item, "a", 2).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(s.list_items("local").unwrap().len(), 1);
+        let keyless = NewItem { key: None, ..item };
+        s.create_item(&keyless, "a", 3).unwrap();
+        s.create_item(&keyless, "a", 3).unwrap();
+        assert_eq!(s.list_items("local").unwrap().len(), 3, "no key, no dedup");
     }
 
     #[test]
