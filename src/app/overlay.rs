@@ -40,6 +40,8 @@ pub struct ItemForm {
     pub focus: Field,
     /// Why the last submit failed.
     pub error: Option<String>,
+    /// The edited item's `updated` time when the form opened (edits of a newer item are refused).
+    pub base: Option<crate::domain::Timestamp>,
     /// Idempotency key of the item this form creates, fixed when the form opens, so a retry
     /// after a timeout never files the item twice.
     pub key: Option<String>,
@@ -57,6 +59,7 @@ impl ItemForm {
             body: TextBox::area(""),
             focus: Field::Title,
             error: None,
+            base: None,
             key: None,
         }
     }
@@ -70,6 +73,7 @@ impl ItemForm {
             severity: item.severity.unwrap_or(Severity::Medium),
             labels: TextBox::line(&item.labels.join(", ")),
             body: TextBox::area(&item.body),
+            base: Some(item.updated),
             ..ItemForm::new()
         }
     }

@@ -58,6 +58,7 @@ impl From<StoreError> for ProviderError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NoSuchItem(id) => ProviderError::NotFound(format!("item {id}")),
+            e @ StoreError::Conflict(_) => ProviderError::Invalid(e.to_string()),
             other => ProviderError::Other(other.to_string()),
         }
     }
@@ -122,11 +123,11 @@ impl BacklogSource for LocalBacklog {
                     }
                     s.create_item(&item, &actor, now)?
                 }
-                BacklogMutation::Edit { id, item } => {
+                BacklogMutation::Edit { id, item, base } => {
                     if item.title.trim().is_empty() {
                         return Err(ProviderError::Invalid("the title is empty".into()));
                     }
-                    s.update_item(&id, &item, now)?;
+                    s.update_item(&id, &item, base, now)?;
                     id
                 }
                 BacklogMutation::Comment { id, body } => {

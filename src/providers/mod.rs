@@ -49,6 +49,9 @@ pub enum BacklogMutation {
         id: String,
         /// New fields.
         item: NewItem,
+        /// The item's `updated` time when the editor opened: the edit is refused if it moved
+        /// since (someone else saved first), instead of silently undoing their change.
+        base: Option<crate::domain::Timestamp>,
     },
     /// Add a comment.
     Comment {

@@ -128,11 +128,18 @@ impl Store {
     }
 
     /// Replaces the title, body, kind, severity and labels of an item.
-    pub fn update_item(&self, id: &str, item: &NewItem, now: Timestamp) -> Result<(), StoreError> {
+    /// `base`, when given, must still be the item's `updated` time, else [`StoreError::Conflict`].
+    pub fn update_item(
+        &self,
+        id: &str,
+        item: &NewItem,
+        base: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let kind = item.kind.unwrap_or(ItemKind::Issue);
         let changed = self.conn.execute(
             "UPDATE items SET title = ?2, body = ?3, kind = ?4, severity = ?5, labels = ?6,
-             updated = ?7 WHERE id = ?1",
+             updated = ?7 WHERE id = ?1 AND (?8 IS NULL OR updated = ?8)",
             params![
                 parse_id(id)?,
                 item.title.trim(),
@@ -140,9 +147,13 @@ impl Store {
                 kind.as_str(),
                 severity_for(kind, item.severity).map(Severity::as_str),
                 labels_json(&item.labels),
-                now
+                now,
+                base
             ],
         )?;
+        if changed == 0 && base.is_some() && self.get_item("local", id).is_ok() {
+            return Err(StoreError::Conflict(id.to_string()));
+        }
         found(changed, id)
     }
 
@@ -250,6 +261,18 @@ mod tests {
         assert_eq!(item.updated, 400);
         let c = s.comments(&id).unwrap();
         assert_eq!(c[0].body, "seen it");
+        assert!(matches!(
+            s.update_item(
+                &id,
+                &NewItem {
+                    title: "late".into(),
+                    ..NewItem::default()
+                },
+                Some(1),
+                450
+            ),
+            Err(StoreError::Conflict(_))
+        ));
         s.update_item(
             &id,
             &NewItem {
@@ -258,6 +281,7 @@ mod tests {
                 severity: Some(Severity::High),
                 ..NewItem::default()
             },
+            Some(400),
             500,
         )
         .unwrap();

@@ -45,6 +45,11 @@ pub enum StoreError {
     /// An item id that does not exist.
     #[error("no item {0}")]
     NoSuchItem(String),
+    /// The item changed since the editor opened.
+    #[error(
+        "item #{0} changed since you opened it (someone else saved first); your text is kept — copy what you need, Esc, and reopen"
+    )]
+    Conflict(String),
 }
 
 /// Schema migrations; index + 1 is the `user_version` each one brings the store to.

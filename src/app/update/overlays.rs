@@ -207,6 +207,7 @@ fn form_key(
                         BacklogMutation::Edit {
                             id: id.clone(),
                             item,
+                            base: f.base,
                         },
                         format!("saved #{id}"),
                     ),

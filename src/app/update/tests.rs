@@ -103,7 +103,12 @@ fn create_through_the_form_and_keep_it_on_failure() {
         panic!()
     };
     assert_eq!(item.title, "Disk full");
-    assert!(item.key.as_deref().is_some_and(|k| k.starts_with("ui:test:")), "idempotency key");
+    assert!(
+        item.key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("ui:test:")),
+        "idempotency key"
+    );
     assert_eq!(item.kind, Some(ItemKind::Incident));
     assert_eq!(item.severity, Some(crate::domain::Severity::High));
     // A failure keeps every typed character and says why.
