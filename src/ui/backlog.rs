@@ -90,14 +90,8 @@ pub fn render(
     frame.render_widget(Paragraph::new(lines), inner);
     if filter_line {
         let y = inner.y + inner.height - 1;
-        let style = if b.filtering {
-            theme.style(Slot::InputActive)
-        } else {
-            theme.style(Slot::Input)
-        };
-        let cursor = if b.filtering { "▏" } else { "" };
-        let text = format!("/{}{cursor}", clean(&b.filter.text));
-        let line = Line::from(Span::styled(pad(&text, width), style));
+        // The same input line as the forms: the cursor shows where ←/→ put it.
+        let line = super::overlay::input_line(&b.filter, "/", b.filtering, width, theme);
         frame.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
     }
 }

@@ -102,7 +102,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme
         lines.push(Line::default());
     }
     lines.push(Line::from(Span::styled(
-        "Forms: tab/shift-tab move between fields, ctrl-s saves, esc closes and keeps a draft.",
+        "Forms: tab moves between fields, ctrl-s saves, esc keeps a draft.",
         theme.style(Slot::TextDim),
     )));
     let rect = popup(area, 96, lines.len() as u16 + 2);
@@ -152,7 +152,7 @@ fn palette(frame: &mut Frame, area: Rect, state: &State, p: &PaletteState, theme
 }
 
 /// A one-line input with a visible cursor (a reversed cell, so it shows without colour too).
-fn input_line(
+pub(super) fn input_line(
     t: &TextBox,
     prefix: &str,
     active: bool,
