@@ -2,8 +2,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::app::{Init, State};
-use crate::domain::{ItemKind, WorkItem};
+use crate::domain::{ItemKind, ItemState, WorkItem};
 use crate::engine::gate::GateError;
+use crate::providers::BacklogMutation;
 
 fn state() -> State {
     let mut s = State::new(Init::local("demo", (80, 24)));
