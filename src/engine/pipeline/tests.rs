@@ -43,30 +43,32 @@ impl Fixture {
         self.tmp.path().join("repo")
     }
 
+    fn git(&self, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(self.repo())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    }
+
+    fn commit(&self) {
+        self.git(&[
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ]);
+    }
+
     fn git_init(&self) {
-        for args in [
-            vec!["init", "-q", "-b", "main"],
-            vec![
-                "-c",
-                "user.email=a@b",
-                "-c",
-                "user.name=a",
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                "x",
-            ],
-        ] {
-            assert!(
-                std::process::Command::new("git")
-                    .args(&args)
-                    .current_dir(self.repo())
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-        }
+        self.git(&["init", "-q", "-b", "main"]);
+        self.commit();
     }
 
     fn run(&self, p: &PipelineConfig, cancel: &AtomicBool) -> (Run, Vec<Progress>) {
@@ -302,22 +304,7 @@ fn a_watched_branch_triggers_once_per_new_commit() {
         "the first look is the baseline"
     );
     assert!(moved_branches(&db, &watched).is_empty());
-    let ok = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.email=a@b",
-            "-c",
-            "user.name=a",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "y",
-        ])
-        .current_dir(f.repo())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    f.commit();
     assert_eq!(moved_branches(&db, &watched), ["ci"]);
     assert!(moved_branches(&db, &watched).is_empty(), "claimed once");
     let missing = vec![("ci".to_string(), f.repo(), "no-such-branch".to_string())];
