@@ -348,8 +348,9 @@ fn contains(line: &str, q: &str) -> bool {
 fn highlight(line: &str, q: &str, theme: &Theme, current: bool) -> Line<'static> {
     let plain = crate::engine::pipeline::testparse::strip_escapes(line);
     let fold = !q.chars().any(char::is_uppercase);
+    // ASCII folding changes no byte offsets, so positions in `hay` are positions in `plain`.
     let hay = if fold {
-        plain.to_lowercase()
+        plain.to_ascii_lowercase()
     } else {
         plain.clone()
     };
@@ -461,6 +462,17 @@ pub fn sgr_line(line: &str, colour: bool, base: Style) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn highlight_survives_case_folding_that_changes_byte_lengths() {
+        let theme = crate::theme::ThemeSet::load(None).unwrap();
+        let theme = theme.get("default").unwrap();
+        for line in ["İİİ error here", "\u{212A}elvin error", "ß error"] {
+            let l = highlight(line, "error", theme, false);
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            assert_eq!(text, line);
+        }
+    }
 
     #[test]
     fn sgr_becomes_style_and_colour_can_be_off() {

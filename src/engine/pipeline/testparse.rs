@@ -186,8 +186,10 @@ pub fn parse_junit(xml: &str) -> Result<JunitReport, String> {
         let body = if self_closing {
             ""
         } else {
-            let close = rest
+            // Look for the end after this tag's `>`, never before it.
+            let close = rest[tag_end + 1..]
                 .find("</testcase>")
+                .map(|i| tag_end + 1 + i)
                 .ok_or("<testcase> without </testcase>")?;
             &rest[tag_end + 1..close]
         };

@@ -104,6 +104,8 @@ fn malformed_input_is_an_error_or_nothing_never_a_panic() {
     assert!(parse_junit("<html>504 Gateway Timeout</html>").is_err());
     assert!(parse_junit("<testsuite><testcase name=\"x\"><failure>").is_err());
     assert!(parse_junit("<testsuite><testcase name=\"x").is_err());
+    // A close tag inside the open tag must not be taken for the end of the case.
+    let _ = parse_junit("<testsuite><testcase name=\"a\"</testcase>");
     for junk in [
         "test result: ok. lots passed; ??? failed",
         "test result: ",
