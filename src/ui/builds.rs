@@ -78,8 +78,9 @@ pub fn render(
     }
     let running = b.runs.iter().filter(|r| !r.status.is_final()).count();
     let title = format!(
-        " · {} runs{}",
+        " · {} run{}{}",
         b.runs.len(),
+        if b.runs.len() == 1 { "" } else { "s" },
         if running > 0 {
             format!(" · {running} running")
         } else {
