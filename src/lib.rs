@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod headless;
+pub mod http;
 pub mod logging;
 pub mod paths;
 pub mod providers;

@@ -2,9 +2,11 @@
 
 mod error;
 pub mod pipeline;
+pub mod target;
 
 pub use error::ConfigError;
 pub use pipeline::{PipelineConfig, StepConfig};
+pub use target::{EngineKind, TargetConfig};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +43,9 @@ pub struct Config {
     /// Local pipelines.
     #[serde(default)]
     pub pipelines: Vec<PipelineConfig>,
+    /// Deploy targets.
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
 }
 
 fn default_workspace() -> String {
@@ -56,6 +61,7 @@ impl Default for Config {
             backlog: PaneConfig::default(),
             providers: Vec::new(),
             pipelines: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -327,6 +333,19 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                 "pipelines",
                 "name",
                 format!("duplicate pipeline {:?}", p.name),
+            ));
+        }
+    }
+    let mut targets = std::collections::BTreeSet::new();
+    for t in &c.targets {
+        if let Err((key, msg)) = target::validate(t) {
+            return Err(loaded.error_at("targets", key, msg));
+        }
+        if !targets.insert(t.name.as_str()) {
+            return Err(loaded.error_at(
+                "targets",
+                "name",
+                format!("duplicate target {:?}", t.name),
             ));
         }
     }

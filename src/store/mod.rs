@@ -1,10 +1,12 @@
 //! The embedded SQLite store: local backlog, audit log and (later) runs, journals and outbox.
 
 mod audit;
+mod deploys;
 mod items;
 mod runs;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
+pub use deploys::{DeployRecord, JournalEntry, LockError, LockInfo, NewDeploy, NodeRecord};
 pub use runs::{NewRun, Release, StepRecord};
 
 use std::fs::OpenOptions;
@@ -136,6 +138,52 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL,
         handled INTEGER NOT NULL DEFAULT 0
     );",
+    "CREATE TABLE deploys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        from_version TEXT,
+        to_version TEXT NOT NULL,
+        state TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        pid INTEGER,
+        started INTEGER NOT NULL,
+        finished INTEGER,
+        reason TEXT,
+        abort_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX deploys_target ON deploys(target, id);
+    CREATE TABLE deploy_journal (
+        deploy_id INTEGER NOT NULL REFERENCES deploys(id),
+        seq INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        node TEXT NOT NULL,
+        step TEXT NOT NULL,
+        status TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (deploy_id, seq)
+    );
+    CREATE TABLE deploy_nodes (
+        target TEXT NOT NULL,
+        node TEXT NOT NULL,
+        version TEXT,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}',
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (target, node)
+    );
+    CREATE TABLE deploy_locks (
+        target TEXT PRIMARY KEY,
+        lock_id TEXT NOT NULL,
+        deploy_id INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        acquired INTEGER NOT NULL,
+        heartbeat INTEGER NOT NULL,
+        reason TEXT
+    );",
 ];
 
 /// One connection to the store. Cheap to open; open one per thread.
@@ -187,6 +235,13 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes every commit on this connection reach the disk before it returns (the deploy
+    /// journal's one-fsync-per-record promise).
+    pub fn durable(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(())
     }
 
     /// The schema version on disk.
