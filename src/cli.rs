@@ -37,10 +37,69 @@ pub struct Cli {
 pub enum Cmd {
     /// Open the cockpit on the demo workspace.
     Demo {
-        /// Wipe the demo workspace's state first.
+        /// Wipe the demo workspace's state first (stops the demo nodes).
         #[arg(long)]
         reset: bool,
+        /// Stop the demo nodes and exit.
+        #[arg(long)]
+        stop: bool,
     },
+    /// Deploy VERSION to TARGET in batches, following its journal; exits 0 only on success.
+    Deploy {
+        /// The target (`demo-api` in the demo workspace).
+        target: String,
+        /// The version to deploy.
+        version: Option<String>,
+        /// Skip the typed confirmation of a protected target.
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Carry on an interrupted deploy of TARGET (or follow a running one).
+        #[arg(long, conflicts_with_all = ["version", "abort"])]
+        resume: bool,
+        /// Stop TARGET's running deploy and roll back what it changed.
+        #[arg(long, conflicts_with = "version")]
+        abort: bool,
+        /// Start the deploy and return; it carries on in the background.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Put back the version the last successful deploy replaced (or undo a running deploy).
+    Rollback {
+        /// The target.
+        target: String,
+        /// Skip the typed confirmation of a protected target.
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Start the rollback and return.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Free a deploy lock kept for a human (after a failed rollback); audited.
+    Unlock {
+        /// The target.
+        target: String,
+        /// The lock's id, as `status` or the failed deploy printed it.
+        lock_id: String,
+    },
+    /// The detached runner that owns one deploy.
+    #[command(hide = true)]
+    DeployRunner {
+        /// The store holding the deploy.
+        #[arg(long)]
+        store: PathBuf,
+        /// The deploy's id.
+        #[arg(long)]
+        id: i64,
+    },
+    /// The demo fleet's service (one node).
+    #[command(hide = true)]
+    DemoApi,
     /// Refresh every provider once and print the state of all four panes.
     Status {
         /// Print one JSON object.
@@ -83,8 +142,14 @@ fn out(text: &str) {
 
 /// Parses the command line and runs it; the process exit code.
 pub fn main() -> Result<i32> {
-    color_eyre::install()?;
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Cmd::DemoApi) => return Ok(demo::api::run()),
+        // First of all, leave the terminal's session: its hang-up must not reach the deploy.
+        Some(Cmd::DeployRunner { .. }) => headless::deploy::detach(),
+        _ => {}
+    }
+    color_eyre::install()?;
     let state_dir = paths::state_dir().wrap_err("cannot find a state directory")?;
     paths::private_dir(&state_dir)
         .wrap_err_with(|| format!("cannot create state dir {}", state_dir.display()))?;
@@ -104,7 +169,17 @@ pub fn main() -> Result<i32> {
         .build()?;
     match cli.command {
         None => {}
-        Some(Cmd::Demo { reset }) => {
+        Some(Cmd::Demo { reset, stop }) => {
+            if reset || stop {
+                let store = crate::providers::workspace_store(&state_dir, "demo");
+                if store.exists() {
+                    let n = demo::stop(&store).map_err(UsageError)?;
+                    eprintln!("stopped {n} demo node processes");
+                }
+                if stop {
+                    return Ok(0);
+                }
+            }
             if reset {
                 demo::reset(&state_dir).wrap_err("cannot reset the demo workspace")?;
             }
@@ -124,6 +199,51 @@ pub fn main() -> Result<i32> {
             let ws = workspace::open(&opts, &state_dir)?;
             return headless::run::run(&ws, &pipeline, &rt);
         }
+        Some(Cmd::Deploy {
+            target,
+            version,
+            yes,
+            dry_run,
+            resume,
+            abort,
+            detach,
+        }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            let args = headless::deploy::DeployArgs {
+                target,
+                version,
+                yes,
+                dry_run,
+                resume,
+                abort,
+                detach,
+            };
+            return headless::deploy::deploy(&ws, &args, &rt);
+        }
+        Some(Cmd::Rollback {
+            target,
+            yes,
+            dry_run,
+            detach,
+        }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            let args = headless::deploy::DeployArgs {
+                target,
+                yes,
+                dry_run,
+                detach,
+                ..Default::default()
+            };
+            return headless::deploy::rollback(&ws, &args, &rt);
+        }
+        Some(Cmd::Unlock { target, lock_id }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            return headless::deploy::unlock(&ws, &target, &lock_id, &rt);
+        }
+        Some(Cmd::DeployRunner { store, id }) => {
+            return Ok(headless::deploy::runner_main(&store, &state_dir, id, &rt));
+        }
+        Some(Cmd::DemoApi) => return Ok(demo::api::run()),
         Some(Cmd::DemoSelftest) => return Ok(crate::demo::selftest::run()),
         Some(Cmd::Check) => {
             let ws = workspace::open(&opts, &state_dir)?;

@@ -75,9 +75,18 @@ pub struct Workspace {
     pub actor: String,
     /// Local pipelines, resolved against the config file's directory.
     pub pipelines: Vec<Plan>,
+    /// Deploy targets (the config's, or the demo fleet).
+    pub targets: Vec<crate::config::TargetConfig>,
+    /// Relative paths in the config are from here.
+    pub base_dir: PathBuf,
 }
 
 impl Workspace {
+    /// The target with this name.
+    pub fn target(&self, name: &str) -> Option<&crate::config::TargetConfig> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
     /// The pipeline with this name.
     pub fn pipeline(&self, name: &str) -> Option<&Plan> {
         self.pipelines.iter().find(|p| p.name == name)
@@ -117,7 +126,9 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .map(|p| Plan::new(p, &base))
         .collect();
     let demo_ws = loaded.source == ConfigSource::Demo;
+    let mut targets = loaded.config.targets.clone();
     if demo_ws {
+        targets.push(demo::target());
         let dir = demo::workspace_dir(state_dir);
         paths::private_dir(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
         let bin = std::env::current_exe().wrap_err("cannot find the flightdeck binary")?;
@@ -168,5 +179,7 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         monochrome: monochrome(opts.color),
         actor,
         pipelines,
+        targets,
+        base_dir: base,
     })
 }

@@ -1,13 +1,14 @@
 //! The demo workspace: a real local store seeded with a few items on first use, and the
 //! `demo-ci` pipeline whose steps really run.
 
+pub mod api;
 pub mod selftest;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::PipelineConfig;
 use crate::config::pipeline::{ArtifactConfig, StepConfig, TriggerConfig};
+use crate::config::{PipelineConfig, TargetConfig};
 
 use crate::domain::{self, ItemKind, ItemState, NewItem, Severity};
 use crate::store::{Store, StoreError};
@@ -153,6 +154,31 @@ pub fn pipeline(bin: &Path) -> PipelineConfig {
     }
 }
 
+/// The demo fleet's target name.
+pub const TARGET: &str = "demo-api";
+
+/// The demo target: three local nodes of the built-in service, one at a time, each checked
+/// for the version it reports and a working `/api/orders` before it returns to rotation.
+pub fn target() -> TargetConfig {
+    const DEMO_TARGET: &str = r#"
+name = "demo-api"
+environment = "demo"
+nodes = ["demo-api-1", "demo-api-2", "demo-api-3"]
+engine = "local-fleet"
+strategy = { batch_size = 1, max_fail_percentage = 0, node_deadline_secs = 30 }
+smoke = [
+  { name = "version", http = "/version", expect_body = "{version}", timeout_secs = 5 },
+  { name = "orders", http = "/api/orders", expect_status = 200, timeout_secs = 5 },
+]
+"#;
+    toml::from_str(DEMO_TARGET).expect("the built-in demo target parses")
+}
+
+/// Stops the demo fleet's nodes; how many processes were stopped.
+pub fn stop(store_path: &Path) -> Result<usize, String> {
+    crate::engine::deploy::local_fleet::stop_all(store_path, TARGET)
+}
+
 /// Wipes the demo workspace's state so the next start seeds it afresh.
 pub fn reset(state_dir: &Path) -> std::io::Result<()> {
     let dir = state_dir.join("demo");
@@ -183,6 +209,8 @@ mod tests {
             "not seeded twice"
         );
         reset(tmp.path()).unwrap();
+        assert_eq!(target().nodes.len(), 3);
+        assert!(!target().is_protected(), "the demo is not production");
         assert!(!path.exists());
     }
 }

@@ -1,5 +1,6 @@
 //! Headless commands: `status`, `check` and `run`.
 
+pub mod deploy;
 pub mod run;
 
 use std::fmt::Write as _;
@@ -69,6 +70,17 @@ pub async fn status_json(ws: &Workspace) -> Value {
         .and_then(|s| s.releases())
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .unwrap_or_default();
+    let deploys: Vec<Value> = match Store::open(&ws.registry.store_path) {
+        Ok(store) => ws
+            .targets
+            .iter()
+            .map(|t| match crate::engine::deploy::view::target_view(&store, t) {
+                Ok(v) => serde_json::to_value(v).unwrap_or_default(),
+                Err(e) => json!({"target": t.name, "state": "unknown", "error": e.to_string(), "nodes": []}),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     json!({
         "workspace": ws.loaded.config.workspace,
         "config": ws.loaded.source.to_string(),
@@ -77,7 +89,7 @@ pub async fn status_json(ws: &Workspace) -> Value {
         "builds": builds,
         "releases": releases,
         "pipelines": ws.pipelines.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-        "deploys": [],
+        "deploys": deploys,
         "health": [],
         "providers": providers,
     })
@@ -148,9 +160,39 @@ pub fn status_text(v: &Value) -> String {
             );
         }
     }
-    for pane in ["deploys", "health"] {
-        let _ = writeln!(out, "{pane}: not configured");
+    let deploys = v["deploys"].as_array().unwrap_or(&empty);
+    if deploys.is_empty() {
+        let _ = writeln!(out, "deploys: not configured");
     }
+    for d in deploys {
+        let _ = write!(
+            out,
+            "deploys: {} ({}) on {}, last deploy {}",
+            d["target"].as_str().unwrap_or(""),
+            d["environment"].as_str().unwrap_or(""),
+            d["version"].as_str().unwrap_or("nothing"),
+            d["state"].as_str().unwrap_or("")
+        );
+        if let Some(l) = d["lock"].as_object() {
+            let _ = write!(
+                out,
+                ", locked by deploy #{} (lock id {})",
+                l["deploy_id"],
+                l["lock_id"].as_str().unwrap_or("")
+            );
+        }
+        out.push('\n');
+        for n in d["nodes"].as_array().unwrap_or(&empty) {
+            let _ = writeln!(
+                out,
+                "  {:<16} {:<10} {}",
+                n["name"].as_str().unwrap_or(""),
+                n["version"].as_str().unwrap_or("-"),
+                n["state"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let _ = writeln!(out, "health: not configured");
     for p in v["providers"].as_array().unwrap_or(&empty) {
         let mark = if p["ok"] == true { "ok" } else { "FAILED" };
         let _ = write!(

@@ -4,7 +4,7 @@ pub mod local;
 pub mod local_builds;
 mod registry;
 
-pub use registry::{ProviderInfo, Registry};
+pub use registry::{ProviderInfo, Registry, workspace_store};
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ pub mod local_fleet;
 pub mod orchestrator;
 pub mod runner;
 pub mod script;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -94,14 +95,7 @@ impl DeployPlan {
 
     /// The version most nodes run now (`None` when none runs anything).
     pub fn from_version(&self) -> Option<String> {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for v in self.previous.values().flatten() {
-            *counts.entry(v).or_default() += 1;
-        }
-        counts
-            .into_iter()
-            .max_by_key(|(_, c)| *c)
-            .map(|(v, _)| v.to_string())
+        view::majority(self.previous.values())
     }
 
     /// Nodes per batch.

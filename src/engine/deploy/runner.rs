@@ -82,13 +82,7 @@ impl Journal for StoreJournal {
             status: status.into(),
             detail: detail.into(),
         };
-        let time = chrono::Utc::now().format("%H:%M:%S");
-        self.log_line(&format!(
-            "{time} {phase:<8} {:<12} {step:<14} {status}{}{}",
-            if node.is_empty() { "-" } else { node },
-            if detail.is_empty() { "" } else { ": " },
-            detail
-        ));
+        self.log_line(&format_entry(&e));
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         // A journal that cannot be written is a runner that cannot promise anything: retry
         // briefly (the store may be busy), then say so loudly.
@@ -137,6 +131,26 @@ impl Journal for StoreJournal {
             .map(|d| d.abort_requested)
             .unwrap_or(false)
     }
+}
+
+/// One journal record as a line: time, phase, node, step, status and detail.
+pub fn format_entry(e: &JournalEntry) -> String {
+    let time = chrono::DateTime::from_timestamp_millis(e.ts_ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    format!(
+        "{time} {:<8} {:<12} {:<14} {}{}{}",
+        e.phase,
+        if e.node.is_empty() { "-" } else { &e.node },
+        e.step,
+        e.status,
+        if e.detail.is_empty() { "" } else { ": " },
+        e.detail
+    )
 }
 
 /// The engine a plan names.

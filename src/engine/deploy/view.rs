@@ -1,0 +1,124 @@
+//! What a target looks like now, read from the store: node versions, the lock, the last deploy.
+//! `status --json`, the headless commands and the cockpit all read targets through here.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::local_fleet::{NodeData, alive};
+use crate::config::{EngineKind, TargetConfig};
+use crate::store::{DeployRecord, LockInfo, Store, StoreError};
+
+/// One node of a target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeView {
+    /// Node name.
+    pub name: String,
+    /// The version it runs (as far as flightdeck knows).
+    pub version: Option<String>,
+    /// `in_rotation`, `drained`, `deploying`, `failed`, `down`, `unknown`, …
+    pub state: String,
+}
+
+/// One target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetView {
+    /// Target name.
+    pub target: String,
+    /// Its environment.
+    pub environment: String,
+    /// Its engine.
+    pub engine: &'static str,
+    /// The version most nodes run.
+    pub version: Option<String>,
+    /// `idle` before any deploy, else the last deploy's state.
+    pub state: String,
+    /// Every configured node.
+    pub nodes: Vec<NodeView>,
+    /// Who holds the deploy lock.
+    pub lock: Option<LockInfo>,
+    /// The last deploy or rollback.
+    pub last: Option<DeployRecord>,
+}
+
+/// The version each node runs now. For the local fleet a node whose process is gone runs
+/// nothing, whatever the store last said.
+pub fn current_versions(
+    store: &Store,
+    t: &TargetConfig,
+) -> Result<BTreeMap<String, Option<String>>, StoreError> {
+    Ok(nodes(store, t)?
+        .into_iter()
+        .map(|n| (n.name, n.version))
+        .collect())
+}
+
+/// Every configured node of `t` with its recorded version and state.
+pub fn nodes(store: &Store, t: &TargetConfig) -> Result<Vec<NodeView>, StoreError> {
+    let recorded: BTreeMap<String, crate::store::NodeRecord> = store
+        .nodes(&t.name)?
+        .into_iter()
+        .map(|n| (n.node.clone(), n))
+        .collect();
+    Ok(t.nodes
+        .iter()
+        .map(|name| match recorded.get(name) {
+            None => NodeView {
+                name: name.clone(),
+                version: None,
+                state: "unknown".into(),
+            },
+            Some(r) if t.engine == EngineKind::LocalFleet => {
+                let d: NodeData = serde_json::from_str(&r.data).unwrap_or_default();
+                match d.current.filter(|c| alive(c.pid)) {
+                    Some(c) => NodeView {
+                        name: name.clone(),
+                        version: Some(c.version),
+                        state: r.state.clone(),
+                    },
+                    None => NodeView {
+                        name: name.clone(),
+                        version: None,
+                        state: "down".into(),
+                    },
+                }
+            }
+            Some(r) => NodeView {
+                name: name.clone(),
+                version: r.version.clone(),
+                state: r.state.clone(),
+            },
+        })
+        .collect())
+}
+
+/// The version most of `versions` are on.
+pub fn majority<'a>(versions: impl IntoIterator<Item = &'a Option<String>>) -> Option<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in versions.into_iter().flatten() {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, c)| *c)
+        .map(|(v, _)| v.to_string())
+}
+
+/// The target as it is now.
+pub fn target_view(store: &Store, t: &TargetConfig) -> Result<TargetView, StoreError> {
+    let nodes = nodes(store, t)?;
+    let last = store.deploys(&t.name, 1)?.into_iter().next();
+    Ok(TargetView {
+        target: t.name.clone(),
+        environment: t.environment.clone(),
+        engine: t.engine.as_str(),
+        version: majority(nodes.iter().map(|n| &n.version)),
+        state: last
+            .as_ref()
+            .map(|d| d.state.clone())
+            .unwrap_or_else(|| "idle".into()),
+        nodes,
+        lock: store.lock(&t.name)?,
+        last,
+    })
+}

@@ -1,0 +1,447 @@
+//! `flightdeck deploy`, `rollback` and `unlock`: plan, confirm, start the detached runner
+//! through the mutation gate, then follow its journal until the deploy ends.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use color_eyre::eyre::Result;
+
+use crate::config::TargetConfig;
+use crate::engine::deploy::local_fleet::alive;
+use crate::engine::deploy::{DeployKind, DeployPlan, LOCK_TTL_SECS, runner, view};
+use crate::providers::ProviderError;
+use crate::store::{DeployRecord, NewDeploy, Store};
+use crate::workspace::{UsageError, Workspace};
+
+/// What `flightdeck deploy` was asked.
+#[derive(Clone, Debug, Default)]
+pub struct DeployArgs {
+    /// Target name.
+    pub target: String,
+    /// Version to deploy (absent with `--resume` / `--abort`).
+    pub version: Option<String>,
+    /// Skip the typed confirmation of a protected target.
+    pub yes: bool,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+    /// Carry on an interrupted deploy (or follow a running one).
+    pub resume: bool,
+    /// Stop the running deploy and roll back what it changed.
+    pub abort: bool,
+    /// Start and return without following the journal.
+    pub detach: bool,
+}
+
+fn target<'a>(ws: &'a Workspace, name: &str) -> Result<&'a TargetConfig> {
+    ws.target(name).ok_or_else(|| {
+        let known: Vec<&str> = ws.targets.iter().map(|t| t.name.as_str()).collect();
+        UsageError(format!(
+            "no target {name:?}; this workspace has: {}",
+            if known.is_empty() {
+                "none ([[targets]] in the config)".into()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into()
+    })
+}
+
+/// A version must be one printable line; it reaches engines only as data, never as code.
+fn check_version(v: &str) -> Result<()> {
+    if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+        return Err(UsageError(format!(
+            "version {v:?} is not usable: one line of at most 200 printable characters"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The running (or interrupted) deploy of a target, if any.
+fn unfinished(store: &Store, target: &str) -> Result<Option<DeployRecord>> {
+    Ok(store
+        .deploys(target, 1)?
+        .into_iter()
+        .next()
+        .filter(|d| d.state == "running"))
+}
+
+fn runner_alive(d: &DeployRecord) -> bool {
+    d.pid.is_some_and(alive)
+}
+
+/// Asks for the target's name on a protected target; `--yes` skips it.
+fn confirm(t: &TargetConfig, yes: bool) -> Result<()> {
+    if !t.is_protected() || yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(format!(
+            "{} is protected ({}): pass --yes to deploy without a terminal",
+            t.name, t.environment
+        ))
+        .into());
+    }
+    eprint!(
+        "{} is protected ({}). Type its name to go on: ",
+        t.name, t.environment
+    );
+    let _ = std::io::stderr().flush();
+    let mut typed = String::new();
+    std::io::stdin().lock().read_line(&mut typed)?;
+    if typed.trim() != t.name {
+        return Err(UsageError("not confirmed: nothing changed".into()).into());
+    }
+    Ok(())
+}
+
+/// Plans `kind` to `to` on `t` from what its nodes run now.
+fn plan(
+    ws: &Workspace,
+    store: &Store,
+    t: &TargetConfig,
+    kind: DeployKind,
+    to: &str,
+) -> Result<DeployPlan> {
+    let current = view::current_versions(store, t)?;
+    let hint = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f").to_string();
+    Ok(DeployPlan::new(
+        t,
+        kind,
+        to,
+        &current,
+        ws.base_dir.clone(),
+        std::env::current_exe()?,
+        runner::log_path(&ws.state_dir, &t.name, &hint),
+    ))
+}
+
+fn gate_err(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Other(e.to_string())
+}
+
+/// Starts the runner of deploy `id`, reaping it in the background.
+fn spawn_runner(ws: &Workspace, id: i64, log: &Path) -> Result<u32, ProviderError> {
+    let exe = std::env::current_exe().map_err(gate_err)?;
+    let mut child =
+        runner::spawn(&exe, &ws.registry.store_path, &ws.state_dir, id, log).map_err(gate_err)?;
+    let pid = child.id();
+    std::thread::spawn(move || child.wait());
+    Ok(pid)
+}
+
+/// Records the deploy, takes the lock and starts its runner, all through the gate.
+fn start(ws: &Workspace, plan: &DeployPlan, rt: &tokio::runtime::Runtime) -> Result<(i64, u32)> {
+    let new = NewDeploy {
+        target: plan.target.name.clone(),
+        kind: plan.kind.as_str().into(),
+        from: plan.from_version(),
+        to: plan.to.clone(),
+        plan: serde_json::to_string(plan)?,
+        actor: ws.actor.clone(),
+    };
+    let detail = format!("{} → {}", new.from.as_deref().unwrap_or("nothing"), new.to);
+    let work = async {
+        let mut store = Store::open(&ws.registry.store_path).map_err(gate_err)?;
+        let now = crate::domain::now();
+        let (id, lock) = store
+            .begin_deploy(&new, &ws.actor, std::process::id(), LOCK_TTL_SECS, now)
+            .map_err(gate_err)?;
+        match spawn_runner(ws, id, &plan.log_path) {
+            Ok(pid) => Ok((id, pid)),
+            Err(e) => {
+                // Nothing ran: the deploy ends here and the target is free again.
+                let _ = store.finish_deploy(id, "failed", Some(&e.to_string()), now);
+                let _ = store.release_lock(&lock);
+                Err(e)
+            }
+        }
+    };
+    let action = plan.kind.as_str();
+    let target = format!("target:{}", plan.target.name);
+    Ok(rt.block_on(ws.gate.run(action, &target, &detail, work))?)
+}
+
+/// Starts a fresh runner for an interrupted deploy (its journal says what is done).
+fn restart(ws: &Workspace, d: &DeployRecord, rt: &tokio::runtime::Runtime) -> Result<u32> {
+    let log = serde_json::from_str::<DeployPlan>(&d.plan)
+        .map(|p| p.log_path)
+        .unwrap_or_else(|_| runner::log_path(&ws.state_dir, &d.target, &d.id.to_string()));
+    let work = async {
+        let mut store = Store::open(&ws.registry.store_path).map_err(gate_err)?;
+        store
+            .resume_lock(
+                d.id,
+                &ws.actor,
+                std::process::id(),
+                LOCK_TTL_SECS,
+                crate::domain::now(),
+                runner_alive(d),
+            )
+            .map_err(gate_err)?;
+        spawn_runner(ws, d.id, &log)
+    };
+    let target = format!("target:{}", d.target);
+    let detail = format!("deploy #{}", d.id);
+    Ok(rt.block_on(ws.gate.run("deploy_resume", &target, &detail, work))?)
+}
+
+/// Prints the journal of deploy `id` as it grows until the deploy ends; the exit code.
+pub fn follow(store_path: &Path, id: i64) -> Result<i32> {
+    let store = Store::open(store_path)?;
+    let mut seq = 0;
+    let mut stale = 0;
+    loop {
+        let d = store.deploy(id)?;
+        for e in store.journal(id, seq)? {
+            seq = e.seq;
+            // Steps print as they end; only the wait for health is worth a line of its own.
+            if e.status != "start" || e.step == "health" {
+                println!("{}", runner::format_entry(&e));
+            }
+        }
+        if d.state != "running" {
+            let took = d.finished.unwrap_or(d.started) - d.started;
+            println!(
+                "{} #{} {} {} → {}: {} in {took}s{}",
+                d.kind,
+                d.id,
+                d.target,
+                d.from.as_deref().unwrap_or("nothing"),
+                d.to,
+                d.state,
+                d.reason.map(|r| format!(" — {r}")).unwrap_or_default()
+            );
+            if d.state == "failed_rollback" {
+                if let Some(l) = store.lock(&d.target)? {
+                    println!(
+                        "the lock stays until a human looks: `flightdeck unlock {} {}`",
+                        d.target, l.lock_id
+                    );
+                }
+            }
+            return Ok(if d.state == "succeeded" { 0 } else { 1 });
+        }
+        // A runner that died (kill -9, a reboot) leaves the deploy running in the store.
+        stale = if runner_alive(&d) { 0 } else { stale + 1 };
+        if stale > 10 {
+            println!(
+                "the runner of deploy #{id} stopped; nothing is lost: `flightdeck deploy {} --resume` carries it on, `flightdeck rollback {}` undoes it",
+                d.target, d.target
+            );
+            return Ok(1);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn started(id: i64, pid: u32, log: &Path, detach: bool) {
+    println!(
+        "deploy #{id} started (runner pid {pid}, log {}); {}",
+        log.display(),
+        if detach {
+            "it carries on without this terminal"
+        } else {
+            "Ctrl-C stops following, not the deploy"
+        }
+    );
+}
+
+/// `flightdeck deploy`: the exit code (0 only when the deploy succeeded).
+pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -> Result<i32> {
+    let t = target(ws, &args.target)?;
+    let store = Store::open(&ws.registry.store_path)?;
+    if args.resume || args.abort {
+        let Some(d) = unfinished(&store, &t.name)? else {
+            let last = store.deploys(&t.name, 1)?.into_iter().next();
+            return Err(UsageError(match last {
+                Some(d) => format!(
+                    "nothing to {}: deploy #{} of {} already ended ({})",
+                    if args.abort { "abort" } else { "resume" },
+                    d.id,
+                    t.name,
+                    d.state
+                ),
+                None => format!("nothing to resume: {} has never been deployed", t.name),
+            })
+            .into());
+        };
+        return carry_on(ws, &store, &d, args.abort, args.detach, rt);
+    }
+    let version = args
+        .version
+        .as_deref()
+        .ok_or_else(|| UsageError("deploy needs a VERSION (or --resume / --abort)".into()))?;
+    check_version(version)?;
+    let plan = plan(ws, &store, t, DeployKind::Deploy, version)?;
+    launch(ws, &plan, args, rt)
+}
+
+/// Shows the plan, confirms, starts and follows.
+fn launch(
+    ws: &Workspace,
+    plan: &DeployPlan,
+    args: &DeployArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32> {
+    for line in plan.describe() {
+        println!("{line}");
+    }
+    if args.dry_run {
+        println!("dry run: nothing changed");
+        return Ok(0);
+    }
+    if ws.gate.read_only() {
+        return Err(UsageError(format!("read-only mode: {} refused", plan.kind.as_str())).into());
+    }
+    confirm(&plan.target, args.yes)?;
+    let (id, pid) = start(ws, plan, rt)?;
+    started(id, pid, &plan.log_path, args.detach);
+    if args.detach {
+        return Ok(0);
+    }
+    follow(&ws.registry.store_path, id)
+}
+
+/// `--resume` / `--abort` of an unfinished deploy: asks a live runner to stop, or starts a
+/// new runner for a dead one, then follows.
+fn carry_on(
+    ws: &Workspace,
+    store: &Store,
+    d: &DeployRecord,
+    abort: bool,
+    detach: bool,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32> {
+    if abort {
+        let target = format!("target:{}", d.target);
+        let work = async { store.request_abort(d.id).map_err(gate_err) };
+        rt.block_on(
+            ws.gate
+                .run("deploy_abort", &target, &format!("deploy #{}", d.id), work),
+        )?;
+        println!(
+            "deploy #{}: abort requested; it rolls back what it changed",
+            d.id
+        );
+    }
+    if runner_alive(d) {
+        println!(
+            "deploy #{} is running (runner pid {})",
+            d.id,
+            d.pid.unwrap_or(0)
+        );
+    } else {
+        let pid = restart(ws, d, rt)?;
+        println!("deploy #{} resumed (runner pid {pid})", d.id);
+    }
+    if detach {
+        return Ok(0);
+    }
+    follow(&ws.registry.store_path, d.id)
+}
+
+/// `flightdeck rollback TARGET`: stops and undoes a running deploy, or puts back the version
+/// the last successful deploy replaced.
+pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -> Result<i32> {
+    let t = target(ws, &args.target)?;
+    let store = Store::open(&ws.registry.store_path)?;
+    if let Some(d) = unfinished(&store, &t.name)? {
+        if args.dry_run {
+            println!(
+                "would abort deploy #{} of {} and roll back what it changed",
+                d.id, t.name
+            );
+            return Ok(0);
+        }
+        confirm(t, args.yes)?;
+        return carry_on(ws, &store, &d, true, args.detach, rt);
+    }
+    let last_ok = store
+        .deploys(&t.name, 200)?
+        .into_iter()
+        .find(|d| d.kind == "deploy" && d.state == "succeeded");
+    let Some(last_ok) = last_ok else {
+        return Err(UsageError(format!(
+            "nothing to roll back: {} has no successful deploy",
+            t.name
+        ))
+        .into());
+    };
+    let Some(to) = last_ok.from.clone() else {
+        return Err(UsageError(format!(
+            "nothing to roll back to: deploy #{} put the first version ({}) on {}",
+            last_ok.id, last_ok.to, t.name
+        ))
+        .into());
+    };
+    let plan = plan(ws, &store, t, DeployKind::Rollback, &to)?;
+    if plan
+        .previous
+        .values()
+        .all(|v| v.as_deref() == Some(to.as_str()))
+    {
+        return Err(UsageError(format!("{} already runs {to} on every node", t.name)).into());
+    }
+    launch(ws, &plan, args, rt)
+}
+
+/// `flightdeck unlock TARGET LOCK_ID`: frees a lock kept for a human (audited).
+pub fn unlock(
+    ws: &Workspace,
+    target_name: &str,
+    lock_id: &str,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32> {
+    let t = target(ws, target_name)?;
+    let path: PathBuf = ws.registry.store_path.clone();
+    let work = async {
+        let mut store = Store::open(&path).map_err(gate_err)?;
+        store
+            .force_unlock(&t.name, lock_id, crate::domain::now())
+            .map_err(gate_err)
+    };
+    let target = format!("target:{}", t.name);
+    match rt.block_on(ws.gate.run("force_unlock", &target, lock_id, work))? {
+        Some(l) => {
+            println!(
+                "{} unlocked (was held by deploy #{}, {})",
+                t.name, l.deploy_id, l.holder
+            );
+            Ok(0)
+        }
+        None => {
+            println!("{} has no lock {lock_id:?}; nothing changed", t.name);
+            Ok(1)
+        }
+    }
+}
+
+/// `flightdeck deploy-runner`: the detached runner's body; the exit code by outcome.
+pub fn runner_main(
+    store_path: &Path,
+    state_dir: &Path,
+    id: i64,
+    rt: &tokio::runtime::Runtime,
+) -> i32 {
+    let result = rt.block_on(async {
+        // A hang-up must not end a deploy: ignore SIGHUP for as long as the runner runs.
+        let _hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        runner::run(store_path, state_dir, id).await
+    });
+    match result {
+        Ok(o) if o.state == crate::domain::DeployState::Succeeded => 0,
+        Ok(_) => 1,
+        Err(e) => {
+            eprintln!("deploy-runner: {e}");
+            2
+        }
+    }
+}
+
+/// Leaves the caller's session (the runner's first act).
+pub fn detach() {
+    runner::detach();
+}
