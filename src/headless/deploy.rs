@@ -68,8 +68,35 @@ fn unfinished(store: &Store, target: &str) -> Result<Option<DeployRecord>> {
         .filter(|d| d.state == "running"))
 }
 
+/// Whether the deploy's runner lives (a runner that has not yet said its pid counts as
+/// starting for one lock TTL).
 fn runner_alive(d: &DeployRecord) -> bool {
-    d.pid.is_some_and(alive)
+    match d.pid {
+        Some(pid) => alive(pid),
+        None => crate::domain::now() - d.started < LOCK_TTL_SECS,
+    }
+}
+
+/// A new deploy waits for the last one: running, or interrupted and not yet resumed.
+fn refuse_while_unfinished(store: &Store, t: &TargetConfig) -> Result<()> {
+    let Some(d) = unfinished(store, &t.name)? else {
+        return Ok(());
+    };
+    let msg = if runner_alive(&d) {
+        format!(
+            "deploy #{} of {} is running (runner pid {}, {} → {}); follow it with `flightdeck deploy {} --resume`, stop it with `flightdeck deploy {} --abort`",
+            d.id,
+            t.name,
+            d.pid.unwrap_or(0),
+            d.from.as_deref().unwrap_or("nothing"),
+            d.to,
+            t.name,
+            t.name
+        )
+    } else {
+        crate::store::LockError::Unfinished(d.id, t.name.clone()).to_string()
+    };
+    Err(UsageError(msg).into())
 }
 
 /// Asks for the target's name on a protected target; `--yes` skips it.
@@ -214,13 +241,13 @@ pub fn follow(store_path: &Path, id: i64) -> Result<i32> {
                 d.state,
                 d.reason.map(|r| format!(" — {r}")).unwrap_or_default()
             );
-            if d.state == "failed_rollback" {
-                if let Some(l) = store.lock(&d.target)? {
-                    println!(
-                        "the lock stays until a human looks: `flightdeck unlock {} {}`",
-                        d.target, l.lock_id
-                    );
-                }
+            if d.state == "failed_rollback"
+                && let Some(l) = store.lock(&d.target)?
+            {
+                println!(
+                    "the lock stays until a human looks: `flightdeck unlock {} {}`",
+                    d.target, l.lock_id
+                );
             }
             return Ok(if d.state == "succeeded" { 0 } else { 1 });
         }
@@ -270,6 +297,7 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -
         };
         return carry_on(ws, &store, &d, args.abort, args.detach, rt);
     }
+    refuse_while_unfinished(&store, t)?;
     let version = args
         .version
         .as_deref()

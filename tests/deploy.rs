@@ -1,0 +1,356 @@
+//! Deploys through the real binary: the demo fleet of real processes on loopback, a runner
+//! killed with SIGKILL and resumed, and hostile versions handed to a script engine.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, bin};
+use serde_json::Value;
+
+/// Stops every fleet process a test started, whatever the test's outcome.
+struct Fleet<'a> {
+    sb: &'a Sandbox,
+    args: Vec<&'a str>,
+}
+
+impl Drop for Fleet<'_> {
+    fn drop(&mut self) {
+        self.sb.run(&self.args);
+    }
+}
+
+fn target<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["deploys"]
+        .as_array()
+        .and_then(|d| d.iter().find(|t| t["target"] == name))
+        .unwrap_or_else(|| panic!("no target {name} in {status}"))
+}
+
+fn versions(t: &Value) -> Vec<String> {
+    t["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["version"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+fn journal(db: &Path, id: i64) -> Vec<(String, String, String, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT phase, node, step, status FROM deploy_journal WHERE deploy_id = ?1 ORDER BY seq")
+        .unwrap();
+    stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
+    let sb = Sandbox::new();
+    let _fleet = Fleet {
+        sb: &sb,
+        args: vec!["demo", "--stop"],
+    };
+    let (code, out, err) = sb.run(&["deploy", "demo-api", "v1", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("nothing → v1") && out.contains("dry run: nothing changed"),
+        "{out}"
+    );
+    assert_eq!(
+        versions(target(&sb.status(&[]), "demo-api")),
+        ["-", "-", "-"]
+    );
+
+    let (code, out, err) = sb.run(&["--read-only", "deploy", "demo-api", "v1"]);
+    assert_ne!(code, 0, "read-only refuses: {out}");
+    assert!(err.contains("read-only"), "{err}");
+
+    for v in ["v1", "v2"] {
+        let (code, out, err) = sb.run(&["deploy", "demo-api", v]);
+        assert_eq!(code, 0, "deploy {v}: {out}{err}");
+        assert!(out.contains(": succeeded in"), "{out}");
+    }
+    let s = sb.status(&[]);
+    let t = target(&s, "demo-api");
+    assert_eq!(versions(t), ["v2", "v2", "v2"]);
+    assert_eq!(t["state"], "succeeded");
+    assert!(t["lock"].is_null(), "the lock is released: {t}");
+
+    let (code, out, _) = sb.run(&["deploy", "demo-api", "v3"]);
+    assert_eq!(code, 1, "the broken release fails: {out}");
+    assert!(
+        out.contains("smoke:orders") && out.contains("answered 500"),
+        "{out}"
+    );
+    assert!(out.contains(": rolled_back in"), "{out}");
+    let s = sb.status(&[]);
+    let t = target(&s, "demo-api");
+    assert_eq!(versions(t), ["v2", "v2", "v2"], "every node back on v2");
+    assert_eq!(t["state"], "rolled_back");
+    // Only the first node ever ran v3: the budget of 0 stopped the rollout there.
+    let db = sb.state().join("demo/store.db");
+    let deploys_of_v3 = journal(&db, 3)
+        .into_iter()
+        .filter(|(p, _, s, st)| p == "forward" && s == "deploy" && st == "ok")
+        .count();
+    assert_eq!(deploys_of_v3, 1);
+
+    let (code, out, err) = sb.run(&["rollback", "demo-api"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("v2 → v1"), "{out}");
+    assert_eq!(
+        versions(target(&sb.status(&[]), "demo-api")),
+        ["v1", "v1", "v1"]
+    );
+
+    let (code, _, err) = sb.run(&["demo", "--stop"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stopped 3"), "{err}");
+    let t = sb.status(&[]);
+    assert!(
+        target(&t, "demo-api")["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["state"] == "down"),
+        "{t}"
+    );
+}
+
+fn write_config(sb: &Sandbox, body: &str) {
+    std::fs::write(
+        sb.path().join("flightdeck.toml"),
+        format!("workspace = \"t\"\n{body}"),
+    )
+    .unwrap();
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_runner_killed_mid_deploy_is_resumed_without_repeating_a_finished_step() {
+    let sb = Sandbox::new();
+    let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
+    // Each node takes a second to start, so the deploy is still running when the runner dies.
+    write_config(
+        &sb,
+        &format!(
+            r#"
+[[targets]]
+name = "slow"
+environment = "staging"
+nodes = ["s1", "s2", "s3"]
+engine = "local-fleet"
+run = ["sh", "-c", "sleep 1; exec \"$FD\" demo-api"]
+env = {{ FD = "{}" }}
+strategy = {{ node_deadline_secs = 20 }}
+"#,
+            bin()
+        ),
+    );
+    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // A second deploy of the same target is refused while the first runs.
+    let (code, _, err) = sb.run(&["deploy", "slow", "v3"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("deploy #2 of slow is running"), "{err}");
+
+    let db = sb.state().join("t/store.db");
+    wait_until("s1 on v2", 30, || {
+        journal(&db, 2)
+            .iter()
+            .any(|(p, n, s, st)| p == "forward" && n == "s1" && s == "undrain" && st == "ok")
+    });
+    let pid = sb.status(&[])["deploys"][0]["last"]["pid"]
+        .as_u64()
+        .unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the runner to go", 10, || {
+        !Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
+
+    let t = sb.status(&[]);
+    assert_eq!(
+        target(&t, "slow")["state"],
+        "running",
+        "the store still says running: {t}"
+    );
+    let (code, _, err) = sb.run(&["deploy", "slow", "v3"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("did not finish") && err.contains("--resume"),
+        "{err}"
+    );
+
+    let (code, out, err) = sb.run(&["deploy", "slow", "--resume"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("resumed") && out.contains(": succeeded in"),
+        "{out}"
+    );
+    assert_eq!(
+        versions(target(&sb.status(&[]), "slow")),
+        ["v2", "v2", "v2"]
+    );
+    let j = journal(&db, 2);
+    let done = |node: &str, step: &str| {
+        j.iter()
+            .filter(|(p, n, s, st)| p == "forward" && n == node && s == step && st == "ok")
+            .count()
+    };
+    for step in ["drain", "deploy", "health", "undrain"] {
+        assert_eq!(done("s1", step), 1, "s1 {step} ran once: {j:?}");
+        assert_eq!(done("s3", step), 1, "s3 {step} ran once: {j:?}");
+    }
+    assert!(
+        j.iter().any(|(p, _, s, _)| p == "deploy" && s == "resume"),
+        "{j:?}"
+    );
+    // Exactly one instance per node is left running.
+    let fleet: Vec<PathBuf> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::read(p.join("environ")).is_ok_and(|env| {
+                let env = String::from_utf8_lossy(&env);
+                env.contains("FLIGHTDECK_TARGET=slow") && env.contains(&format!("FD={}", bin()))
+            }) && std::fs::read_to_string(p.join("stat")).is_ok_and(|s| !s.contains(") Z"))
+        })
+        .collect();
+    assert_eq!(fleet.len(), 3, "{fleet:?}");
+}
+
+/// Kills a configured target's local fleet when the test ends.
+struct KillFleet(PathBuf, &'static str);
+
+impl Drop for KillFleet {
+    fn drop(&mut self) {
+        stop_fleet(&self.0, self.1);
+    }
+}
+
+/// Stops a configured target's local fleet (the tests' own `demo --stop`).
+fn stop_fleet(db: &Path, target: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT data FROM deploy_nodes WHERE target = ?1")
+        .unwrap();
+    let data: Vec<String> = stmt
+        .query_map([target], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for d in data {
+        let v: Value = serde_json::from_str(&d).unwrap_or_default();
+        for k in ["current", "next"] {
+            if let Some(pid) = v[k]["pid"].as_i64() {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_versions_reach_scripts_as_data_never_as_code() {
+    let sb = Sandbox::new();
+    let out = sb.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    write_config(
+        &sb,
+        &format!(
+            r#"
+[[targets]]
+name = "web"
+environment = "test"
+nodes = ["w1", "w2"]
+engine = "script"
+drain = false
+env = {{ OUT = "{}" }}
+script = {{ deploy = ["sh", "-c", "printf '%s' \"$FLIGHTDECK_VERSION\" > \"$OUT/$FLIGHTDECK_NODE\""], health = ["true"] }}
+"#,
+            out.display()
+        ),
+    );
+    let corpus = [
+        "main; touch pwned-1",
+        "$(touch pwned-2)",
+        "`touch pwned-3`",
+        "-rf",
+        "--help",
+        "v1 && touch pwned-4 || true",
+        "a'b\"c\\d",
+        "%s%n{version}",
+        "versión-ünïcode-🚀",
+    ];
+    for v in corpus {
+        let (code, o, e) = sb.run(&["deploy", "web", "--", v]);
+        assert_eq!(code, 0, "{v}: {o}{e}");
+        for node in ["w1", "w2"] {
+            assert_eq!(
+                std::fs::read_to_string(out.join(node)).unwrap(),
+                v,
+                "{node} got {v:?} verbatim"
+            );
+        }
+    }
+    let pwned: Vec<_> = [sb.path(), out.as_path(), Path::new("/tmp")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pwned-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(pwned.is_empty(), "{pwned:?}");
+    let (code, _, err) = sb.run(&["deploy", "web", "--", "two\nlines"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not usable"), "{err}");
+}
+
+#[test]
+fn a_protected_target_needs_a_typed_name_or_yes() {
+    let sb = Sandbox::new();
+    write_config(
+        &sb,
+        r#"
+[[targets]]
+name = "prod"
+nodes = ["p1"]
+engine = "script"
+script = { deploy = ["true"], health = ["true"] }
+"#,
+    );
+    let (code, out, err) = sb.run(&["deploy", "prod", "v1"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("protected") && err.contains("--yes"), "{err}");
+    assert_eq!(
+        target(&sb.status(&[]), "prod")["state"],
+        "idle",
+        "nothing started"
+    );
+    let (code, out, err) = sb.run(&["deploy", "prod", "v1", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 0);
+}
