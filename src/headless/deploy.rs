@@ -2,16 +2,15 @@
 //! through the mutation gate, then follow its journal until the deploy ends.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use color_eyre::eyre::Result;
 
 use crate::config::TargetConfig;
-use crate::engine::deploy::local_fleet::alive;
-use crate::engine::deploy::{DeployKind, DeployPlan, LOCK_TTL_SECS, runner, view};
-use crate::providers::ProviderError;
-use crate::store::{DeployRecord, NewDeploy, Store};
+use crate::engine::deploy::launch::{self, Launcher, runner_alive, unfinished};
+use crate::engine::deploy::{DeployKind, DeployPlan, runner};
+use crate::store::{DeployRecord, Store};
 use crate::workspace::{UsageError, Workspace};
 
 /// What `flightdeck deploy` was asked.
@@ -59,46 +58,6 @@ fn check_version(v: &str) -> Result<()> {
     Ok(())
 }
 
-/// The running (or interrupted) deploy of a target, if any.
-fn unfinished(store: &Store, target: &str) -> Result<Option<DeployRecord>> {
-    Ok(store
-        .deploys(target, 1)?
-        .into_iter()
-        .next()
-        .filter(|d| d.state == "running"))
-}
-
-/// Whether the deploy's runner lives (a runner that has not yet said its pid counts as
-/// starting for one lock TTL).
-fn runner_alive(d: &DeployRecord) -> bool {
-    match d.pid {
-        Some(pid) => alive(pid),
-        None => crate::domain::now() - d.started < LOCK_TTL_SECS,
-    }
-}
-
-/// A new deploy waits for the last one: running, or interrupted and not yet resumed.
-fn refuse_while_unfinished(store: &Store, t: &TargetConfig) -> Result<()> {
-    let Some(d) = unfinished(store, &t.name)? else {
-        return Ok(());
-    };
-    let msg = if runner_alive(&d) {
-        format!(
-            "deploy #{} of {} is running (runner pid {}, {} → {}); follow it with `flightdeck deploy {} --resume`, stop it with `flightdeck deploy {} --abort`",
-            d.id,
-            t.name,
-            d.pid.unwrap_or(0),
-            d.from.as_deref().unwrap_or("nothing"),
-            d.to,
-            t.name,
-            t.name
-        )
-    } else {
-        crate::store::LockError::Unfinished(d.id, t.name.clone()).to_string()
-    };
-    Err(UsageError(msg).into())
-}
-
 /// Asks for the target's name on a protected target; `--yes` skips it.
 fn confirm(t: &TargetConfig, yes: bool) -> Result<()> {
     if !t.is_protected() || yes {
@@ -124,95 +83,15 @@ fn confirm(t: &TargetConfig, yes: bool) -> Result<()> {
     Ok(())
 }
 
-/// Plans `kind` to `to` on `t` from what its nodes run now.
-fn plan(
-    ws: &Workspace,
-    store: &Store,
-    t: &TargetConfig,
-    kind: DeployKind,
-    to: &str,
-) -> Result<DeployPlan> {
-    let current = view::current_versions(store, t)?;
-    let hint = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f").to_string();
-    Ok(DeployPlan::new(
-        t,
-        kind,
-        to,
-        &current,
-        ws.base_dir.clone(),
-        std::env::current_exe()?,
-        runner::log_path(&ws.state_dir, &t.name, &hint),
-    ))
-}
-
-fn gate_err(e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::Other(e.to_string())
-}
-
-/// Starts the runner of deploy `id`, reaping it in the background.
-fn spawn_runner(ws: &Workspace, id: i64, log: &Path) -> Result<u32, ProviderError> {
-    let exe = std::env::current_exe().map_err(gate_err)?;
-    let mut child =
-        runner::spawn(&exe, &ws.registry.store_path, &ws.state_dir, id, log).map_err(gate_err)?;
-    let pid = child.id();
-    std::thread::spawn(move || child.wait());
-    Ok(pid)
-}
-
-/// Records the deploy, takes the lock and starts its runner, all through the gate.
-fn start(ws: &Workspace, plan: &DeployPlan, rt: &tokio::runtime::Runtime) -> Result<(i64, u32)> {
-    let new = NewDeploy {
-        target: plan.target.name.clone(),
-        kind: plan.kind.as_str().into(),
-        from: plan.from_version(),
-        to: plan.to.clone(),
-        plan: serde_json::to_string(plan)?,
+/// The launcher for this workspace.
+pub fn launcher(ws: &Workspace) -> Result<Launcher> {
+    Ok(Launcher {
+        store_path: ws.registry.store_path.clone(),
+        state_dir: ws.state_dir.clone(),
+        base_dir: ws.base_dir.clone(),
         actor: ws.actor.clone(),
-    };
-    let detail = format!("{} → {}", new.from.as_deref().unwrap_or("nothing"), new.to);
-    let work = async {
-        let mut store = Store::open(&ws.registry.store_path).map_err(gate_err)?;
-        let now = crate::domain::now();
-        let (id, lock) = store
-            .begin_deploy(&new, &ws.actor, std::process::id(), LOCK_TTL_SECS, now)
-            .map_err(gate_err)?;
-        match spawn_runner(ws, id, &plan.log_path) {
-            Ok(pid) => Ok((id, pid)),
-            Err(e) => {
-                // Nothing ran: the deploy ends here and the target is free again.
-                let _ = store.finish_deploy(id, "failed", Some(&e.to_string()), now);
-                let _ = store.release_lock(&lock);
-                Err(e)
-            }
-        }
-    };
-    let action = plan.kind.as_str();
-    let target = format!("target:{}", plan.target.name);
-    Ok(rt.block_on(ws.gate.run(action, &target, &detail, work))?)
-}
-
-/// Starts a fresh runner for an interrupted deploy (its journal says what is done).
-fn restart(ws: &Workspace, d: &DeployRecord, rt: &tokio::runtime::Runtime) -> Result<u32> {
-    let log = serde_json::from_str::<DeployPlan>(&d.plan)
-        .map(|p| p.log_path)
-        .unwrap_or_else(|_| runner::log_path(&ws.state_dir, &d.target, &d.id.to_string()));
-    let work = async {
-        let mut store = Store::open(&ws.registry.store_path).map_err(gate_err)?;
-        store
-            .resume_lock(
-                d.id,
-                &ws.actor,
-                std::process::id(),
-                LOCK_TTL_SECS,
-                crate::domain::now(),
-                runner_alive(d),
-            )
-            .map_err(gate_err)?;
-        spawn_runner(ws, d.id, &log)
-    };
-    let target = format!("target:{}", d.target);
-    let detail = format!("deploy #{}", d.id);
-    Ok(rt.block_on(ws.gate.run("deploy_resume", &target, &detail, work))?)
+        program: std::env::current_exe()?,
+    })
 }
 
 /// Prints the journal of deploy `id` as it grows until the deploy ends; the exit code.
@@ -295,20 +174,22 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -
             })
             .into());
         };
-        return carry_on(ws, &store, &d, args.abort, args.detach, rt);
+        return carry_on(ws, &d, args.abort, args.detach, rt);
     }
-    refuse_while_unfinished(&store, t)?;
+    if let Some(why) = launch::busy(&store, &t.name)? {
+        return Err(UsageError(why).into());
+    }
     let version = args
         .version
         .as_deref()
         .ok_or_else(|| UsageError("deploy needs a VERSION (or --resume / --abort)".into()))?;
     check_version(version)?;
-    let plan = plan(ws, &store, t, DeployKind::Deploy, version)?;
-    launch(ws, &plan, args, rt)
+    let plan = launcher(ws)?.plan(&store, t, DeployKind::Deploy, version)?;
+    go(ws, &plan, args, rt)
 }
 
 /// Shows the plan, confirms, starts and follows.
-fn launch(
+fn go(
     ws: &Workspace,
     plan: &DeployPlan,
     args: &DeployArgs,
@@ -325,7 +206,7 @@ fn launch(
         return Err(UsageError(format!("read-only mode: {} refused", plan.kind.as_str())).into());
     }
     confirm(&plan.target, args.yes)?;
-    let (id, pid) = start(ws, plan, rt)?;
+    let (id, pid) = rt.block_on(launcher(ws)?.start(&ws.gate, plan))?;
     started(id, pid, &plan.log_path, args.detach);
     if args.detach {
         return Ok(0);
@@ -337,33 +218,31 @@ fn launch(
 /// new runner for a dead one, then follows.
 fn carry_on(
     ws: &Workspace,
-    store: &Store,
     d: &DeployRecord,
     abort: bool,
     detach: bool,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32> {
-    if abort {
-        let target = format!("target:{}", d.target);
-        let work = async { store.request_abort(d.id).map_err(gate_err) };
-        rt.block_on(
-            ws.gate
-                .run("deploy_abort", &target, &format!("deploy #{}", d.id), work),
-        )?;
+    let l = launcher(ws)?;
+    let resumed = if abort {
+        let pid = rt.block_on(l.abort(&ws.gate, d))?;
         println!(
             "deploy #{}: abort requested; it rolls back what it changed",
             d.id
         );
-    }
-    if runner_alive(d) {
-        println!(
+        pid
+    } else if runner_alive(d) {
+        None
+    } else {
+        Some(rt.block_on(l.resume(&ws.gate, d))?)
+    };
+    match resumed {
+        Some(pid) => println!("deploy #{} resumed (runner pid {pid})", d.id),
+        None => println!(
             "deploy #{} is running (runner pid {})",
             d.id,
             d.pid.unwrap_or(0)
-        );
-    } else {
-        let pid = restart(ws, d, rt)?;
-        println!("deploy #{} resumed (runner pid {pid})", d.id);
+        ),
     }
     if detach {
         return Ok(0);
@@ -385,27 +264,10 @@ pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime)
             return Ok(0);
         }
         confirm(t, args.yes)?;
-        return carry_on(ws, &store, &d, true, args.detach, rt);
+        return carry_on(ws, &d, true, args.detach, rt);
     }
-    let last_ok = store
-        .deploys(&t.name, 200)?
-        .into_iter()
-        .find(|d| d.kind == "deploy" && d.state == "succeeded");
-    let Some(last_ok) = last_ok else {
-        return Err(UsageError(format!(
-            "nothing to roll back: {} has no successful deploy",
-            t.name
-        ))
-        .into());
-    };
-    let Some(to) = last_ok.from.clone() else {
-        return Err(UsageError(format!(
-            "nothing to roll back to: deploy #{} put the first version ({}) on {}",
-            last_ok.id, last_ok.to, t.name
-        ))
-        .into());
-    };
-    let plan = plan(ws, &store, t, DeployKind::Rollback, &to)?;
+    let to = launch::rollback_version(&store, &t.name)?.map_err(UsageError)?;
+    let plan = launcher(ws)?.plan(&store, t, DeployKind::Rollback, &to)?;
     if plan
         .previous
         .values()
@@ -413,7 +275,7 @@ pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime)
     {
         return Err(UsageError(format!("{} already runs {to} on every node", t.name)).into());
     }
-    launch(ws, &plan, args, rt)
+    go(ws, &plan, args, rt)
 }
 
 /// `flightdeck unlock TARGET LOCK_ID`: frees a lock kept for a human (audited).
@@ -424,15 +286,7 @@ pub fn unlock(
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32> {
     let t = target(ws, target_name)?;
-    let path: PathBuf = ws.registry.store_path.clone();
-    let work = async {
-        let mut store = Store::open(&path).map_err(gate_err)?;
-        store
-            .force_unlock(&t.name, lock_id, crate::domain::now())
-            .map_err(gate_err)
-    };
-    let target = format!("target:{}", t.name);
-    match rt.block_on(ws.gate.run("force_unlock", &target, lock_id, work))? {
+    match rt.block_on(launcher(ws)?.unlock(&ws.gate, &t.name, lock_id))? {
         Some(l) => {
             println!(
                 "{} unlocked (was held by deploy #{}, {})",

@@ -2,6 +2,7 @@
 //! in batches with gates and rollback, and the detached runner that owns a deploy.
 
 pub mod gates;
+pub mod launch;
 pub mod local_fleet;
 pub mod orchestrator;
 pub mod runner;

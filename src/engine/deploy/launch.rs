@@ -1,0 +1,206 @@
+//! Starting, resuming and aborting deploys through the mutation gate: shared by the headless
+//! commands and the cockpit, so both take the same lock and start the same runner.
+
+use std::path::{Path, PathBuf};
+
+use super::local_fleet::alive;
+use super::{DeployKind, DeployPlan, LOCK_TTL_SECS, runner, view};
+use crate::config::TargetConfig;
+use crate::engine::gate::{Gate, GateError};
+use crate::providers::ProviderError;
+use crate::store::{DeployRecord, LockError, NewDeploy, Store, StoreError};
+
+/// What starting a runner needs: the store, the state dir, who acts and the binary.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    /// The workspace's store.
+    pub store_path: PathBuf,
+    /// The state dir (logs, fleet output).
+    pub state_dir: PathBuf,
+    /// Relative paths in targets are from here.
+    pub base_dir: PathBuf,
+    /// `user@host`.
+    pub actor: String,
+    /// The flightdeck binary the runner runs as.
+    pub program: PathBuf,
+}
+
+fn other(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Other(e.to_string())
+}
+
+/// Whether the deploy's runner lives (a runner that has not yet said its pid counts as
+/// starting for one lock TTL).
+pub fn runner_alive(d: &DeployRecord) -> bool {
+    match d.pid {
+        Some(pid) => alive(pid),
+        None => crate::domain::now() - d.started < LOCK_TTL_SECS,
+    }
+}
+
+/// The running (or interrupted) deploy of a target, if any.
+pub fn unfinished(store: &Store, target: &str) -> Result<Option<DeployRecord>, StoreError> {
+    Ok(store
+        .deploys(target, 1)?
+        .into_iter()
+        .next()
+        .filter(|d| d.state == "running"))
+}
+
+/// Why a new deploy of `target` must wait, if it must: one running, or one interrupted.
+pub fn busy(store: &Store, target: &str) -> Result<Option<String>, StoreError> {
+    let Some(d) = unfinished(store, target)? else {
+        return Ok(None);
+    };
+    Ok(Some(if runner_alive(&d) {
+        format!(
+            "deploy #{} of {target} is running (runner pid {}, {} → {}); follow it with `flightdeck deploy {target} --resume`, stop it with `flightdeck deploy {target} --abort`",
+            d.id,
+            d.pid.unwrap_or(0),
+            d.from.as_deref().unwrap_or("nothing"),
+            d.to,
+        )
+    } else {
+        LockError::Unfinished(d.id, target.to_string()).to_string()
+    }))
+}
+
+/// The version the last successful deploy replaced: what a rollback returns to.
+pub fn rollback_version(store: &Store, target: &str) -> Result<Result<String, String>, StoreError> {
+    let last_ok = store
+        .deploys(target, 200)?
+        .into_iter()
+        .find(|d| d.kind == "deploy" && d.state == "succeeded");
+    Ok(match last_ok {
+        None => Err(format!(
+            "nothing to roll back: {target} has no successful deploy"
+        )),
+        Some(d) => d.from.ok_or(format!(
+            "nothing to roll back to: deploy #{} put the first version ({}) on {target}",
+            d.id, d.to
+        )),
+    })
+}
+
+impl Launcher {
+    /// Plans `kind` to `to` on `t` from what its nodes run now.
+    pub fn plan(
+        &self,
+        store: &Store,
+        t: &TargetConfig,
+        kind: DeployKind,
+        to: &str,
+    ) -> Result<DeployPlan, StoreError> {
+        let current = view::current_versions(store, t)?;
+        let hint = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f").to_string();
+        Ok(DeployPlan::new(
+            t,
+            kind,
+            to,
+            &current,
+            self.base_dir.clone(),
+            self.program.clone(),
+            runner::log_path(&self.state_dir, &t.name, &hint),
+        ))
+    }
+
+    /// Starts the runner of deploy `id`, reaped by a thread of this process.
+    fn spawn(&self, id: i64, log: &Path) -> Result<u32, ProviderError> {
+        let mut child = runner::spawn(&self.program, &self.store_path, &self.state_dir, id, log)
+            .map_err(other)?;
+        let pid = child.id();
+        std::thread::spawn(move || child.wait());
+        Ok(pid)
+    }
+
+    /// Records the deploy, takes the lock and starts its runner, all through the gate:
+    /// the deploy's id and the runner's pid.
+    pub async fn start(&self, gate: &Gate, plan: &DeployPlan) -> Result<(i64, u32), GateError> {
+        let new = NewDeploy {
+            target: plan.target.name.clone(),
+            kind: plan.kind.as_str().into(),
+            from: plan.from_version(),
+            to: plan.to.clone(),
+            plan: serde_json::to_string(plan).map_err(other)?,
+            actor: self.actor.clone(),
+        };
+        let detail = format!("{} → {}", new.from.as_deref().unwrap_or("nothing"), new.to);
+        let work = async {
+            let mut store = Store::open(&self.store_path).map_err(other)?;
+            let now = crate::domain::now();
+            let (id, lock) = store
+                .begin_deploy(&new, &self.actor, std::process::id(), LOCK_TTL_SECS, now)
+                .map_err(other)?;
+            match self.spawn(id, &plan.log_path) {
+                Ok(pid) => Ok((id, pid)),
+                Err(e) => {
+                    // Nothing ran: the deploy ends here and the target is free again.
+                    let _ = store.finish_deploy(id, "failed", Some(&e.to_string()), now);
+                    let _ = store.release_lock(&lock);
+                    Err(e)
+                }
+            }
+        };
+        let target = format!("target:{}", plan.target.name);
+        gate.run(plan.kind.as_str(), &target, &detail, work).await
+    }
+
+    /// Starts a fresh runner for an interrupted deploy (its journal says what is done).
+    pub async fn resume(&self, gate: &Gate, d: &DeployRecord) -> Result<u32, GateError> {
+        let log = serde_json::from_str::<DeployPlan>(&d.plan)
+            .map(|p| p.log_path)
+            .unwrap_or_else(|_| runner::log_path(&self.state_dir, &d.target, &d.id.to_string()));
+        let work = async {
+            let mut store = Store::open(&self.store_path).map_err(other)?;
+            store
+                .resume_lock(
+                    d.id,
+                    &self.actor,
+                    std::process::id(),
+                    LOCK_TTL_SECS,
+                    crate::domain::now(),
+                    runner_alive(d),
+                )
+                .map_err(other)?;
+            self.spawn(d.id, &log)
+        };
+        let target = format!("target:{}", d.target);
+        gate.run("deploy_resume", &target, &format!("deploy #{}", d.id), work)
+            .await
+    }
+
+    /// Asks deploy `d` to stop and roll back; a dead runner is replaced so the rollback
+    /// happens. The new runner's pid when one was started.
+    pub async fn abort(&self, gate: &Gate, d: &DeployRecord) -> Result<Option<u32>, GateError> {
+        let target = format!("target:{}", d.target);
+        let work = async {
+            Store::open(&self.store_path)
+                .and_then(|s| s.request_abort(d.id))
+                .map_err(other)
+        };
+        gate.run("deploy_abort", &target, &format!("deploy #{}", d.id), work)
+            .await?;
+        if runner_alive(d) {
+            Ok(None)
+        } else {
+            self.resume(gate, d).await.map(Some)
+        }
+    }
+
+    /// Frees a lock kept for a human (audited): what was freed, if the id matched.
+    pub async fn unlock(
+        &self,
+        gate: &Gate,
+        target: &str,
+        lock_id: &str,
+    ) -> Result<Option<crate::store::LockInfo>, GateError> {
+        let work = async {
+            let mut store = Store::open(&self.store_path).map_err(other)?;
+            store
+                .force_unlock(target, lock_id, crate::domain::now())
+                .map_err(other)
+        };
+        gate.run("force_unlock", &format!("target:{target}"), lock_id, work)
+            .await
+    }
+}
