@@ -40,6 +40,7 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
         providers: ws.registry.infos.clone(),
         backlog,
         watches: ws.pipelines.iter().any(|p| p.branch.is_some()),
+        targets: ws.targets.clone(),
         builds: ws.registry.builds.as_ref().map(|(src, _)| {
             (
                 src.id().to_string(),

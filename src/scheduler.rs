@@ -16,6 +16,8 @@ use crate::providers::{BacklogSource, BuildSource, ProviderError, with_timeout};
 use crate::store::Store;
 use crate::workspace::Workspace;
 
+mod deploys;
+
 type Source<T> = Option<(Arc<T>, Duration)>;
 
 /// How long reading or searching a log may take before it is abandoned.
@@ -45,6 +47,8 @@ pub struct Scheduler {
     actor: String,
     /// Cancel flags of the runs this cockpit is executing.
     running: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
+    /// Deploy targets and their launcher, when there are targets.
+    deploys: Option<Arc<deploys::Deploys>>,
 }
 
 impl Scheduler {
@@ -59,6 +63,10 @@ impl Scheduler {
             store_path: ws.registry.store_path.clone(),
             actor: ws.actor.clone(),
             running: Arc::default(),
+            deploys: (!ws.targets.is_empty())
+                .then(|| ws.launcher().ok())
+                .flatten()
+                .map(|l| Arc::new(deploys::Deploys::new(ws.targets.clone(), l))),
         }
     }
 
@@ -66,6 +74,13 @@ impl Scheduler {
     pub fn run(&self, cmd: Command) {
         let tx = self.tx.clone();
         match cmd {
+            cmd @ (Command::ListDeploys { .. }
+            | Command::StartDeploy { .. }
+            | Command::SteerDeploy { .. }) => {
+                if let Some(d) = &self.deploys {
+                    d.run(cmd, self.gate.clone(), tx);
+                }
+            }
             Command::ListBacklog { request, force } => {
                 let Some((source, timeout)) = self.backlog.clone() else {
                     return;

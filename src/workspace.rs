@@ -87,6 +87,17 @@ impl Workspace {
         self.targets.iter().find(|t| t.name == name)
     }
 
+    /// What starting a deploy runner needs, for this workspace.
+    pub fn launcher(&self) -> Result<crate::engine::deploy::launch::Launcher> {
+        Ok(crate::engine::deploy::launch::Launcher {
+            store_path: self.registry.store_path.clone(),
+            state_dir: self.state_dir.clone(),
+            base_dir: self.base_dir.clone(),
+            actor: self.actor.clone(),
+            program: std::env::current_exe().wrap_err("cannot find the flightdeck binary")?,
+        })
+    }
+
     /// The pipeline with this name.
     pub fn pipeline(&self, name: &str) -> Option<&Plan> {
         self.pipelines.iter().find(|p| p.name == name)

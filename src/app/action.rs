@@ -11,6 +11,8 @@ pub enum Context {
     Backlog,
     /// In the builds pane.
     Builds,
+    /// In the deploys pane.
+    Deploys,
 }
 
 impl Context {
@@ -21,6 +23,7 @@ impl Context {
             Context::List => "Lists and views",
             Context::Backlog => "Backlog",
             Context::Builds => "Builds",
+            Context::Deploys => "Deploys",
         }
     }
 }
@@ -87,6 +90,10 @@ actions! {
     SearchPrev, "search_prev", Builds, false, ["N"], "Previous match of the log search";
     FirstError, "first_error", Builds, false, ["e"], "Jump to the first error in the log";
     ToggleWrap, "toggle_wrap", Builds, false, ["w"], "Wrap or cut long log lines";
+    Deploy, "deploy", Deploys, true, ["d"], "Deploy a version to the selected target (plan, then confirm)";
+    RollbackTarget, "rollback", Deploys, true, ["b"], "Roll the selected target back to the version before";
+    AbortDeploy, "abort_deploy", Deploys, true, ["C"], "Abort the running deploy; it rolls back (asks first)";
+    ResumeDeploy, "resume_deploy", Deploys, true, ["u"], "Resume a deploy whose runner stopped (asks first)";
 }
 
 /// An action's name, context, default keys and description.

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod backlog;
 pub mod builds;
+pub mod deploys;
 pub mod feed;
 pub mod input;
 pub mod keymap;
@@ -100,6 +101,22 @@ pub enum Event {
         /// The touched item's id, or why it failed.
         result: Result<String, GateError>,
     },
+    /// The deploy targets were read from the store.
+    DeploysListed {
+        /// Request id.
+        request: u64,
+        /// Every target.
+        result: Result<Option<Vec<crate::engine::deploy::view::TargetSnapshot>>, ProviderError>,
+    },
+    /// A deploy, rollback, abort or resume went through the gate.
+    DeployActed {
+        /// Request id.
+        request: u64,
+        /// What was asked, for the message.
+        what: String,
+        /// What happened.
+        result: Result<String, GateError>,
+    },
     /// A signal asked the process to stop.
     Terminate(&'static str),
     /// The terminal went away (EOF or EIO on input).
@@ -172,6 +189,36 @@ pub enum Command {
         /// Run id.
         run: String,
     },
+    /// Read every deploy target from the store.
+    ListDeploys {
+        /// Request id.
+        request: u64,
+    },
+    /// Start a deploy or rollback through the mutation gate.
+    StartDeploy {
+        /// Request id.
+        request: u64,
+        /// Target name.
+        target: String,
+        /// Deploy or rollback.
+        kind: crate::engine::deploy::DeployKind,
+        /// The version to install.
+        version: String,
+        /// What each node ran when the plan was confirmed; the deploy is refused if the
+        /// nodes changed since.
+        expected: std::collections::BTreeMap<String, Option<String>>,
+    },
+    /// Abort a running deploy (it rolls back) or resume an interrupted one, through the gate.
+    SteerDeploy {
+        /// Request id.
+        request: u64,
+        /// Target name.
+        target: String,
+        /// The deploy.
+        deploy: i64,
+        /// Abort (else resume).
+        abort: bool,
+    },
     /// Change the backlog through the mutation gate.
     MutateBacklog {
         /// Request id.
@@ -231,6 +278,8 @@ pub struct Init {
     pub builds: Option<(String, Vec<String>)>,
     /// Whether any pipeline watches a branch.
     pub watches: bool,
+    /// Deploy targets (empty: the deploys pane says it is not configured).
+    pub targets: Vec<crate::config::TargetConfig>,
     /// Theme names in cycling order, and the index of the current one.
     pub themes: (Vec<String>, usize),
     /// Terminal size.
@@ -256,6 +305,7 @@ impl Init {
             backlog: Ok(("local".into(), 2)),
             builds: None,
             watches: false,
+            targets: Vec::new(),
             themes: (vec!["default".into(), "light".into()], 0),
             size,
             session: "test".into(),
@@ -286,6 +336,8 @@ pub struct State {
     pub backlog: BacklogPane,
     /// The builds pane.
     pub builds: builds::BuildsPane,
+    /// The deploys pane.
+    pub deploys: deploys::DeploysPane,
     /// Whether any pipeline watches a branch (checked every few seconds).
     pub watches: bool,
     /// Tells this process's forms apart from other cockpits'.
@@ -324,8 +376,14 @@ impl State {
             builds.feed = Some(feed::Feed::new(&provider, 2));
             builds.pipelines = pipelines;
         }
+        let deploys = deploys::DeploysPane {
+            feed: (!init.targets.is_empty()).then(|| feed::Feed::new("local", 2)),
+            configs: init.targets,
+            ..Default::default()
+        };
         State {
             builds,
+            deploys,
             watches: init.watches,
             session: init.session,
             workspace: init.workspace,
@@ -374,7 +432,7 @@ pub fn not_configured(pane: PaneId) -> &'static str {
             "Not configured: no pipelines.\n\nAdd [[pipelines]] to the config (see config.example.toml) to run local CI here. GitHub Actions runs are not available in this version yet."
         }
         PaneId::Deploys => {
-            "Not configured: no deploy target.\n\nDeploy targets ([[targets]]: local fleet, scripts, Ansible) are not available in this version yet."
+            "Not configured: no deploy target.\n\nAdd [[targets]] to the config (local-fleet or script engine; see config.example.toml) to deploy from here."
         }
         PaneId::Health => {
             "Not configured: no health check.\n\nHTTP probes, host metrics, Prometheus and Alertmanager ([[checks]]) are not available in this version yet."

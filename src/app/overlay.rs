@@ -199,6 +199,17 @@ impl Overlay {
 pub enum Confirmed {
     /// Cancel this run.
     CancelRun(String),
+    /// Abort (true) or resume (false) deploy `1` of target `0`.
+    SteerDeploy(String, i64, bool),
+}
+
+/// What a choice is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// Which pipeline to run.
+    Pipeline,
+    /// Which version to deploy to this target.
+    Version(String),
 }
 
 /// Something drawn over the panes that takes the keyboard.
@@ -230,7 +241,11 @@ pub enum Overlay {
         options: Vec<String>,
         /// Selected option.
         selected: usize,
+        /// What the choice is for.
+        then: Choice,
     },
+    /// A deploy plan waiting for its confirmation.
+    DeployPlan(super::deploys::DeployConfirm),
     /// A yes/no question before something that cannot be undone; only a plain `y` says yes.
     Confirm {
         /// The question.

@@ -75,6 +75,9 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         | Event::TriggersChecked { .. }) => {
             builds::event(state, ev, now, &mut cmds);
         }
+        ev @ (Event::DeploysListed { .. } | Event::DeployActed { .. }) => {
+            deploys::event(state, ev, now);
+        }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
     cmds
@@ -83,6 +86,8 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
 fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     refresh_if_due(state, now, cmds);
     builds::refresh_if_due(state, now, cmds);
+    deploys::refresh_if_due(state, now, cmds);
+    deploys::tick(state, now);
     // A read-only cockpit must not claim commits it is not allowed to build.
     if state.watches && !state.read_only && now % builds::WATCH_SECS == 0 {
         cmds.push(Command::CheckTriggers);
@@ -91,11 +96,15 @@ fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
         state.flash = None;
         state.dirty = true;
     }
-    let showing_error = [&state.backlog.feed, &state.builds.feed]
+    let showing_error = [&state.backlog.feed, &state.builds.feed, &state.deploys.feed]
         .iter()
         .any(|f| f.as_ref().is_some_and(|f| f.error.is_some()));
     // Running runs show their elapsed time.
-    if now / 60 != state.minute || showing_error || state.builds.any_running() {
+    if now / 60 != state.minute
+        || showing_error
+        || state.builds.any_running()
+        || state.deploys.any_running()
+    {
         state.minute = now / 60;
         state.dirty = true;
     }
@@ -138,7 +147,12 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         Some(Overlay::Form(f)) => f.focused_text(),
         Some(Overlay::Palette(p)) => Some(&mut p.input),
         Some(Overlay::Comment { text, .. }) | Some(Overlay::Labels { text, .. }) => Some(text),
-        Some(Overlay::Help { .. } | Overlay::Choose { .. } | Overlay::Confirm { .. }) => None,
+        Some(
+            Overlay::Help { .. }
+            | Overlay::Choose { .. }
+            | Overlay::Confirm { .. }
+            | Overlay::DeployPlan(_),
+        ) => None,
         None if state.backlog.filtering => Some(&mut state.backlog.filter),
         None if state.builds.detail.as_ref().is_some_and(|d| d.searching) => {
             state.builds.detail.as_mut().map(|d| &mut d.search)
@@ -175,6 +189,7 @@ fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<C
     let ctx = match state.focus {
         PaneId::Backlog => Context::Backlog,
         PaneId::Builds => Context::Builds,
+        PaneId::Deploys => Context::Deploys,
         _ => Context::Global,
     };
     match state.keymap.action_in(&key, ctx) {
@@ -224,6 +239,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
     let home = match info.context {
         Context::Backlog => Some(PaneId::Backlog),
         Context::Builds => Some(PaneId::Builds),
+        Context::Deploys => Some(PaneId::Deploys),
         _ => None,
     };
     if let Some(pane) = home
@@ -257,14 +273,19 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::FocusHealth => state.focus = PaneId::Health,
         Action::Zoom => state.zoom = !state.zoom,
         Action::Refresh => {
-            for f in [&mut state.backlog.feed, &mut state.builds.feed]
-                .into_iter()
-                .flatten()
+            for f in [
+                &mut state.backlog.feed,
+                &mut state.builds.feed,
+                &mut state.deploys.feed,
+            ]
+            .into_iter()
+            .flatten()
             {
                 f.next_due = now;
             }
             refresh_if_due(state, now, cmds);
             builds::refresh_if_due(state, now, cmds);
+            deploys::refresh_if_due(state, now, cmds);
             flash(state, "refreshing", Level::Info, now);
         }
         Action::CycleTheme => {
@@ -314,12 +335,19 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         | Action::SearchPrev
         | Action::FirstError
         | Action::ToggleWrap => builds::action(state, action, now, cmds),
+        Action::Deploy | Action::RollbackTarget | Action::AbortDeploy | Action::ResumeDeploy => {
+            deploys::action(state, action, now)
+        }
     }
 }
 
 pub(super) fn move_or_scroll(state: &mut State, delta: isize, cmds: &mut Vec<Command>) {
     if state.focus == PaneId::Builds {
         builds::move_by(state, delta, cmds);
+        return;
+    }
+    if state.focus == PaneId::Deploys {
+        state.deploys.move_by(delta.clamp(-10_000, 10_000));
         return;
     }
     if state.focus != PaneId::Backlog {
@@ -364,6 +392,11 @@ fn open_detail(state: &mut State, cmds: &mut Vec<Command>) {
         builds::open(state, cmds);
         return;
     }
+    if state.focus == PaneId::Deploys {
+        state.deploys.detail = state.deploys.selected_target().is_some();
+        state.deploys.scroll = 0;
+        return;
+    }
     if state.focus != PaneId::Backlog || state.backlog.detail.is_some() {
         return;
     }
@@ -384,6 +417,8 @@ fn back(state: &mut State) {
     let b = &mut state.backlog;
     if state.focus == PaneId::Builds && state.builds.detail.is_some() {
         state.builds.detail = None;
+    } else if state.focus == PaneId::Deploys && state.deploys.detail {
+        state.deploys.detail = false;
     } else if state.focus == PaneId::Backlog && b.detail.is_some() {
         b.detail = None;
     } else if state.focus == PaneId::Backlog && !b.filter.text.is_empty() {
@@ -397,6 +432,7 @@ fn back(state: &mut State) {
 
 mod backlog;
 pub mod builds;
+mod deploys;
 mod overlays;
 
 use backlog::{mutated, open_editor, submit, toggle_state};

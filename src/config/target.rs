@@ -49,6 +49,9 @@ pub struct TargetConfig {
     /// Environment for every command this target runs.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Versions the cockpit offers to deploy (releases of local pipelines are offered too).
+    #[serde(default)]
+    pub versions: Vec<String>,
 }
 
 fn default_environment() -> String {

@@ -165,6 +165,7 @@ name = "demo-api"
 environment = "demo"
 nodes = ["demo-api-1", "demo-api-2", "demo-api-3"]
 engine = "local-fleet"
+versions = ["v1", "v2", "v3"]
 strategy = { batch_size = 1, max_fail_percentage = 0, node_deadline_secs = 30 }
 smoke = [
   { name = "version", http = "/version", expect_body = "{version}", timeout_secs = 5 },

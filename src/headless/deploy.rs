@@ -8,7 +8,7 @@ use std::time::Duration;
 use color_eyre::eyre::Result;
 
 use crate::config::TargetConfig;
-use crate::engine::deploy::launch::{self, Launcher, runner_alive, unfinished};
+use crate::engine::deploy::launch::{self, runner_alive, unfinished};
 use crate::engine::deploy::{DeployKind, DeployPlan, runner};
 use crate::store::{DeployRecord, Store};
 use crate::workspace::{UsageError, Workspace};
@@ -81,17 +81,6 @@ fn confirm(t: &TargetConfig, yes: bool) -> Result<()> {
         return Err(UsageError("not confirmed: nothing changed".into()).into());
     }
     Ok(())
-}
-
-/// The launcher for this workspace.
-pub fn launcher(ws: &Workspace) -> Result<Launcher> {
-    Ok(Launcher {
-        store_path: ws.registry.store_path.clone(),
-        state_dir: ws.state_dir.clone(),
-        base_dir: ws.base_dir.clone(),
-        actor: ws.actor.clone(),
-        program: std::env::current_exe()?,
-    })
 }
 
 /// Prints the journal of deploy `id` as it grows until the deploy ends; the exit code.
@@ -184,7 +173,9 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -
         .as_deref()
         .ok_or_else(|| UsageError("deploy needs a VERSION (or --resume / --abort)".into()))?;
     check_version(version)?;
-    let plan = launcher(ws)?.plan(&store, t, DeployKind::Deploy, version)?;
+    let plan = ws
+        .launcher()?
+        .plan(&store, t, DeployKind::Deploy, version)?;
     go(ws, &plan, args, rt)
 }
 
@@ -206,7 +197,7 @@ fn go(
         return Err(UsageError(format!("read-only mode: {} refused", plan.kind.as_str())).into());
     }
     confirm(&plan.target, args.yes)?;
-    let (id, pid) = rt.block_on(launcher(ws)?.start(&ws.gate, plan))?;
+    let (id, pid) = rt.block_on(ws.launcher()?.start(&ws.gate, plan))?;
     started(id, pid, &plan.log_path, args.detach);
     if args.detach {
         return Ok(0);
@@ -223,7 +214,7 @@ fn carry_on(
     detach: bool,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32> {
-    let l = launcher(ws)?;
+    let l = ws.launcher()?;
     let resumed = if abort {
         let pid = rt.block_on(l.abort(&ws.gate, d))?;
         println!(
@@ -267,7 +258,7 @@ pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime)
         return carry_on(ws, &d, true, args.detach, rt);
     }
     let to = launch::rollback_version(&store, &t.name)?.map_err(UsageError)?;
-    let plan = launcher(ws)?.plan(&store, t, DeployKind::Rollback, &to)?;
+    let plan = ws.launcher()?.plan(&store, t, DeployKind::Rollback, &to)?;
     if plan
         .previous
         .values()
@@ -286,7 +277,7 @@ pub fn unlock(
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32> {
     let t = target(ws, target_name)?;
-    match rt.block_on(launcher(ws)?.unlock(&ws.gate, &t.name, lock_id))? {
+    match rt.block_on(ws.launcher()?.unlock(&ws.gate, &t.name, lock_id))? {
         Some(l) => {
             println!(
                 "{} unlocked (was held by deploy #{}, {})",

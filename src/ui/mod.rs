@@ -5,6 +5,7 @@ pub mod text;
 
 mod backlog;
 mod builds;
+mod deploys;
 mod overlay;
 mod panes;
 mod status;
@@ -36,12 +37,13 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, now: Timestamp) {
         match pane {
             PaneId::Backlog => backlog::render(frame, *rect, state, theme, focused, now),
             PaneId::Builds => builds::render(frame, *rect, state, theme, focused, now),
+            PaneId::Deploys => deploys::render(frame, *rect, state, theme, focused, now),
             other => panes::not_configured(frame, *rect, *other, theme, focused),
         }
     }
     status::render(frame, areas.status, state, theme, now);
     if let Some(o) = &state.overlay {
-        overlay::render(frame, area, state, o, theme);
+        overlay::render(frame, area, state, o, theme, now);
     }
 }
 

@@ -14,7 +14,14 @@ use crate::domain::ItemKind;
 use crate::theme::{Slot, Theme};
 
 /// Draws `overlay` centred over `area`.
-pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, theme: &Theme) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    overlay: &Overlay,
+    theme: &Theme,
+    now: crate::domain::Timestamp,
+) {
     match overlay {
         Overlay::Help { scroll } => help(frame, area, state, *scroll, theme),
         Overlay::Palette(p) => palette(frame, area, state, p, theme),
@@ -36,7 +43,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, t
             title,
             options,
             selected,
+            ..
         } => choose(frame, area, title, options, *selected, theme),
+        Overlay::DeployPlan(c) => super::deploys::plan(frame, area, c, theme, now),
         Overlay::Confirm { prompt, .. } => confirm(frame, area, prompt, theme),
         Overlay::Labels { item, text, error } => {
             let title = format!(" Labels of #{item} ");
@@ -54,7 +63,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, overlay: &Overlay, t
     }
 }
 
-fn popup(area: Rect, w: u16, h: u16) -> Rect {
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub(super) fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(1);
     let h = h.min(area.height.saturating_sub(2)).max(1);
     Rect::new(
@@ -65,7 +75,8 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
+/// The bordered block every overlay is drawn in.
+pub(super) fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
     Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(theme.style(Slot::OverlayBorder))
@@ -80,6 +91,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme
         Context::List,
         Context::Backlog,
         Context::Builds,
+        Context::Deploys,
     ] {
         lines.push(Line::from(Span::styled(
             ctx.title(),

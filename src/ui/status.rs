@@ -51,6 +51,13 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (Rerun, "rerun"),
             (CancelRun, "cancel"),
         ],
+        PaneId::Deploys if state.deploys.feed.is_some() => vec![
+            (Deploy, "deploy"),
+            (RollbackTarget, "roll back"),
+            (AbortDeploy, "abort"),
+            (Open, "history"),
+            (Help, "help"),
+        ],
         _ => vec![
             (FocusNext, "next pane"),
             (Palette, "commands"),
@@ -69,6 +76,10 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
         Some(Overlay::Choose { .. }) => Some("j/k choose · enter run · esc close"),
+        Some(Overlay::DeployPlan(c)) if c.protected => {
+            Some("type the target's name · enter deploys · esc cancels")
+        }
+        Some(Overlay::DeployPlan(_)) => Some("y/enter deploys · esc cancels"),
         Some(Overlay::Confirm { .. }) => Some("y confirms · any other key cancels"),
         None if state.backlog.filtering => Some("type to filter · enter keep · esc clear"),
         None => None,

@@ -4,6 +4,7 @@ use super::flash;
 use crate::app::action::Action;
 use crate::app::builds::{RunDetail, header_rows};
 use crate::app::feed::Answer;
+use crate::app::overlay::Choice;
 use crate::app::overlay::{Confirmed, Overlay};
 use crate::app::{Command, Event, Level, State};
 use crate::domain::{PaneId, RunStatus, Timestamp};
@@ -294,6 +295,7 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
                     title: "Run which pipeline?".into(),
                     options: state.builds.pipelines.clone(),
                     selected: 0,
+                    then: Choice::Pipeline,
                 })
             }
         },
@@ -372,6 +374,9 @@ pub(super) fn confirmed(state: &mut State, then: Confirmed, cmds: &mut Vec<Comma
         Confirmed::CancelRun(run) => {
             let request = state.request_id();
             cmds.push(Command::CancelRun { request, run });
+        }
+        Confirmed::SteerDeploy(target, deploy, abort) => {
+            super::deploys::steer(state, target, deploy, abort, cmds)
         }
     }
 }

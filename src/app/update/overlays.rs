@@ -4,9 +4,10 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{dispatch, flash, is_ctrl, submit};
 use crate::app::input::Edit;
-use crate::app::overlay::{Field, ItemForm, Overlay};
+use crate::app::overlay::{Choice, Field, ItemForm, Overlay};
 use crate::app::{Command, Level, State};
 use crate::domain::Timestamp;
+use crate::engine::deploy::DeployKind;
 use crate::providers::BacklogMutation;
 
 pub(super) fn overlay_key(
@@ -85,16 +86,24 @@ pub(super) fn overlay_key(
             }
             state.overlay = Some(Overlay::Comment { item, text, error });
         }
+        Overlay::DeployPlan(c) => return super::deploys::plan_key(state, c, key, now, cmds),
         Overlay::Choose {
             title,
             options,
             mut selected,
+            then,
         } => {
             match key.code {
                 _ if close => return true,
                 KeyCode::Enter => {
-                    if let Some(p) = options.get(selected).cloned() {
-                        super::builds::start(state, p, "manual", cmds, now);
+                    match (options.get(selected).cloned(), then) {
+                        (Some(p), Choice::Pipeline) => {
+                            super::builds::start(state, p, "manual", cmds, now)
+                        }
+                        (Some(v), Choice::Version(target)) => {
+                            super::deploys::plan(state, &target, DeployKind::Deploy, &v, now)
+                        }
+                        (None, _) => {}
                     }
                     return true;
                 }
@@ -110,6 +119,7 @@ pub(super) fn overlay_key(
                 title,
                 options,
                 selected,
+                then,
             });
         }
         Overlay::Confirm { prompt: _, then } => {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::local_fleet::{NodeData, alive};
 use crate::config::{EngineKind, TargetConfig};
-use crate::store::{DeployRecord, LockInfo, Store, StoreError};
+use crate::store::{DeployRecord, JournalEntry, LockInfo, Store, StoreError};
 
 /// One node of a target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -21,7 +21,7 @@ pub struct NodeView {
 }
 
 /// One target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TargetView {
     /// Target name.
     pub target: String,
@@ -121,4 +121,66 @@ pub fn target_view(store: &Store, t: &TargetConfig) -> Result<TargetView, StoreE
         lock: store.lock(&t.name)?,
         last,
     })
+}
+
+/// Deploys kept in a target's history.
+pub const HISTORY: usize = 20;
+
+/// Journal records of the last deploy kept for the cockpit.
+pub const JOURNAL_TAIL: usize = 400;
+
+/// One target for the cockpit: as it is now, its recent deploys, the last deploy's journal
+/// and the versions it can be given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetSnapshot {
+    /// Nodes, lock and last deploy.
+    pub view: TargetView,
+    /// Recent deploys, newest first.
+    pub history: Vec<DeployRecord>,
+    /// The end of the last deploy's journal.
+    pub journal: Vec<JournalEntry>,
+    /// Versions to offer: configured ones, then releases, then earlier deploys.
+    pub versions: Vec<String>,
+}
+
+/// Every target as the cockpit shows it.
+pub fn snapshot(
+    store: &Store,
+    targets: &[TargetConfig],
+) -> Result<Vec<TargetSnapshot>, StoreError> {
+    let releases = store.releases()?;
+    targets
+        .iter()
+        .map(|t| {
+            let view = target_view(store, t)?;
+            let history = store.deploys(&t.name, HISTORY)?;
+            let journal = match &view.last {
+                Some(d) => {
+                    let mut j = store.journal(d.id, 0)?;
+                    let cut = j.len().saturating_sub(JOURNAL_TAIL);
+                    j.drain(..cut);
+                    j
+                }
+                None => Vec::new(),
+            };
+            let mut versions: Vec<String> = Vec::new();
+            let known = t
+                .versions
+                .iter()
+                .cloned()
+                .chain(releases.iter().map(|r| r.version.clone()))
+                .chain(history.iter().map(|d| d.to.clone()));
+            for v in known {
+                if !versions.contains(&v) {
+                    versions.push(v);
+                }
+            }
+            Ok(TargetSnapshot {
+                view,
+                history,
+                journal,
+                versions,
+            })
+        })
+        .collect()
 }

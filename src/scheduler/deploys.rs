@@ -1,0 +1,176 @@
+//! The deploys pane's commands: reading targets from the store, and starting, aborting or
+//! resuming deploys through the launcher (and so the gate).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::{Command, Event};
+use crate::config::TargetConfig;
+use crate::engine::deploy::launch::{self, Launcher};
+use crate::engine::deploy::view;
+use crate::engine::gate::{Gate, GateError};
+use crate::providers::{ProviderError, with_timeout};
+use crate::store::Store;
+
+/// How long reading the targets may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the deploys pane's commands need.
+pub struct Deploys {
+    targets: Vec<TargetConfig>,
+    launcher: Launcher,
+    /// One connection for the frequent listing.
+    store: Arc<Mutex<Option<Store>>>,
+}
+
+fn other(e: impl std::fmt::Display) -> GateError {
+    GateError::Provider(ProviderError::Other(e.to_string()))
+}
+
+impl Deploys {
+    /// The deploys of a workspace with these targets.
+    pub fn new(targets: Vec<TargetConfig>, launcher: Launcher) -> Deploys {
+        Deploys {
+            targets,
+            launcher,
+            store: Arc::default(),
+        }
+    }
+
+    /// Starts the task for one deploys command.
+    pub fn run(self: &Arc<Self>, cmd: Command, gate: Gate, tx: UnboundedSender<Event>) {
+        let me = Arc::clone(self);
+        match cmd {
+            Command::ListDeploys { request } => {
+                tokio::spawn(async move {
+                    let work = tokio::task::spawn_blocking(move || me.list());
+                    let result = with_timeout(LIST_TIMEOUT, async move {
+                        work.await
+                            .map_err(|e| ProviderError::Other(e.to_string()))?
+                            .map(Some)
+                    })
+                    .await;
+                    let _ = tx.send(Event::DeploysListed { request, result });
+                });
+            }
+            Command::StartDeploy {
+                request,
+                target,
+                kind,
+                version,
+                expected,
+            } => {
+                tokio::spawn(async move {
+                    let what = format!("{} {target} {version}", kind.as_str());
+                    let result = me.start(&gate, &target, kind, &version, &expected).await;
+                    let _ = tx.send(Event::DeployActed {
+                        request,
+                        what,
+                        result,
+                    });
+                });
+            }
+            Command::SteerDeploy {
+                request,
+                target,
+                deploy,
+                abort,
+            } => {
+                tokio::spawn(async move {
+                    let what = format!(
+                        "{} deploy #{deploy} of {target}",
+                        if abort { "abort" } else { "resume" }
+                    );
+                    let result = me.steer(&gate, deploy, abort).await;
+                    let _ = tx.send(Event::DeployActed {
+                        request,
+                        what,
+                        result,
+                    });
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn list(&self) -> Result<Vec<view::TargetSnapshot>, ProviderError> {
+        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(
+                Store::open(&self.launcher.store_path)
+                    .map_err(|e| ProviderError::Other(e.to_string()))?,
+            );
+        }
+        let store = guard
+            .as_ref()
+            .ok_or_else(|| ProviderError::Other("no store".into()))?;
+        view::snapshot(store, &self.targets).map_err(|e| {
+            // A broken connection is reopened next time.
+            *guard = None;
+            ProviderError::Other(e.to_string())
+        })
+    }
+
+    async fn start(
+        &self,
+        gate: &Gate,
+        target: &str,
+        kind: crate::engine::deploy::DeployKind,
+        version: &str,
+        expected: &std::collections::BTreeMap<String, Option<String>>,
+    ) -> Result<String, GateError> {
+        let cfg = self
+            .targets
+            .iter()
+            .find(|t| t.name == target)
+            .ok_or_else(|| other(format!("no target {target}")))?;
+        let plan = {
+            let store = Store::open(&self.launcher.store_path).map_err(other)?;
+            if let Some(why) = launch::busy(&store, target).map_err(other)? {
+                return Err(other(why));
+            }
+            let plan = self
+                .launcher
+                .plan(&store, cfg, kind, version)
+                .map_err(other)?;
+            if &plan.previous != expected {
+                return Err(other(
+                    "the nodes changed since the plan was shown: nothing deployed, plan again",
+                ));
+            }
+            plan
+        };
+        let (id, pid) = self.launcher.start(gate, &plan).await?;
+        Ok(format!(
+            "{} #{id} of {target} started ({} → {version}, runner pid {pid})",
+            kind.as_str(),
+            plan.from_version().as_deref().unwrap_or("nothing"),
+        ))
+    }
+
+    async fn steer(&self, gate: &Gate, deploy: i64, abort: bool) -> Result<String, GateError> {
+        let d = Store::open(&self.launcher.store_path)
+            .and_then(|s| s.deploy(deploy))
+            .map_err(other)?;
+        if d.state != "running" {
+            return Err(other(format!(
+                "deploy #{deploy} already ended ({})",
+                d.state
+            )));
+        }
+        if abort {
+            let pid = self.launcher.abort(gate, &d).await?;
+            Ok(match pid {
+                Some(pid) => format!(
+                    "deploy #{deploy}: abort requested, a new runner (pid {pid}) rolls back"
+                ),
+                None => format!("deploy #{deploy}: abort requested; it rolls back what it changed"),
+            })
+        } else {
+            let pid = self.launcher.resume(gate, &d).await?;
+            Ok(format!("deploy #{deploy} resumed (runner pid {pid})"))
+        }
+    }
+}
