@@ -499,3 +499,6 @@ fn snapshots_of_the_builds_pane() {
         }
     }
 }
+
+#[path = "render/deploys.rs"]
+mod deploys;

@@ -57,7 +57,7 @@ fn target_line(t: &TargetSnapshot, width: usize, now: Timestamp) -> (String, Slo
         None => label.to_string(),
     };
     let lock = match &v.lock {
-        Some(l) if l.reason.is_some() => format!(" · LOCKED {}", l.lock_id),
+        Some(l) if l.reason.is_some() => " · LOCKED".to_string(),
         _ => String::new(),
     };
     let text = format!(
@@ -163,6 +163,19 @@ pub fn render(
             lines.push(Line::from(Span::styled(pad(&text, width), style)));
             if i == d.selected {
                 lines.extend(node_lines(t, width, theme, now_ms));
+                if let Some(l) = &t.view.lock
+                    && l.reason.is_some()
+                {
+                    let text = format!(
+                        "  locked for a human: flightdeck unlock {} {}",
+                        clean(&t.view.target),
+                        clean(&l.lock_id)
+                    );
+                    lines.push(Line::from(Span::styled(
+                        fit(&text, width).into_owned(),
+                        theme.style(Slot::Warning),
+                    )));
+                }
                 if let Some(last) = &t.view.last
                     && let Some(r) = &last.reason
                 {

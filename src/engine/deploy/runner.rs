@@ -133,14 +133,11 @@ impl Journal for StoreJournal {
     }
 }
 
-/// One journal record as a line: time, phase, node, step, status and detail.
+/// One journal record as a line: time (UTC, like every stored time), phase, node, step,
+/// status and detail.
 pub fn format_entry(e: &JournalEntry) -> String {
     let time = chrono::DateTime::from_timestamp_millis(e.ts_ms)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-        })
+        .map(|t| t.format("%H:%M:%SZ").to_string())
         .unwrap_or_default();
     format!(
         "{time} {:<8} {:<12} {:<14} {}{}{}",
