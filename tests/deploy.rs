@@ -4,49 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+use common::fleet::{Fleet, KillFleet, journal, target, versions, wait_until, write_config};
 use common::{Sandbox, bin};
 use serde_json::Value;
-
-/// Stops every fleet process a test started, whatever the test's outcome.
-struct Fleet<'a> {
-    sb: &'a Sandbox,
-    args: Vec<&'a str>,
-}
-
-impl Drop for Fleet<'_> {
-    fn drop(&mut self) {
-        self.sb.run(&self.args);
-    }
-}
-
-fn target<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["deploys"]
-        .as_array()
-        .and_then(|d| d.iter().find(|t| t["target"] == name))
-        .unwrap_or_else(|| panic!("no target {name} in {status}"))
-}
-
-fn versions(t: &Value) -> Vec<String> {
-    t["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["version"].as_str().unwrap_or("-").to_string())
-        .collect()
-}
-
-fn journal(db: &Path, id: i64) -> Vec<(String, String, String, String)> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT phase, node, step, status FROM deploy_journal WHERE deploy_id = ?1 ORDER BY seq")
-        .unwrap();
-    stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
 
 #[test]
 fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
@@ -120,22 +81,6 @@ fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
             .all(|n| n["state"] == "down"),
         "{t}"
     );
-}
-
-fn write_config(sb: &Sandbox, body: &str) {
-    std::fs::write(
-        sb.path().join("flightdeck.toml"),
-        format!("workspace = \"t\"\n{body}"),
-    )
-    .unwrap();
-}
-
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -238,39 +183,6 @@ strategy = {{ node_deadline_secs = 20 }}
         })
         .collect();
     assert_eq!(fleet.len(), 3, "{fleet:?}");
-}
-
-/// Kills a configured target's local fleet when the test ends.
-struct KillFleet(PathBuf, &'static str);
-
-impl Drop for KillFleet {
-    fn drop(&mut self) {
-        stop_fleet(&self.0, self.1);
-    }
-}
-
-/// Stops a configured target's local fleet (the tests' own `demo --stop`).
-fn stop_fleet(db: &Path, target: &str) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT data FROM deploy_nodes WHERE target = ?1")
-        .unwrap();
-    let data: Vec<String> = stmt
-        .query_map([target], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for d in data {
-        let v: Value = serde_json::from_str(&d).unwrap_or_default();
-        for k in ["current", "next"] {
-            if let Some(pid) = v[k]["pid"].as_i64() {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: the real binary in a real pseudo-terminal.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
