@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use common::fleet::{Fleet, KillFleet, journal, target, versions, wait_until, write_config};
 use common::{Sandbox, bin};
-use serde_json::Value;
 
 #[test]
 fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
