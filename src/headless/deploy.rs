@@ -175,7 +175,8 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -
     check_version(version)?;
     let plan = ws
         .launcher()?
-        .plan(&store, t, DeployKind::Deploy, version)?;
+        .plan(&store, t, DeployKind::Deploy, version)
+        .map_err(UsageError)?;
     go(ws, &plan, args, rt)
 }
 
@@ -258,7 +259,10 @@ pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime)
         return carry_on(ws, &d, true, args.detach, rt);
     }
     let to = launch::rollback_version(&store, &t.name)?.map_err(UsageError)?;
-    let plan = ws.launcher()?.plan(&store, t, DeployKind::Rollback, &to)?;
+    let plan = ws
+        .launcher()?
+        .plan(&store, t, DeployKind::Rollback, &to)
+        .map_err(UsageError)?;
     if plan
         .previous
         .values()

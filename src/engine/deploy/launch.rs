@@ -90,8 +90,21 @@ impl Launcher {
         t: &TargetConfig,
         kind: DeployKind,
         to: &str,
-    ) -> Result<DeployPlan, StoreError> {
-        let current = view::current_versions(store, t)?;
+    ) -> Result<DeployPlan, String> {
+        let mut t = t.clone();
+        if t.nodes.is_empty()
+            && let Some(inv) = &t.inventory
+        {
+            // An Ansible target without a node list deploys to its inventory's hosts.
+            t.nodes = super::ansible::hosts(inv, &self.base_dir)?;
+        }
+        let t = &t;
+        let known = view::current_versions(store, t).map_err(|e| e.to_string())?;
+        let current = t
+            .nodes
+            .iter()
+            .map(|n| (n.clone(), known.get(n).cloned().flatten()))
+            .collect();
         let hint = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f").to_string();
         Ok(DeployPlan::new(
             t,

@@ -1,6 +1,7 @@
 //! Deploys: the plan, the engines that change nodes, the orchestrator that rolls a version out
 //! in batches with gates and rollback, and the detached runner that owns a deploy.
 
+pub mod ansible;
 pub mod gates;
 pub mod launch;
 pub mod local_fleet;
@@ -130,17 +131,34 @@ impl DeployPlan {
         for (i, b) in self.batches.iter().enumerate() {
             lines.push(format!("  batch {}: {}", i + 1, b.join(", ")));
         }
-        lines.push(format!(
-            "each node: {}deploy → healthy within {}s → {} → {}",
-            if t.drain { "drain → " } else { "" },
-            s.node_deadline().as_secs(),
-            if gates.is_empty() {
-                "no smoke gates".to_string()
-            } else {
-                format!("smoke {}", gates.join(", "))
-            },
-            if t.drain { "undrain" } else { "done" },
-        ));
+        if t.engine == crate::config::EngineKind::Ansible {
+            let book = t
+                .ansible
+                .as_ref()
+                .map_or(String::new(), |a| a.playbook.display().to_string());
+            lines.push(format!(
+                "ansible-playbook {book}: serial {}, max_fail_percentage {}; then {}",
+                self.batch_size(),
+                s.max_fail_percentage(),
+                if gates.is_empty() {
+                    "no smoke gates".to_string()
+                } else {
+                    format!("smoke {} on each host", gates.join(", "))
+                },
+            ));
+        } else {
+            lines.push(format!(
+                "each node: {}deploy → healthy within {}s → {} → {}",
+                if t.drain { "drain → " } else { "" },
+                s.node_deadline().as_secs(),
+                if gates.is_empty() {
+                    "no smoke gates".to_string()
+                } else {
+                    format!("smoke {}", gates.join(", "))
+                },
+                if t.drain { "undrain" } else { "done" },
+            ));
+        }
         lines.push(format!(
             "failure budget: {}% of nodes (aborts when exceeded)",
             s.max_fail_percentage()

@@ -162,10 +162,7 @@ pub fn engine_for(
             Ok(Arc::new(LocalFleet::new(plan, store_path, logs)?))
         }
         EngineKind::Script => Ok(Arc::new(Script::new(plan))),
-        EngineKind::Ansible => Err(
-            "the ansible engine is not available in this build; use `script` with ansible-playbook"
-                .into(),
-        ),
+        EngineKind::Ansible => Err("the ansible engine runs whole playbooks, not steps".into()),
     }
 }
 
@@ -221,17 +218,23 @@ pub async fn run(store_path: &Path, state_dir: &Path, deploy_id: i64) -> Result<
             d.actor
         ),
     );
-    let outcome = match engine_for(&plan, store_path, state_dir) {
-        Ok(engine) => {
-            let orch = Orchestrator::new(plan.clone(), engine, journal.clone());
-            orch.assume_drained(&journal.drained_nodes());
-            orch.run().await
+    let outcome = if plan.target.engine == EngineKind::Ansible {
+        super::ansible::AnsibleDeploy::new(plan.clone(), journal.clone())
+            .run()
+            .await
+    } else {
+        match engine_for(&plan, store_path, state_dir) {
+            Ok(engine) => {
+                let orch = Orchestrator::new(plan.clone(), engine, journal.clone());
+                orch.assume_drained(&journal.drained_nodes());
+                orch.run().await
+            }
+            Err(e) => Outcome {
+                state: DeployState::Failed,
+                reason: Some(e),
+                left_out: Vec::new(),
+            },
         }
-        Err(e) => Outcome {
-            state: DeployState::Failed,
-            reason: Some(e),
-            left_out: Vec::new(),
-        },
     };
     beat.abort();
     finish(&store, &d, &lock_id, &outcome, journal.as_ref())?;

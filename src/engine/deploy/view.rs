@@ -60,7 +60,13 @@ pub fn nodes(store: &Store, t: &TargetConfig) -> Result<Vec<NodeView>, StoreErro
         .into_iter()
         .map(|n| (n.node.clone(), n))
         .collect();
-    Ok(t.nodes
+    // Without a node list (an Ansible inventory), the hosts are those the store knows.
+    let names: Vec<String> = if t.nodes.is_empty() {
+        recorded.keys().cloned().collect()
+    } else {
+        t.nodes.clone()
+    };
+    Ok(names
         .iter()
         .map(|name| match recorded.get(name) {
             None => NodeView {

@@ -1,0 +1,666 @@
+//! The `ansible` engine: one `ansible-playbook` run rolls the version out, Ansible doing the
+//! batches (`serial`) and the failure budget (`max_fail_percentage`) from extra vars that
+//! flightdeck writes to a JSON file; per-host progress is read live from its output and
+//! journaled. A failure beyond the budget rolls the touched hosts back with the rollback
+//! playbook (or the same playbook with each host's previous version), once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::{DeployKind, DeployPlan, GateRun, Journal, Outcome, gates};
+use crate::domain::DeployState;
+
+/// How long `ansible-inventory` may take.
+const INVENTORY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The hosts of an inventory, sorted (`ansible-inventory --list`).
+pub fn hosts(inventory: &Path, base: &Path) -> Result<Vec<String>, String> {
+    let mut child = Command::new("ansible-inventory")
+        .arg("-i")
+        .arg(base.join(inventory))
+        .arg("--list")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run ansible-inventory (is ansible-core installed?): {e}"))?;
+    let read = |p: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let until = Instant::now() + INVENTORY_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if Instant::now() >= until {
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(format!(
+                "ansible-inventory took longer than {}s",
+                INVENTORY_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    if !status.success() {
+        return Err(format!(
+            "ansible-inventory failed: {}",
+            String::from_utf8_lossy(&err).lines().last().unwrap_or("")
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out)
+        .map_err(|e| format!("ansible-inventory printed no JSON: {e}"))?;
+    let mut hosts: BTreeSet<String> = v["_meta"]["hostvars"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    // Hosts without variables appear only in their groups.
+    if let Some(groups) = v.as_object() {
+        for (_, g) in groups {
+            for h in g["hosts"].as_array().into_iter().flatten() {
+                if let Some(h) = h.as_str() {
+                    hosts.insert(h.to_string());
+                }
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Err(format!("inventory {} has no hosts", inventory.display()));
+    }
+    Ok(hosts.into_iter().collect())
+}
+
+/// What one host did in a playbook run, from the recap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct HostResult {
+    failed: bool,
+    reason: String,
+}
+
+/// One `ansible-playbook` run's outcome.
+#[derive(Debug, Default)]
+struct RunResult {
+    /// Exit code (`None`: killed).
+    code: Option<i32>,
+    /// Hosts in the recap.
+    hosts: BTreeMap<String, HostResult>,
+    /// Why the run itself failed (could not start, deadline, abort).
+    error: Option<String>,
+}
+
+/// Parses output lines, journaling per-host task results as they come.
+struct Parser<'a> {
+    phase: &'a str,
+    journal: &'a dyn Journal,
+    task: String,
+    in_recap: bool,
+    failures: BTreeMap<String, String>,
+    hosts: BTreeMap<String, HostResult>,
+}
+
+fn host_of(rest: &str) -> Option<(&str, &str)> {
+    let rest = rest.strip_prefix('[')?;
+    let end = rest.find(']')?;
+    Some((&rest[..end], &rest[end + 1..]))
+}
+
+impl Parser<'_> {
+    fn line(&mut self, line: &str) {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("TASK [") {
+            self.task = rest.split(']').next().unwrap_or("").to_string();
+            return;
+        }
+        if line.starts_with("PLAY RECAP") {
+            self.in_recap = true;
+            return;
+        }
+        if self.in_recap {
+            // `h1   : ok=1 changed=1 unreachable=0 failed=0 ...`
+            if let Some((host, stats)) = line.split_once(" : ") {
+                let count = |k: &str| {
+                    stats
+                        .split_whitespace()
+                        .find_map(|kv| kv.strip_prefix(k))
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(0)
+                };
+                let failed = count("failed=") > 0 || count("unreachable=") > 0;
+                let host = host.trim().to_string();
+                let reason = self.failures.get(&host).cloned().unwrap_or_default();
+                self.hosts.insert(host, HostResult { failed, reason });
+            }
+            return;
+        }
+        let step = format!("task:{}", self.task);
+        for (prefix, ok) in [
+            ("ok: ", true),
+            ("changed: ", true),
+            ("fatal: ", false),
+            ("failed: ", false),
+        ] {
+            if let Some((host, rest)) = line.strip_prefix(prefix).and_then(host_of) {
+                if ok {
+                    self.journal.record(
+                        self.phase,
+                        host,
+                        &step,
+                        "ok",
+                        prefix.trim_end_matches(": "),
+                    );
+                } else {
+                    let msg = rest
+                        .split("\"msg\": \"")
+                        .nth(1)
+                        .and_then(|m| m.split('"').next())
+                        .unwrap_or(rest.trim())
+                        .chars()
+                        .take(200)
+                        .collect::<String>();
+                    self.journal.record(self.phase, host, &step, "fail", &msg);
+                    self.failures
+                        .insert(host.to_string(), format!("{}: {msg}", self.task));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// The whole ansible deploy of `plan`.
+pub struct AnsibleDeploy {
+    plan: DeployPlan,
+    journal: Arc<dyn Journal>,
+}
+
+impl AnsibleDeploy {
+    /// A deploy of `plan`, journaled to `journal`.
+    pub fn new(plan: DeployPlan, journal: Arc<dyn Journal>) -> Self {
+        AnsibleDeploy { plan, journal }
+    }
+
+    fn playbook(&self, rollback: bool) -> Result<PathBuf, String> {
+        let a = self
+            .plan
+            .target
+            .ansible
+            .as_ref()
+            .ok_or("the target has no `ansible` table")?;
+        let p = match (&a.rollback_playbook, rollback) {
+            (Some(r), true) => r,
+            _ => &a.playbook,
+        };
+        Ok(self.plan.base_dir.join(p))
+    }
+
+    /// Writes the extra vars for one run; values reach Ansible only through this file.
+    fn vars(&self, phase: &str, version: &str, previous: Option<&str>) -> Result<PathBuf, String> {
+        let t = &self.plan.target;
+        let v = serde_json::json!({
+            "flightdeck_target": t.name,
+            "flightdeck_environment": t.environment,
+            "flightdeck_version": version,
+            "flightdeck_previous_version": previous,
+            "flightdeck_phase": phase,
+            "flightdeck_serial": self.plan.batch_size(),
+            "flightdeck_max_fail_percentage": t.strategy.max_fail_percentage(),
+        });
+        let path = self
+            .plan
+            .log_path
+            .with_extension(format!("{phase}-{}.vars.json", sanitize(version)));
+        let _ = std::fs::remove_file(&path);
+        let mut f = crate::paths::append_private(&path).map_err(|e| e.to_string())?;
+        f.write_all(v.to_string().as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// Runs one playbook to its end (or the deadline, or an abort), journaling as it goes.
+    async fn run_playbook(
+        &self,
+        phase: &str,
+        playbook: &Path,
+        vars: &Path,
+        limit: Option<&[String]>,
+        deadline: Duration,
+    ) -> RunResult {
+        let t = &self.plan.target;
+        let inventory = t
+            .inventory
+            .as_ref()
+            .map(|i| self.plan.base_dir.join(i))
+            .unwrap_or_default();
+        let a = t.ansible.as_ref();
+        let mut cmd = Command::new("ansible-playbook");
+        cmd.arg("-i")
+            .arg(&inventory)
+            .arg(playbook)
+            .arg("-e")
+            .arg(format!("@{}", vars.display()));
+        let nodes: Vec<String> = limit.map_or_else(|| t.nodes.clone(), <[String]>::to_vec);
+        if !nodes.is_empty() {
+            cmd.arg("--limit").arg(nodes.join(","));
+        }
+        cmd.args(a.map(|a| a.args.clone()).unwrap_or_default())
+            .envs(t.env.iter())
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_FORCE_COLOR", "0")
+            .env("ANSIBLE_STDOUT_CALLBACK", "default")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env("PYTHONUNBUFFERED", "1")
+            .current_dir(&self.plan.base_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return RunResult {
+                    error: Some(format!(
+                        "cannot run ansible-playbook (is ansible-core installed?): {e}"
+                    )),
+                    ..RunResult::default()
+                };
+            }
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut log = crate::paths::append_private(&self.plan.log_path).ok();
+        let mut parser = Parser {
+            phase,
+            journal: self.journal.as_ref(),
+            task: String::new(),
+            in_recap: false,
+            failures: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+        };
+        let until = Instant::now() + deadline;
+        let mut error = None;
+        let code = loop {
+            let mut closed = false;
+            loop {
+                match rx.try_recv() {
+                    Ok(line) => {
+                        if let Some(f) = log.as_mut() {
+                            let _ = writeln!(f, "{line}");
+                        }
+                        parser.line(&line);
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if closed && let Ok(Some(status)) = child.try_wait() {
+                break status.code();
+            }
+            let stop = if Instant::now() >= until {
+                Some(format!(
+                    "ansible-playbook ran past its deadline of {}s",
+                    deadline.as_secs()
+                ))
+            } else if phase == "forward" && self.journal.abort_requested() {
+                Some("aborted by an operator".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = stop {
+                let group = Pid::from_raw(child.id() as i32);
+                let _ = killpg(group, Signal::SIGTERM);
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = killpg(group, Signal::SIGKILL);
+                let _ = child.wait();
+                error = Some(why);
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        RunResult {
+            code,
+            hosts: parser.hosts,
+            error,
+        }
+    }
+
+    async fn smoke(&self, host: &str) -> Result<(), String> {
+        for g in &self.plan.target.smoke {
+            let step = format!("smoke:{}", g.name);
+            if let Some(done) = self.journal.outcome("forward", host, &step) {
+                done?;
+                continue;
+            }
+            self.journal.record("forward", host, &step, "start", "");
+            let r = gates::run(
+                &self.plan,
+                GateRun {
+                    gate: g,
+                    node: host,
+                    version: &self.plan.to,
+                    node_url: None,
+                },
+            )
+            .await;
+            match &r {
+                Ok(()) => self.journal.record("forward", host, &step, "ok", ""),
+                Err(e) => self.journal.record("forward", host, &step, "fail", e),
+            }
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Runs the deploy: the playbook, smoke gates on the hosts it changed, the budget, and
+    /// the rollback of what it touched when the budget is exceeded.
+    pub async fn run(&self) -> Outcome {
+        let total = self.plan.target.nodes.len().max(1);
+        let batches = self.plan.batches.len().max(1) as u32;
+        let deadline =
+            self.plan.target.strategy.node_deadline() * batches + Duration::from_secs(60);
+        let forward = match self.playbook(false).and_then(|p| {
+            self.vars(
+                "forward",
+                &self.plan.to,
+                self.plan.from_version().as_deref(),
+            )
+            .map(|v| (p, v))
+        }) {
+            Ok((playbook, vars)) => {
+                self.journal.record(
+                    "forward",
+                    "",
+                    "playbook",
+                    "start",
+                    &playbook.display().to_string(),
+                );
+                self.run_playbook("forward", &playbook, &vars, None, deadline)
+                    .await
+            }
+            Err(e) => RunResult {
+                error: Some(e),
+                ..RunResult::default()
+            },
+        };
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        for (host, r) in &forward.hosts {
+            if r.failed {
+                self.journal.set_node(host, None, "failed");
+                failed.insert(host.clone(), r.reason.clone());
+            } else {
+                self.journal.set_node(host, Some(&self.plan.to), "deployed");
+            }
+        }
+        if forward.error.is_none() && forward.code == Some(0) {
+            let passed: Vec<String> = forward
+                .hosts
+                .keys()
+                .filter(|h| !failed.contains_key(*h))
+                .cloned()
+                .collect();
+            for host in &passed {
+                match self.smoke(host).await {
+                    Ok(()) => self
+                        .journal
+                        .set_node(host, Some(&self.plan.to), "in_rotation"),
+                    Err(e) => {
+                        self.journal.set_node(host, Some(&self.plan.to), "failed");
+                        failed.insert(host.clone(), e);
+                    }
+                }
+            }
+        }
+        let ended = match (&forward.error, forward.code) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(0)) => None,
+            (None, code) => Some(format!(
+                "ansible-playbook exited with {}",
+                code.map_or("a signal".into(), |c| c.to_string())
+            )),
+        };
+        self.journal.record(
+            "forward",
+            "",
+            "playbook",
+            if ended.is_none() { "ok" } else { "fail" },
+            ended.as_deref().unwrap_or(""),
+        );
+        let budget = self.plan.target.strategy.max_fail_percentage() as usize;
+        let over = failed.len() * 100 > budget * total;
+        let list = || {
+            failed
+                .iter()
+                .map(|(h, w)| format!("{h}: {w}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let reason = match (&ended, over) {
+            (None, false) => {
+                if failed.is_empty() {
+                    return Outcome {
+                        state: DeployState::Succeeded,
+                        reason: None,
+                        left_out: Vec::new(),
+                    };
+                }
+                // Within the budget: the failed hosts alone go back.
+                return self
+                    .roll_back(failed.keys().cloned().collect(), list(), true)
+                    .await;
+            }
+            (Some(e), _) if failed.is_empty() => e.clone(),
+            _ => format!(
+                "{} of {total} hosts failed, over the {budget}% failure budget ({})",
+                failed.len(),
+                list()
+            ),
+        };
+        self.journal.record("deploy", "", "abort", "fail", &reason);
+        let touched: Vec<String> = forward.hosts.keys().cloned().collect();
+        if touched.is_empty() {
+            return Outcome {
+                state: DeployState::Failed,
+                reason: Some(reason),
+                left_out: Vec::new(),
+            };
+        }
+        self.roll_back(touched, reason, false).await
+    }
+
+    /// Rolls `hosts` back to their previous versions, once; the deploy's outcome.
+    async fn roll_back(&self, hosts: Vec<String>, reason: String, within_budget: bool) -> Outcome {
+        let t = &self.plan.target;
+        if !t.auto_rollback || self.plan.kind == DeployKind::Rollback {
+            return Outcome {
+                state: if within_budget {
+                    DeployState::Succeeded
+                } else {
+                    DeployState::Failed
+                },
+                reason: Some(reason),
+                left_out: Vec::new(),
+            };
+        }
+        self.journal
+            .record("rollback", "", "begin", "ok", &hosts.join(", "));
+        let mut by_version: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut left_out = Vec::new();
+        for h in hosts {
+            match self.plan.previous.get(&h).cloned().flatten() {
+                Some(v) => by_version.entry(v).or_default().push(h),
+                None => left_out.push((h, "ran no version before; nothing to roll back to".into())),
+            }
+        }
+        let deadline = t.strategy.node_deadline() * (self.plan.batches.len().max(1) as u32)
+            + Duration::from_secs(60);
+        let mut broken = Vec::new();
+        for (version, hosts) in by_version {
+            let run = match self.playbook(true).and_then(|p| {
+                self.vars("rollback", &version, Some(&self.plan.to))
+                    .map(|v| (p, v))
+            }) {
+                Ok((playbook, vars)) => {
+                    self.run_playbook("rollback", &playbook, &vars, Some(&hosts), deadline)
+                        .await
+                }
+                Err(e) => RunResult {
+                    error: Some(e),
+                    ..RunResult::default()
+                },
+            };
+            for h in &hosts {
+                match run.hosts.get(h) {
+                    Some(r) if !r.failed && run.error.is_none() => {
+                        self.journal
+                            .record("rollback", h, "rollback", "ok", &version);
+                        self.journal.set_node(h, Some(&version), "in_rotation");
+                    }
+                    other => {
+                        let why = other
+                            .map(|r| r.reason.clone())
+                            .filter(|r| !r.is_empty())
+                            .or(run.error.clone())
+                            .unwrap_or_else(|| "not rolled back".into());
+                        self.journal.record("rollback", h, "rollback", "fail", &why);
+                        self.journal.set_node(h, None, "failed");
+                        broken.push(format!("{h}: {why}"));
+                    }
+                }
+            }
+        }
+        let state = if !broken.is_empty() {
+            DeployState::FailedRollback
+        } else if within_budget {
+            DeployState::Succeeded
+        } else {
+            DeployState::RolledBack
+        };
+        let reason = if broken.is_empty() {
+            reason
+        } else {
+            format!("{reason}; rollback failed: {}", broken.join("; "))
+        };
+        Outcome {
+            state,
+            reason: Some(reason),
+            left_out,
+        }
+    }
+}
+
+fn sanitize(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(40)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Rec(std::sync::Mutex<Vec<String>>);
+
+    impl Journal for Rec {
+        fn record(&self, phase: &str, node: &str, step: &str, status: &str, detail: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{phase} {node} {step} {status} {detail}"));
+        }
+        fn outcome(&self, _: &str, _: &str, _: &str) -> Option<Result<(), String>> {
+            None
+        }
+        fn touched(&self, _: &str, _: &str) -> bool {
+            false
+        }
+        fn set_node(&self, _: &str, _: Option<&str>, _: &str) {}
+        fn abort_requested(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn output_lines_become_journal_records_and_the_recap_decides() {
+        let j = Rec::default();
+        let mut p = Parser {
+            phase: "forward",
+            journal: &j,
+            task: String::new(),
+            in_recap: false,
+            failures: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+        };
+        for l in [
+            "TASK [install] *****",
+            "changed: [h1]",
+            "TASK [health] *****",
+            "skipping: [h1]",
+            r#"fatal: [h2]: FAILED! => {"changed": false, "msg": "h2 does not start bad"}"#,
+            "PLAY RECAP *****",
+            "h1                         : ok=1    changed=1    unreachable=0    failed=0    skipped=1",
+            "h2                         : ok=1    changed=1    unreachable=0    failed=1    skipped=0",
+        ] {
+            p.line(l);
+        }
+        let recs = j.0.lock().unwrap().clone();
+        assert_eq!(
+            recs,
+            [
+                "forward h1 task:install ok changed",
+                "forward h2 task:health fail h2 does not start bad"
+            ]
+        );
+        assert!(!p.hosts["h1"].failed);
+        assert!(p.hosts["h2"].failed);
+        assert_eq!(p.hosts["h2"].reason, "health: h2 does not start bad");
+    }
+}
