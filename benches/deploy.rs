@@ -191,7 +191,8 @@ fn frame_160x48_200_nodes(bencher: Bencher) {
     let theme = themes.get("default").unwrap();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     bencher.bench_local(|| {
-        term.draw(|f| flightdeck::ui::render(f, &s, theme, 0)).unwrap();
+        term.draw(|f| flightdeck::ui::render(f, &s, theme, 0))
+            .unwrap();
     });
 }
 

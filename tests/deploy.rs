@@ -59,6 +59,20 @@ fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
         .filter(|(p, _, s, st)| p == "forward" && s == "deploy" && st == "ok")
         .count();
     assert_eq!(deploys_of_v3, 1);
+    // The failed deploy is an event the incident loop will file.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (kind, key, detail): (String, String, String) = conn
+        .query_row(
+            "SELECT kind, key, detail FROM events ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (kind.as_str(), key.as_str()),
+        ("deploy_rolled_back", "deploy:demo-api")
+    );
+    assert!(detail.contains("answered 500"), "{detail}");
 
     let (code, out, err) = sb.run(&["rollback", "demo-api"]);
     assert_eq!(code, 0, "{out}{err}");
