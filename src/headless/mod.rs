@@ -265,5 +265,15 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
         };
         let _ = writeln!(out, "provider {} ({}): {line}", p.id, p.kind);
     }
+    for t in &ws.targets {
+        let line = match crate::engine::deploy::launch::check_target(t, &ws.base_dir) {
+            Ok(what) => format!("ok ({what})"),
+            Err(e) => {
+                ok = false;
+                format!("FAILED: {e}")
+            }
+        };
+        let _ = writeln!(out, "target {} ({}, {}): {line}", t.name, t.environment, t.engine.as_str());
+    }
     (out, ok)
 }

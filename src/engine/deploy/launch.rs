@@ -82,6 +82,50 @@ pub fn rollback_version(store: &Store, target: &str) -> Result<Result<String, St
     })
 }
 
+/// Whether a target can be deployed from here: its programs exist and an Ansible inventory
+/// lists hosts. What was found, or what is missing.
+pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
+    use crate::config::EngineKind;
+    let find = |argv: &Option<Vec<String>>| -> Result<(), String> {
+        let Some(program) = argv.as_ref().and_then(|a| a.first()) else {
+            return Ok(());
+        };
+        let found = if program.contains('/') {
+            base.join(program).exists()
+        } else {
+            std::env::var_os("PATH").is_some_and(|p| {
+                std::env::split_paths(&p).any(|d| d.join(program).is_file())
+            })
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(format!("{program} not found"))
+        }
+    };
+    match t.engine {
+        EngineKind::LocalFleet => {
+            find(&t.run)?;
+            Ok(format!("{} nodes", t.nodes.len()))
+        }
+        EngineKind::Script => {
+            let s = &t.script;
+            for argv in [&s.drain, &s.deploy, &s.health, &s.smoke, &s.undrain, &s.rollback] {
+                find(argv)?;
+            }
+            Ok(format!("{} nodes", t.nodes.len()))
+        }
+        EngineKind::Ansible => {
+            find(&Some(vec!["ansible-playbook".to_string()]))?;
+            let hosts = match &t.inventory {
+                Some(inv) => super::ansible::hosts(inv, base)?,
+                None => t.nodes.clone(),
+            };
+            Ok(format!("{} hosts", hosts.len()))
+        }
+    }
+}
+
 impl Launcher {
     /// Plans `kind` to `to` on `t` from what its nodes run now.
     pub fn plan(
