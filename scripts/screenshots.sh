@@ -25,6 +25,10 @@ shot() {
   for _ in $(seq 1 "${RUNS:-0}"); do
     env HOME="$work" FLIGHTDECK_STATE_DIR="$state" "$bin" run demo-ci >/dev/null 2>&1
   done
+  # DEPLOYS="v1 v2" deploys those versions to the demo fleet first (a failing one is fine).
+  for v in ${DEPLOYS:-}; do
+    env HOME="$work" FLIGHTDECK_STATE_DIR="$state" "$bin" deploy demo-api "$v" >/dev/null 2>&1 || true
+  done
   tmux -L "$sock" new-session -d -x "$cols" -y "$rows" \
     "env HOME=$work TERM=xterm-256color COLORTERM=truecolor FLIGHTDECK_STATE_DIR=$state $bin $args"
   sleep 1
@@ -34,6 +38,7 @@ shot() {
   sleep 0.6
   tmux -L "$sock" capture-pane -e -p > "$work/$name.ansi"
   tmux -L "$sock" kill-server
+  env HOME="$work" FLIGHTDECK_STATE_DIR="$state" "$bin" demo --stop >/dev/null 2>&1 || true
   {
     printf '<!doctype html><meta charset="utf-8"><style>'
     printf 'body{margin:0;background:#16161e}'
@@ -50,7 +55,9 @@ shot() {
   echo "screenshots/$name.png"
 }
 
-shot cockpit-160x48 160 48 ""
+RUNS=1 DEPLOYS="v1 v2" shot cockpit-160x48 160 48 ""
+DEPLOYS="v1 v2" shot deploy-plan-120x32 120 32 "" 3 d j j Enter
+DEPLOYS="v1 v2 v3" shot deploy-history-120x32 120 32 "" 3 z Enter
 shot backlog-80x24 80 24 ""
 shot detail-80x24 80 24 "" j Enter
 shot new-incident-120x32 120 32 "" n "Disk on db-1 at 91% and rising" Tab Right Tab Left Tab "db, capacity" Tab "Grows ~2%/h since the **v2** deploy."
