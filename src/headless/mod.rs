@@ -273,7 +273,13 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 format!("FAILED: {e}")
             }
         };
-        let _ = writeln!(out, "target {} ({}, {}): {line}", t.name, t.environment, t.engine.as_str());
+        let _ = writeln!(
+            out,
+            "target {} ({}, {}): {line}",
+            t.name,
+            t.environment,
+            t.engine.as_str()
+        );
     }
     (out, ok)
 }

@@ -163,6 +163,22 @@ pub fn render(
             lines.push(Line::from(Span::styled(pad(&text, width), style)));
             if i == d.selected {
                 lines.extend(node_lines(t, width, theme, now_ms));
+                let nothing_runs = t.view.nodes.iter().all(|n| n.version.is_none());
+                if nothing_runs && t.view.state != "running" {
+                    let text = format!(
+                        "  nothing runs on {} yet: {} deploys a version{}",
+                        clean(&t.view.target),
+                        state.keymap.label(Action::Deploy),
+                        t.versions
+                            .first()
+                            .map(|v| format!(" ({} to start)", clean(v)))
+                            .unwrap_or_default()
+                    );
+                    lines.push(Line::from(Span::styled(
+                        fit(&text, width).into_owned(),
+                        theme.style(Slot::Info),
+                    )));
+                }
                 if let Some(l) = &t.view.lock
                     && l.reason.is_some()
                 {
@@ -250,9 +266,10 @@ fn detail<'a>(
             theme.style(slot),
         )));
     }
-    let head = match &t.view.last {
-        Some(d) => format!("Journal of #{} (j/k scroll)", d.id),
-        None => "Journal: no deploy yet".into(),
+    let head = match (&t.view.last, &t.log) {
+        (Some(d), Some(log)) => format!("Journal of #{} (j/k scroll) · log {}", d.id, clean(log)),
+        (Some(d), None) => format!("Journal of #{} (j/k scroll)", d.id),
+        (None, _) => "Journal: no deploy yet".into(),
     };
     lines.push(Line::from(Span::styled(
         head,

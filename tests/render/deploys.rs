@@ -96,6 +96,7 @@ fn targets() -> Vec<TargetSnapshot> {
         ],
         journal,
         versions: vec!["v1".into(), "v2".into(), "v3".into()],
+        log: Some("/state/deploys/demo-api-7.log".into()),
     };
     let failed = DeployRecord {
         target: "prod".into(),
@@ -130,6 +131,7 @@ fn targets() -> Vec<TargetSnapshot> {
         history: vec![failed, record(2, "v0", "v1", "succeeded", 86400)],
         journal: Vec::new(),
         versions: vec!["v1".into(), "v2".into()],
+        log: None,
     };
     vec![demo, prod]
 }

@@ -93,9 +93,8 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
         let found = if program.contains('/') {
             base.join(program).exists()
         } else {
-            std::env::var_os("PATH").is_some_and(|p| {
-                std::env::split_paths(&p).any(|d| d.join(program).is_file())
-            })
+            std::env::var_os("PATH")
+                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         };
         if found {
             Ok(())
@@ -110,7 +109,14 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
         }
         EngineKind::Script => {
             let s = &t.script;
-            for argv in [&s.drain, &s.deploy, &s.health, &s.smoke, &s.undrain, &s.rollback] {
+            for argv in [
+                &s.drain,
+                &s.deploy,
+                &s.health,
+                &s.smoke,
+                &s.undrain,
+                &s.rollback,
+            ] {
                 find(argv)?;
             }
             Ok(format!("{} nodes", t.nodes.len()))

@@ -147,6 +147,8 @@ pub struct TargetSnapshot {
     pub journal: Vec<JournalEntry>,
     /// Versions to offer: configured ones, then releases, then earlier deploys.
     pub versions: Vec<String>,
+    /// The last deploy's runner log.
+    pub log: Option<String>,
 }
 
 /// Every target as the cockpit shows it.
@@ -181,11 +183,17 @@ pub fn snapshot(
                     versions.push(v);
                 }
             }
+            let log = view
+                .last
+                .as_ref()
+                .and_then(|d| serde_json::from_str::<super::DeployPlan>(&d.plan).ok())
+                .map(|p| p.log_path.display().to_string());
             Ok(TargetSnapshot {
                 view,
                 history,
                 journal,
                 versions,
+                log,
             })
         })
         .collect()
