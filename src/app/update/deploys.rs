@@ -168,9 +168,9 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp) {
                 .history
                 .iter()
                 .find(|d| d.kind == "deploy" && d.state == "succeeded")
-                .map(|d| d.from.clone());
+                .map(|d| (d.from.clone(), d.to.clone()));
             match to {
-                Some(Some(v))
+                Some((Some(v), _))
                     if t.view
                         .nodes
                         .iter()
@@ -183,12 +183,10 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp) {
                         now,
                     )
                 }
-                Some(Some(v)) => plan(state, &name, DeployKind::Rollback, &v, now),
-                Some(None) => flash(
+                Some((Some(v), _)) => plan(state, &name, DeployKind::Rollback, &v, now),
+                Some((None, first)) => flash(
                     state,
-                    format!(
-                        "nothing to roll back to: the last deploy put the first version on {name}"
-                    ),
+                    format!("nothing to roll back to: {first} is the first version {name} ran"),
                     Level::Error,
                     now,
                 ),

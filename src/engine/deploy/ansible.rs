@@ -316,14 +316,10 @@ impl AnsibleDeploy {
         Ok(())
     }
 
-    /// Runs the deploy: the playbook, smoke gates on the hosts it changed, the budget, and
-    /// the rollback of what it touched when the budget is exceeded.
-    pub async fn run(&self) -> Outcome {
-        let total = self.plan.target.nodes.len().max(1);
-        let batches = self.plan.batches.len().max(1) as u32;
-        let deadline =
-            self.plan.target.strategy.node_deadline() * batches + Duration::from_secs(60);
-        let forward = match self.playbook(false).and_then(|p| {
+    /// Runs the forward playbook once and journals its end and each host's recap: the hosts
+    /// it reached, and why the run failed as a whole.
+    async fn forward(&self, deadline: Duration) -> (BTreeMap<String, HostResult>, Option<String>) {
+        let run = match self.playbook(false).and_then(|p| {
             self.vars(
                 "forward",
                 &self.plan.to,
@@ -347,8 +343,62 @@ impl AnsibleDeploy {
                 ..RunResult::default()
             },
         };
+        for (host, r) in &run.hosts {
+            let status = if r.failed { "fail" } else { "ok" };
+            self.journal
+                .record("forward", host, "recap", status, &r.reason);
+        }
+        let ended = match (&run.error, run.code) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(0)) => None,
+            (None, code) => Some(format!(
+                "ansible-playbook exited with {}",
+                code.map_or("a signal".into(), |c| c.to_string())
+            )),
+        };
+        self.journal.record(
+            "forward",
+            "",
+            "playbook",
+            if ended.is_none() { "ok" } else { "fail" },
+            ended.as_deref().unwrap_or(""),
+        );
+        (run.hosts, ended)
+    }
+
+    /// Runs the deploy: the playbook, smoke gates on the hosts it changed, the budget, and
+    /// the rollback of what it touched when the budget is exceeded.
+    pub async fn run(&self) -> Outcome {
+        let total = self.plan.target.nodes.len().max(1);
+        let batches = self.plan.batches.len().max(1) as u32;
+        let deadline =
+            self.plan.target.strategy.node_deadline() * batches + Duration::from_secs(60);
+        // A resumed deploy does not run a playbook that already ended: its per-host recap
+        // is in the journal.
+        let (hosts, ended) = match self.journal.outcome("forward", "", "playbook") {
+            Some(done) => {
+                let hosts = self
+                    .plan
+                    .target
+                    .nodes
+                    .iter()
+                    .filter_map(|h| {
+                        let r = self.journal.outcome("forward", h, "recap")?;
+                        Some((
+                            h.clone(),
+                            HostResult {
+                                failed: r.is_err(),
+                                reason: r.err().unwrap_or_default(),
+                            },
+                        ))
+                    })
+                    .collect();
+                (hosts, done.err())
+            }
+            None => self.forward(deadline).await,
+        };
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
-        for (host, r) in &forward.hosts {
+        for (host, r) in &hosts {
             if r.failed {
                 self.journal.set_node(host, None, "failed");
                 failed.insert(host.clone(), r.reason.clone());
@@ -356,9 +406,8 @@ impl AnsibleDeploy {
                 self.journal.set_node(host, Some(&self.plan.to), "deployed");
             }
         }
-        if forward.error.is_none() && forward.code == Some(0) {
-            let passed: Vec<String> = forward
-                .hosts
+        if ended.is_none() {
+            let passed: Vec<String> = hosts
                 .keys()
                 .filter(|h| !failed.contains_key(*h))
                 .cloned()
@@ -375,21 +424,6 @@ impl AnsibleDeploy {
                 }
             }
         }
-        let ended = match (&forward.error, forward.code) {
-            (Some(e), _) => Some(e.clone()),
-            (None, Some(0)) => None,
-            (None, code) => Some(format!(
-                "ansible-playbook exited with {}",
-                code.map_or("a signal".into(), |c| c.to_string())
-            )),
-        };
-        self.journal.record(
-            "forward",
-            "",
-            "playbook",
-            if ended.is_none() { "ok" } else { "fail" },
-            ended.as_deref().unwrap_or(""),
-        );
         let budget = self.plan.target.strategy.max_fail_percentage() as usize;
         let over = failed.len() * 100 > budget * total;
         let list = || {
@@ -421,7 +455,7 @@ impl AnsibleDeploy {
             ),
         };
         self.journal.record("deploy", "", "abort", "fail", &reason);
-        let touched: Vec<String> = forward.hosts.keys().cloned().collect();
+        let touched: Vec<String> = hosts.keys().cloned().collect();
         if touched.is_empty() {
             return Outcome {
                 state: DeployState::Failed,
@@ -446,11 +480,23 @@ impl AnsibleDeploy {
                 left_out: Vec::new(),
             };
         }
-        self.journal
-            .record("rollback", "", "begin", "ok", &hosts.join(", "));
+        if self.journal.outcome("rollback", "", "begin").is_none() {
+            self.journal
+                .record("rollback", "", "begin", "ok", &hosts.join(", "));
+        }
         let mut by_version: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut left_out = Vec::new();
+        let mut broken = Vec::new();
         for h in hosts {
+            // Attempted once: a host an earlier runner already rolled back is not touched again.
+            match self.journal.outcome("rollback", &h, "rollback") {
+                Some(Ok(())) => continue,
+                Some(Err(why)) => {
+                    broken.push(format!("{h}: {why}"));
+                    continue;
+                }
+                None => {}
+            }
             match self.plan.previous.get(&h).cloned().flatten() {
                 Some(v) => by_version.entry(v).or_default().push(h),
                 None => left_out.push((h, "ran no version before; nothing to roll back to".into())),
@@ -458,7 +504,6 @@ impl AnsibleDeploy {
         }
         let deadline = t.strategy.node_deadline() * (self.plan.batches.len().max(1) as u32)
             + Duration::from_secs(60);
-        let mut broken = Vec::new();
         for (version, hosts) in by_version {
             let run = match self.playbook(true).and_then(|p| {
                 self.vars("rollback", &version, Some(&self.plan.to))
