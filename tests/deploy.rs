@@ -279,3 +279,53 @@ script = { deploy = ["true"], health = ["true"] }
     let (code, _, _) = sb.run(&["audit", "verify"]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn an_abort_stops_a_deploy_waiting_for_health_and_rolls_it_back() {
+    let sb = Sandbox::new();
+    let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
+    // Nodes take 3 s to start; the whole fleet is one batch.
+    write_config(
+        &sb,
+        &format!(
+            r#"
+[[targets]]
+name = "slow"
+environment = "staging"
+nodes = ["s1", "s2", "s3"]
+engine = "local-fleet"
+run = ["sh", "-c", "sleep 3; exec \"$FD\" demo-api"]
+env = {{ FD = "{}" }}
+strategy = {{ batch_size = 3, node_deadline_secs = 60 }}
+"#,
+            bin()
+        ),
+    );
+    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let db = sb.state().join("t/store.db");
+    wait_until("the nodes to wait for health", 10, || {
+        journal(&db, 2)
+            .iter()
+            .any(|(_, _, s, st)| s == "health" && st == "start")
+    });
+    let started = std::time::Instant::now();
+    let (code, out, err) = sb.run(&["deploy", "slow", "--abort"]);
+    assert_eq!(code, 1, "an aborted deploy is not a success: {out}{err}");
+    assert!(
+        out.contains("abort requested") && out.contains(": rolled_back in"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the abort did not wait out the 60 s deadline"
+    );
+    assert_eq!(
+        versions(target(&sb.status(&[]), "slow")),
+        ["v1", "v1", "v1"]
+    );
+    let (code, out, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}");
+}

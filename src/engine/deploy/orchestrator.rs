@@ -139,6 +139,10 @@ impl Orchestrator {
                 Ok(Err(e)) => last = e,
                 Err(_) => {}
             }
+            // An operator's abort does not wait out a long deadline.
+            if self.journal.abort_requested() {
+                return Err("aborted by an operator while waiting for health".into());
+            }
             if start.elapsed() + wait > deadline {
                 tokio::time::sleep(deadline.saturating_sub(start.elapsed())).await;
                 return Err(format!(
