@@ -329,3 +329,61 @@ strategy = {{ batch_size = 3, node_deadline_secs = 60 }}
     let (code, out, _) = sb.run(&["audit", "verify"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn a_failed_rollback_keeps_the_lock_until_unlocked_with_its_id() {
+    let sb = Sandbox::new();
+    write_config(
+        &sb,
+        r#"
+[[targets]]
+name = "web"
+environment = "staging"
+nodes = ["w1"]
+engine = "script"
+drain = false
+script = { deploy = ["sh", "-c", "test \"$FLIGHTDECK_VERSION\" != bad"], health = ["true"], rollback = ["false"] }
+"#,
+    );
+    let (code, out, err) = sb.run(&["deploy", "web", "good"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = sb.run(&["deploy", "web", "bad"]);
+    assert_eq!(code, 1);
+    assert!(out.contains(": failed_rollback in"), "{out}");
+    assert!(out.contains("flightdeck unlock web "), "{out}");
+    let s = sb.status(&[]);
+    let lock = target(&s, "web")["lock"].clone();
+    let id = lock["lock_id"].as_str().unwrap().to_string();
+    assert!(
+        lock["reason"].as_str().unwrap().contains("needs human"),
+        "{lock}"
+    );
+
+    let (code, _, err) = sb.run(&["deploy", "web", "good"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("needs human") && err.contains(&id), "{err}");
+    let (code, _, err) = sb.run(&["--read-only", "unlock", "web", &id]);
+    assert_ne!(code, 0);
+    assert!(err.contains("read-only"), "{err}");
+    let (code, out, _) = sb.run(&["unlock", "web", "not-the-id"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing changed"), "{out}");
+    let (code, out, err) = sb.run(&["unlock", "web", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("web unlocked"), "{out}");
+    let (code, out, err) = sb.run(&["deploy", "web", "good"]);
+    assert_eq!(code, 0, "the target is free again: {out}{err}");
+    let db = sb.state().join("t/store.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let unlocks: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'force_unlock' AND phase = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        unlocks, 2,
+        "both unlock attempts that reached the store are audited"
+    );
+}

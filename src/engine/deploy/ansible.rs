@@ -443,8 +443,13 @@ impl AnsibleDeploy {
                     };
                 }
                 // Within the budget: the failed hosts alone go back.
+                let why = format!(
+                    "{} of {total} hosts failed within the {budget}% budget: {}",
+                    failed.len(),
+                    list()
+                );
                 return self
-                    .roll_back(failed.keys().cloned().collect(), list(), true)
+                    .roll_back(failed.keys().cloned().collect(), why, true)
                     .await;
             }
             (Some(e), _) if failed.is_empty() => e.clone(),
@@ -471,11 +476,7 @@ impl AnsibleDeploy {
         let t = &self.plan.target;
         if !t.auto_rollback || self.plan.kind == DeployKind::Rollback {
             return Outcome {
-                state: if within_budget {
-                    DeployState::Succeeded
-                } else {
-                    DeployState::Failed
-                },
+                state: DeployState::Failed,
                 reason: Some(reason),
                 left_out: Vec::new(),
             };
@@ -541,7 +542,8 @@ impl AnsibleDeploy {
         let state = if !broken.is_empty() {
             DeployState::FailedRollback
         } else if within_budget {
-            DeployState::Succeeded
+            // As the orchestrator does: not every host got the version, so not a success.
+            DeployState::Failed
         } else {
             DeployState::RolledBack
         };
