@@ -7,7 +7,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::text::{clean, fit};
-use crate::app::overlay::Overlay;
+use crate::app::overlay::{Choice, Overlay};
 use crate::app::{Action, Level, State};
 use crate::domain::{PaneId, Timestamp};
 use crate::theme::{Slot, Theme};
@@ -75,7 +75,11 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Labels { .. }) => Some("enter save · esc cancel"),
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
-        Some(Overlay::Choose { .. }) => Some("j/k choose · enter run · esc close"),
+        Some(Overlay::Choose {
+            then: Choice::Pipeline,
+            ..
+        }) => Some("j/k choose · enter run · esc close"),
+        Some(Overlay::Choose { .. }) => Some("j/k choose · enter plans the deploy · esc close"),
         Some(Overlay::DeployPlan(c)) if c.protected => {
             Some("type the target's name · enter deploys · esc cancels")
         }

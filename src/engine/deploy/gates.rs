@@ -53,8 +53,12 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
 }
 
 fn first_line(s: &str) -> String {
-    crate::ui::text::clean(s.lines().next().unwrap_or_default())
+    // The UI sanitises again on display; the journal keeps no control characters either.
+    s.lines()
+        .next()
+        .unwrap_or_default()
         .chars()
+        .filter(|c| !c.is_control())
         .take(120)
         .collect()
 }
