@@ -249,14 +249,13 @@ impl Store {
         Ok((id, lock_id))
     }
 
-    /// Takes over the lock of an unfinished deploy to resume it: allowed when its runner is
-    /// gone (`runner_alive` says no) or its heartbeat is older than `ttl`.
+    /// Takes over the lock of an unfinished deploy to resume it: allowed only when its runner
+    /// is gone (`runner_alive` says no).
     pub fn resume_lock(
         &mut self,
         deploy_id: i64,
         holder: &str,
         pid: u32,
-        ttl: i64,
         now: Timestamp,
         runner_alive: bool,
     ) -> Result<String, LockError> {
@@ -277,9 +276,9 @@ impl Store {
             .optional()?;
         let lock_id = match lock {
             Some(l) if l.deploy_id != deploy_id => return Err(LockError::Held(Box::new(l))),
-            Some(l) if runner_alive && l.heartbeat + ttl > now => {
-                return Err(LockError::Held(Box::new(l)));
-            }
+            // A runner that still exists (even one that stopped beating, paused or stuck) is
+            // never joined by a second one.
+            Some(l) if runner_alive => return Err(LockError::Held(Box::new(l))),
             Some(l) => l.lock_id,
             None => new_lock_id(&d.target, deploy_id),
         };

@@ -33,7 +33,12 @@ fn other(e: impl std::fmt::Display) -> ProviderError {
 /// starting for one lock TTL).
 pub fn runner_alive(d: &DeployRecord) -> bool {
     match d.pid {
-        Some(pid) => alive(pid),
+        // The pid must still be a deploy runner: a recycled pid is not.
+        Some(pid) => {
+            alive(pid)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("deploy-runner"))
+        }
         None => crate::domain::now() - d.started < LOCK_TTL_SECS,
     }
 }
@@ -220,7 +225,6 @@ impl Launcher {
                     d.id,
                     &self.actor,
                     std::process::id(),
-                    LOCK_TTL_SECS,
                     crate::domain::now(),
                     runner_alive(d),
                 )

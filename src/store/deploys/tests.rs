@@ -66,8 +66,13 @@ fn a_dead_holder_keeps_the_lock_until_its_ttl_and_an_unfinished_deploy_blocks() 
         matches!(err, LockError::Unfinished(i, _) if i == id),
         "{err}"
     );
+    // A runner that still exists is never joined by a second, however old its heartbeat.
+    assert!(matches!(
+        s.resume_lock(id, "b@h", 2, 10_000, true),
+        Err(LockError::Held(_))
+    ));
     // Resuming takes the lock over; a finished deploy frees the target.
-    let again = s.resume_lock(id, "b@h", 2, 30, 131, false).unwrap();
+    let again = s.resume_lock(id, "b@h", 2, 131, false).unwrap();
     assert_eq!(again, lock);
     s.finish_deploy(id, "succeeded", None, 140).unwrap();
     s.release_lock(&lock).unwrap();
