@@ -63,7 +63,10 @@ impl DeploysPane {
     /// Moves the selection (or scrolls the journal in the detail).
     pub fn move_by(&mut self, delta: isize) {
         if self.detail {
-            self.scroll = (self.scroll as isize - delta).max(0) as usize;
+            let max = self
+                .selected_target()
+                .map_or(0, |t| t.journal.len().saturating_sub(1));
+            self.scroll = ((self.scroll as isize - delta).max(0) as usize).min(max);
             return;
         }
         let last = self.targets.len().saturating_sub(1) as isize;

@@ -197,6 +197,16 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
     if t.name.trim().is_empty() {
         return Err(("name", "must not be empty".into()));
     }
+    // The journal keys a gate by its name: two gates of one name would run as one.
+    let mut gates = std::collections::BTreeSet::new();
+    for g in &t.smoke {
+        if !gates.insert(g.name.as_str()) {
+            return Err((
+                "smoke",
+                format!("target {:?} has two smoke gates named {:?}", t.name, g.name),
+            ));
+        }
+    }
     if t.engine == EngineKind::Ansible {
         if t.ansible.is_none() {
             return Err((

@@ -81,3 +81,11 @@ fn the_example_config_parses() {
     assert_eq!(c.workspace, "acme");
     assert!(!c.providers.is_empty());
 }
+
+#[test]
+fn two_smoke_gates_of_one_name_are_refused() {
+    let e = err(
+        "[[targets]]\nname = \"t\"\nnodes = [\"a\"]\nengine = \"local-fleet\"\nsmoke = [{ name = \"g\", http = \"/a\" }, { name = \"g\", http = \"/b\" }]\n",
+    );
+    assert!(e.contains("two smoke gates named"), "{e}");
+}

@@ -127,6 +127,9 @@ pub enum LockError {
         "deploy #{0} of {1} did not finish (its runner stopped); resume it (`flightdeck deploy {1} --resume`) or roll back (`flightdeck rollback {1}`)"
     )]
     Unfinished(i64, String),
+    /// The deploy already ended: nothing to resume.
+    #[error("deploy #{0} already ended ({1}); nothing to resume")]
+    Ended(i64, String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -267,6 +270,9 @@ impl Store {
             [deploy_id],
             deploy_from_row,
         )?;
+        if d.state != "running" {
+            return Err(LockError::Ended(d.id, d.state));
+        }
         let lock = tx
             .query_row(
                 &format!("{SELECT_LOCK} WHERE target = ?1"),

@@ -238,6 +238,7 @@ impl AnsibleDeploy {
             in_recap: false,
             failures: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            seen: Default::default(),
         };
         let until = Instant::now() + deadline;
         let mut error = None;
@@ -282,11 +283,15 @@ impl AnsibleDeploy {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        RunResult {
-            code,
-            hosts: parser.hosts,
-            error,
+        // A run cut short prints no recap: every host it reached was touched and counts failed.
+        let mut hosts = parser.hosts;
+        for h in parser.seen {
+            hosts.entry(h).or_insert_with(|| HostResult {
+                failed: true,
+                reason: "the playbook stopped before its recap".into(),
+            });
         }
+        RunResult { code, hosts, error }
     }
 
     async fn smoke(&self, host: &str) -> Result<(), String> {

@@ -241,9 +241,14 @@ impl Launcher {
     pub async fn abort(&self, gate: &Gate, d: &DeployRecord) -> Result<Option<u32>, GateError> {
         let target = format!("target:{}", d.target);
         let work = async {
-            Store::open(&self.store_path)
+            let asked = Store::open(&self.store_path)
                 .and_then(|s| s.request_abort(d.id))
-                .map_err(other)
+                .map_err(other)?;
+            if asked {
+                Ok(())
+            } else {
+                Err(other(format!("deploy #{} already ended", d.id)))
+            }
         };
         gate.run("deploy_abort", &target, &format!("deploy #{}", d.id), work)
             .await?;
@@ -263,6 +268,19 @@ impl Launcher {
     ) -> Result<Option<crate::store::LockInfo>, GateError> {
         let work = async {
             let mut store = Store::open(&self.store_path).map_err(other)?;
+            // Unlocking under a live runner would let a second deploy change the same nodes.
+            if let Some(l) = store.lock(target).map_err(other)?
+                && l.lock_id == lock_id
+                && let Ok(d) = store.deploy(l.deploy_id)
+                && d.state == "running"
+                && runner_alive(&d)
+            {
+                return Err(other(format!(
+                    "deploy #{} of {target} is still running (runner pid {}); abort it (`flightdeck deploy {target} --abort`) instead",
+                    d.id,
+                    d.pid.unwrap_or(0)
+                )));
+            }
             store
                 .force_unlock(target, lock_id, crate::domain::now())
                 .map_err(other)

@@ -264,6 +264,8 @@ impl Orchestrator {
         let budget = plan.target.strategy.max_fail_percentage() as usize;
         let mut failed: Vec<(String, String)> = Vec::new();
         let mut abort: Option<String> = None;
+        // Nodes whose own rollback (within the budget) failed: they need a human.
+        let mut broken: Vec<String> = Vec::new();
         // A rollback already under way (the runner died during it) goes on, never anew.
         let rollback_begun = self.journal.outcome(ROLLBACK, "", "begin").is_some();
         if rollback_begun {
@@ -298,10 +300,25 @@ impl Orchestrator {
             }
             // Within budget: each failed node goes back to its previous version and serves.
             for n in &batch_failed {
-                if plan.target.auto_rollback && plan.kind == DeployKind::Deploy {
-                    let _ = self.rollback_node(n).await;
+                if plan.target.auto_rollback
+                    && plan.kind == DeployKind::Deploy
+                    && let Err(e) = self.rollback_node(n).await
+                {
+                    broken.push(format!("{n}: {e}"));
                 }
             }
+        }
+        // An abort asked for during the last batch still rolls back.
+        if abort.is_none() && !rollback_begun && self.journal.abort_requested() {
+            abort = Some("aborted by an operator".into());
+        }
+        if abort.is_none() && !broken.is_empty() {
+            let left_out = self.cleanup().await;
+            return Outcome {
+                state: DeployState::FailedRollback,
+                reason: Some(format!("rollback failed: {}", broken.join("; "))),
+                left_out,
+            };
         }
         let Some(reason) = abort else {
             let left_out = self.cleanup().await;

@@ -76,6 +76,13 @@ fn a_dead_holder_keeps_the_lock_until_its_ttl_and_an_unfinished_deploy_blocks() 
     assert_eq!(again, lock);
     s.finish_deploy(id, "succeeded", None, 140).unwrap();
     s.release_lock(&lock).unwrap();
+    assert!(
+        matches!(
+            s.resume_lock(id, "c@h", 3, 141, false),
+            Err(LockError::Ended(..))
+        ),
+        "an ended deploy is never resumed"
+    );
     assert!(s.begin_deploy(&new("api"), "b@h", 2, 30, 141).is_ok());
 }
 

@@ -20,6 +20,8 @@ pub(super) struct Parser<'a> {
     pub(super) in_recap: bool,
     pub(super) failures: BTreeMap<String, String>,
     pub(super) hosts: BTreeMap<String, HostResult>,
+    /// Hosts named by any task result (a killed run prints no recap).
+    pub(super) seen: std::collections::BTreeSet<String>,
 }
 
 fn host_of(rest: &str) -> Option<(&str, &str)> {
@@ -65,6 +67,7 @@ impl Parser<'_> {
             ("failed: ", false),
         ] {
             if let Some((host, rest)) = line.strip_prefix(prefix).and_then(host_of) {
+                self.seen.insert(host.to_string());
                 if ok {
                     self.journal.record(
                         self.phase,
@@ -128,6 +131,7 @@ mod tests {
             in_recap: false,
             failures: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            seen: Default::default(),
         };
         for l in [
             "TASK [install] *****",
