@@ -227,7 +227,7 @@ impl Orchestrator {
 
     /// Returns every node still drained to rotation when its current version is healthy;
     /// the others stay out, each with the reason.
-    async fn cleanup(&self) -> Vec<(String, String)> {
+    async fn cleanup(&self, failed: &[(String, String)]) -> Vec<(String, String)> {
         let drained: Vec<String> = self
             .drained
             .lock()
@@ -237,6 +237,15 @@ impl Orchestrator {
             .collect();
         let mut left_out = Vec::new();
         for node in drained {
+            // A node whose deploy failed and was not rolled back must not return to rotation
+            // on the version that failed: it waits for a human.
+            if let Some((_, why)) = failed.iter().find(|(n, _)| *n == node) {
+                left_out.push((
+                    node,
+                    format!("its deploy failed ({why}); kept out of rotation"),
+                ));
+                continue;
+            }
             let healthy = tokio::time::timeout(Duration::from_secs(10), self.engine.healthy(&node))
                 .await
                 .map_err(|_| "health probe timed out".to_string())
@@ -313,7 +322,7 @@ impl Orchestrator {
             abort = Some("aborted by an operator".into());
         }
         if abort.is_none() && !broken.is_empty() {
-            let left_out = self.cleanup().await;
+            let left_out = self.cleanup(&failed).await;
             return Outcome {
                 state: DeployState::FailedRollback,
                 reason: Some(format!("rollback failed: {}", broken.join("; "))),
@@ -321,7 +330,7 @@ impl Orchestrator {
             };
         }
         let Some(reason) = abort else {
-            let left_out = self.cleanup().await;
+            let left_out = self.cleanup(&failed).await;
             let reason = (!failed.is_empty()).then(|| {
                 format!(
                     "{} of {} nodes failed within the {}% budget: {}",
@@ -349,7 +358,7 @@ impl Orchestrator {
         self.journal.record("deploy", "", "abort", "fail", &reason);
         let wants_rollback = plan.target.auto_rollback && plan.kind == DeployKind::Deploy;
         if !wants_rollback && !rollback_begun {
-            let left_out = self.cleanup().await;
+            let left_out = self.cleanup(&failed).await;
             return Outcome {
                 state: DeployState::Failed,
                 reason: Some(reason),
@@ -370,7 +379,7 @@ impl Orchestrator {
             }
         }
         let result = self.rollback(&order).await;
-        let left_out = self.cleanup().await;
+        let left_out = self.cleanup(&failed).await;
         match result {
             Ok(()) => Outcome {
                 state: DeployState::RolledBack,

@@ -300,11 +300,13 @@ async fn abort_cleans_up_without_auto_rollback() {
     let out = o.run().await;
     assert_eq!(out.state, DeployState::Failed);
     let f = fake.fleet.lock().unwrap();
-    assert!(
-        f.drained.is_empty(),
-        "clean-up returned healthy nodes: {:?}",
-        f.drained
+    assert_eq!(
+        f.drained.iter().collect::<Vec<_>>(),
+        ["n1"],
+        "the failed node stays out of rotation, the healthy one went back"
     );
+    assert_eq!(out.left_out.len(), 1, "{out:?}");
+    assert!(out.left_out[0].1.contains("its deploy failed"), "{out:?}");
     assert!(f.max_drained <= 2);
 }
 
