@@ -77,16 +77,7 @@ pub fn render(
         return;
     }
     let running = b.runs.iter().filter(|r| !r.status.is_final()).count();
-    let title = format!(
-        " · {} run{}{}",
-        b.runs.len(),
-        if b.runs.len() == 1 { "" } else { "s" },
-        if running > 0 {
-            format!(" · {running} running")
-        } else {
-            String::new()
-        }
-    );
+    let title = super::count_title(b.runs.len(), "run", running, "running");
     let block = pane_block(PaneId::Builds, title, badge, theme, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -119,16 +119,7 @@ pub fn render(
         .iter()
         .filter(|t| t.view.state == "running")
         .count();
-    let title = format!(
-        " · {} target{}{}",
-        d.targets.len(),
-        if d.targets.len() == 1 { "" } else { "s" },
-        if running > 0 {
-            format!(" · {running} deploying")
-        } else {
-            String::new()
-        }
-    );
+    let title = super::count_title(d.targets.len(), "target", running, "deploying");
     let block = pane_block(PaneId::Deploys, title, badge, theme, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -47,6 +47,19 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, now: Timestamp) {
     }
 }
 
+/// A pane title's counts: ` · 3 runs · 1 running` (the second part only when non-zero).
+fn count_title(n: usize, noun: &str, active: usize, doing: &str) -> String {
+    format!(
+        " · {n} {noun}{}{}",
+        if n == 1 { "" } else { "s" },
+        if active > 0 {
+            format!(" · {active} {doing}")
+        } else {
+            String::new()
+        }
+    )
+}
+
 fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
     let (w, h) = layout::MIN_SIZE;
     let msg = format!(
