@@ -97,6 +97,7 @@ fn targets() -> Vec<TargetSnapshot> {
         journal,
         versions: vec!["v1".into(), "v2".into(), "v3".into()],
         log: Some("/state/deploys/demo-api-7.log".into()),
+        runner_alive: true,
     };
     let failed = DeployRecord {
         target: "prod".into(),
@@ -132,6 +133,7 @@ fn targets() -> Vec<TargetSnapshot> {
         journal: Vec::new(),
         versions: vec!["v1".into(), "v2".into()],
         log: None,
+        runner_alive: false,
     };
     vec![demo, prod]
 }

@@ -10,7 +10,6 @@ use crate::app::overlay::{Choice, Confirmed, Overlay};
 use crate::app::{Action, Command, Event, Level, State};
 use crate::domain::Timestamp;
 use crate::engine::deploy::DeployKind;
-use crate::engine::deploy::launch::runner_alive;
 
 /// Lists the targets when due: every second while a deploy runs, else every two.
 pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
@@ -207,7 +206,7 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp) {
                     Level::Error,
                     now,
                 ),
-                Some(d) if !abort && runner_alive(d) => flash(
+                Some(d) if !abort && t.runner_alive => flash(
                     state,
                     format!("deploy #{} is running; nothing to resume", d.id),
                     Level::Error,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::local_fleet::alive;
+pub use super::view::runner_alive;
 use super::{DeployKind, DeployPlan, LOCK_TTL_SECS, runner, view};
 use crate::config::TargetConfig;
 use crate::engine::gate::{Gate, GateError};
@@ -27,20 +27,6 @@ pub struct Launcher {
 
 fn other(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Other(e.to_string())
-}
-
-/// Whether the deploy's runner lives (a runner that has not yet said its pid counts as
-/// starting for one lock TTL).
-pub fn runner_alive(d: &DeployRecord) -> bool {
-    match d.pid {
-        // The pid must still be a deploy runner: a recycled pid is not.
-        Some(pid) => {
-            alive(pid)
-                && std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("deploy-runner"))
-        }
-        None => crate::domain::now() - d.started < LOCK_TTL_SECS,
-    }
 }
 
 /// The running (or interrupted) deploy of a target, if any.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::LOCK_TTL_SECS;
 use super::local_fleet::{NodeData, alive};
 use crate::config::{EngineKind, TargetConfig};
 use crate::store::{DeployRecord, JournalEntry, LockInfo, Store, StoreError};
@@ -98,6 +99,20 @@ pub fn nodes(store: &Store, t: &TargetConfig) -> Result<Vec<NodeView>, StoreErro
         .collect())
 }
 
+/// Whether the deploy's runner lives (a runner that has not yet said its pid counts as
+/// starting for one lock TTL).
+pub fn runner_alive(d: &DeployRecord) -> bool {
+    match d.pid {
+        // The pid must still be a deploy runner: a recycled pid is not.
+        Some(pid) => {
+            alive(pid)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("deploy-runner"))
+        }
+        None => crate::domain::now() - d.started < LOCK_TTL_SECS,
+    }
+}
+
 /// The version most of `versions` are on.
 pub fn majority<'a>(versions: impl IntoIterator<Item = &'a Option<String>>) -> Option<String> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -149,6 +164,8 @@ pub struct TargetSnapshot {
     pub versions: Vec<String>,
     /// The last deploy's runner log.
     pub log: Option<String>,
+    /// Whether the last deploy's runner process lives (read here, off the UI loop).
+    pub runner_alive: bool,
 }
 
 /// Every target as the cockpit shows it.
@@ -188,12 +205,14 @@ pub fn snapshot(
                 .as_ref()
                 .and_then(|d| serde_json::from_str::<super::DeployPlan>(&d.plan).ok())
                 .map(|p| p.log_path.display().to_string());
+            let runner_alive = view.last.as_ref().is_some_and(runner_alive);
             Ok(TargetSnapshot {
                 view,
                 history,
                 journal,
                 versions,
                 log,
+                runner_alive,
             })
         })
         .collect()
