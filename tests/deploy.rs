@@ -5,7 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::fleet::{Fleet, KillFleet, journal, target, versions, wait_until, write_config};
+use common::fleet::{
+    Fleet, KillFleet, journal, slow_fleet, target, versions, wait_until, write_config,
+};
 use common::{Sandbox, bin};
 
 #[test]
@@ -101,22 +103,7 @@ fn a_runner_killed_mid_deploy_is_resumed_without_repeating_a_finished_step() {
     let sb = Sandbox::new();
     let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
     // Each node takes a second to start, so the deploy is still running when the runner dies.
-    write_config(
-        &sb,
-        &format!(
-            r#"
-[[targets]]
-name = "slow"
-environment = "staging"
-nodes = ["s1", "s2", "s3"]
-engine = "local-fleet"
-run = ["sh", "-c", "sleep 1; exec \"$FD\" demo-api"]
-env = {{ FD = "{}" }}
-strategy = {{ node_deadline_secs = 20 }}
-"#,
-            bin()
-        ),
-    );
+    slow_fleet(&sb, "1", "node_deadline_secs = 20");
     let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
@@ -285,22 +272,7 @@ fn an_abort_stops_a_deploy_waiting_for_health_and_rolls_it_back() {
     let sb = Sandbox::new();
     let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
     // Nodes take 3 s to start; the whole fleet is one batch.
-    write_config(
-        &sb,
-        &format!(
-            r#"
-[[targets]]
-name = "slow"
-environment = "staging"
-nodes = ["s1", "s2", "s3"]
-engine = "local-fleet"
-run = ["sh", "-c", "sleep 3; exec \"$FD\" demo-api"]
-env = {{ FD = "{}" }}
-strategy = {{ batch_size = 3, node_deadline_secs = 60 }}
-"#,
-            bin()
-        ),
-    );
+    slow_fleet(&sb, "3", "batch_size = 3, node_deadline_secs = 60");
     let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Sandbox;
+use super::{Sandbox, bin};
 
 /// Stops every fleet process a test started, whatever the test's outcome.
 pub struct Fleet<'a> {
@@ -93,4 +93,25 @@ pub fn stop_fleet(db: &Path, target: &str) {
             }
         }
     }
+}
+
+/// Configures target `slow`: three local-fleet nodes of the demo service, each taking
+/// `sleep` seconds to start, with the given strategy.
+pub fn slow_fleet(sb: &Sandbox, sleep: &str, strategy: &str) {
+    write_config(
+        sb,
+        &format!(
+            r#"
+[[targets]]
+name = "slow"
+environment = "staging"
+nodes = ["s1", "s2", "s3"]
+engine = "local-fleet"
+run = ["sh", "-c", "sleep {sleep}; exec \"$FD\" demo-api"]
+env = {{ FD = "{}" }}
+strategy = {{ {strategy} }}
+"#,
+            bin()
+        ),
+    );
 }
