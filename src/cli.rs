@@ -146,7 +146,7 @@ pub fn main() -> Result<i32> {
     match &cli.command {
         Some(Cmd::DemoApi) => return Ok(demo::api::run()),
         // First of all, leave the terminal's session: its hang-up must not reach the deploy.
-        Some(Cmd::DeployRunner { .. }) => headless::deploy::detach(),
+        Some(Cmd::DeployRunner { .. }) => crate::engine::deploy::runner::detach(),
         _ => {}
     }
     color_eyre::install()?;

@@ -317,8 +317,3 @@ pub fn runner_main(
         }
     }
 }
-
-/// Leaves the caller's session (the runner's first act).
-pub fn detach() {
-    runner::detach();
-}

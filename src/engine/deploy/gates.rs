@@ -11,6 +11,8 @@ use crate::engine::pipeline::step::{self, StepPlan, Tail};
 pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
     let timeout = g.gate.timeout();
     if let Some(url) = &g.gate.http {
+        // A relative gate is named by its path: the node's address is in the journal already.
+        let shown = url.clone();
         let url = if url.starts_with('/') {
             let base = g
                 .node_url
@@ -32,7 +34,7 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
             .map_err(|e| e.to_string())??;
         if resp.status != want {
             return Err(format!(
-                "GET {url} answered {} (wanted {want}): {}",
+                "GET {shown} answered {} (wanted {want}): {}",
                 resp.status,
                 first_line(&resp.body)
             ));
@@ -41,7 +43,7 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
             && !resp.body.contains(&b)
         {
             return Err(format!(
-                "GET {url} body lacks {b:?}: {}",
+                "GET {shown} body lacks {b:?}: {}",
                 first_line(&resp.body)
             ));
         }
