@@ -108,6 +108,12 @@ pub enum Cmd {
     },
     /// Validate the config and reach each provider.
     Check,
+    /// Run the health checks and the incident loop headless until stopped (for a server).
+    Watch {
+        /// Run every check once, deliver what it files, and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Run a local pipeline, streaming its log; exits 0 when it succeeded.
     Run {
         /// The pipeline's name (`demo-ci` in the demo workspace).
@@ -194,6 +200,10 @@ pub fn main() -> Result<i32> {
                 out(&headless::status_text(&v));
             }
             return Ok(0);
+        }
+        Some(Cmd::Watch { once }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            return rt.block_on(crate::watch::run(&ws, once));
         }
         Some(Cmd::Run { pipeline }) => {
             let ws = workspace::open(&opts, &state_dir)?;

@@ -95,7 +95,8 @@ fn request(method: &str, url: &str, timeout: Duration) -> Result<Response, Strin
     parse(&buf)
 }
 
-fn parse(buf: &[u8]) -> Result<Response, String> {
+/// Parses a whole response (head and body; a chunked body is decoded).
+pub fn parse(buf: &[u8]) -> Result<Response, String> {
     let head_end = memchr::memmem::find(buf, b"\r\n\r\n")
         .ok_or_else(|| "truncated response (no header end)".to_string())?;
     let head = String::from_utf8_lossy(&buf[..head_end]);
@@ -112,11 +113,42 @@ fn parse(buf: &[u8]) -> Result<Response, String> {
             )
         })?;
     let body = &buf[head_end + 4..];
-    let body = &body[..body.len().min(MAX_BODY)];
+    let chunked = head.lines().any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    let mut body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    body.truncate(MAX_BODY);
     Ok(Response {
         status,
-        body: String::from_utf8_lossy(body).into_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
+}
+
+/// Decodes a chunked body, keeping what arrived when it is cut short.
+fn dechunk(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(eol) = memchr::memmem::find(rest, b"\r\n") {
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size else { break };
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            break;
+        }
+        let take = size.min(rest.len());
+        out.extend_from_slice(&rest[..take]);
+        rest = rest.get(take + 2..).unwrap_or_default();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -128,6 +160,9 @@ mod tests {
         let r = parse(b"HTTP/1.1 503 Service Unavailable\r\nX: y\r\n\r\ndraining").unwrap();
         assert_eq!((r.status, r.body.as_str()), (503, "draining"));
         assert!(parse(b"HTTP/1.1 200 OK\r\n").is_err());
+        let c = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        assert_eq!(c.unwrap().body, "hello world");
+        assert_eq!(dechunk(b"5\r\nhel"), b"hel");
         assert!(parse(b"<html>504</html>\r\n\r\n").is_err());
         assert!(get("https://example.invalid/", Duration::from_secs(1)).is_err());
         assert!(get("http://127.0.0.1:1/x y", Duration::from_secs(1)).is_err());

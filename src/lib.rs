@@ -18,4 +18,5 @@ pub mod store;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
+pub mod watch;
 pub mod workspace;

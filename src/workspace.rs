@@ -77,6 +77,8 @@ pub struct Workspace {
     pub pipelines: Vec<Plan>,
     /// Deploy targets (the config's, or the demo fleet).
     pub targets: Vec<crate::config::TargetConfig>,
+    /// Health checks (the config's, or the demo's).
+    pub checks: Vec<crate::config::CheckConfig>,
     /// Relative paths in the config are from here.
     pub base_dir: PathBuf,
 }
@@ -138,8 +140,10 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .collect();
     let demo_ws = loaded.source == ConfigSource::Demo;
     let mut targets = loaded.config.targets.clone();
+    let mut checks = loaded.config.checks.clone();
     if demo_ws {
         targets.push(demo::target());
+        checks.extend(demo::checks());
         let dir = demo::workspace_dir(state_dir);
         paths::private_dir(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
         let bin = std::env::current_exe().wrap_err("cannot find the flightdeck binary")?;
@@ -191,6 +195,7 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         actor,
         pipelines,
         targets,
+        checks,
         base_dir: base,
     })
 }

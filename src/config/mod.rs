@@ -1,9 +1,11 @@
 //! Configuration: TOML, resolved from the flag, the environment, the repo or the user's config dir.
 
+pub mod check;
 mod error;
 pub mod pipeline;
 pub mod target;
 
+pub use check::{CheckConfig, CheckKind};
 pub use error::ConfigError;
 pub use pipeline::{PipelineConfig, StepConfig};
 pub use target::{EngineKind, TargetConfig};
@@ -22,7 +24,7 @@ pub const REPO_FILE: &str = "flightdeck.toml";
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// The whole config file.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Shown in the status bar; also names the store file.
@@ -46,6 +48,40 @@ pub struct Config {
     /// Deploy targets.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Health checks.
+    #[serde(default)]
+    pub checks: Vec<CheckConfig>,
+    /// The incident loop.
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
+}
+
+/// `[incidents]`: where the incident loop files and how it resolves.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// File incidents at all (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Close an incident when its check recovers (default true; false only comments).
+    #[serde(default = "yes")]
+    pub close_on_recovery: bool,
+    /// Hours a dismissal mutes its key (default 24).
+    pub mute_hours: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            enabled: true,
+            close_on_recovery: true,
+            mute_hours: None,
+        }
+    }
 }
 
 fn default_workspace() -> String {
@@ -62,6 +98,8 @@ impl Default for Config {
             providers: Vec::new(),
             pipelines: Vec::new(),
             targets: Vec::new(),
+            checks: Vec::new(),
+            incidents: IncidentsConfig::default(),
         }
     }
 }
@@ -346,6 +384,38 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                 "targets",
                 "name",
                 format!("duplicate target {:?}", t.name),
+            ));
+        }
+    }
+    let mut checks = std::collections::BTreeSet::new();
+    for k in &c.checks {
+        if let Err((key, msg)) = check::validate(k) {
+            return Err(loaded.error_at("checks", key, msg));
+        }
+        if !checks.insert(k.name.as_str()) {
+            return Err(loaded.error_at("checks", "name", format!("duplicate check {:?}", k.name)));
+        }
+        if let Some(p) = &k.provider {
+            let kind = c.providers.iter().find(|x| &x.id == p).map(|x| x.kind);
+            let want = match k.kind {
+                CheckKind::Alertmanager => ProviderKind::Alertmanager,
+                _ => ProviderKind::Prometheus,
+            };
+            if kind != Some(want) {
+                return Err(loaded.error_at(
+                    "checks",
+                    "provider",
+                    format!("no {} provider with id {p:?}", want.as_str()),
+                ));
+            }
+        }
+        if let Some(t) = &k.target
+            && !targets.contains(t.as_str())
+        {
+            return Err(loaded.error_at(
+                "checks",
+                "target",
+                format!("no target {t:?} (define it in [[targets]])"),
             ));
         }
     }

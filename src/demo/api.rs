@@ -18,9 +18,20 @@ struct Service {
     drained: AtomicBool,
     requests: AtomicU64,
     errors: AtomicU64,
+    /// Jobs waiting: arrivals outpace the worker slightly, so the depth climbs slowly.
+    queue: AtomicU64,
+    /// Microseconds spent serving requests, for the latency metric.
+    busy_us: AtomicU64,
 }
 
 impl Service {
+    /// One second of the job queue: 2–3 jobs arrive (2.25 a second on average), 2 are done.
+    fn queue_tick(&self, tick: u64) {
+        let arrived = 2 + u64::from(tick.is_multiple_of(4));
+        let depth = self.queue.load(Ordering::Relaxed) + arrived;
+        self.queue.store(depth.saturating_sub(2), Ordering::Relaxed);
+    }
+
     fn respond(&self, method: &str, path: &str) -> (u16, &'static str, String) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let path = path.split('?').next().unwrap_or("/");
@@ -68,13 +79,17 @@ impl Service {
              # HELP demo_api_drained Whether the node is out of rotation.\n# TYPE demo_api_drained gauge\ndemo_api_drained {d}\n\
              # HELP demo_api_requests_total Requests served.\n# TYPE demo_api_requests_total counter\ndemo_api_requests_total {r}\n\
              # HELP demo_api_errors_total Requests answered with a 5xx.\n# TYPE demo_api_errors_total counter\ndemo_api_errors_total {e}\n\
-             # HELP demo_api_uptime_seconds Seconds since start.\n# TYPE demo_api_uptime_seconds gauge\ndemo_api_uptime_seconds {u}\n",
+             # HELP demo_api_uptime_seconds Seconds since start.\n# TYPE demo_api_uptime_seconds gauge\ndemo_api_uptime_seconds {u}\n\
+             # HELP demo_api_queue_depth Jobs waiting for the worker.\n# TYPE demo_api_queue_depth gauge\ndemo_api_queue_depth {q}\n\
+             # HELP demo_api_request_duration_seconds Time spent serving requests.\n# TYPE demo_api_request_duration_seconds summary\ndemo_api_request_duration_seconds_sum {ls}\ndemo_api_request_duration_seconds_count {r}\n",
             v = self.version,
             n = self.node,
             d = u8::from(self.drained.load(Ordering::Relaxed)),
             r = self.requests.load(Ordering::Relaxed),
             e = self.errors.load(Ordering::Relaxed),
             u = self.started.elapsed().as_secs(),
+            q = self.queue.load(Ordering::Relaxed),
+            ls = self.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
         )
     }
 
@@ -94,6 +109,7 @@ impl Service {
         }
         let mut parts = line.split_whitespace();
         let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        let t = Instant::now();
         let (status, ctype, body) = self.respond(method, path);
         let reason = match status {
             200 => "OK",
@@ -107,7 +123,10 @@ impl Service {
             "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )?;
-        out.flush()
+        let r = out.flush();
+        self.busy_us
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        r
     }
 }
 
@@ -133,6 +152,15 @@ pub fn run() -> i32 {
         drained: AtomicBool::new(false),
         requests: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        queue: AtomicU64::new(0),
+        busy_us: AtomicU64::new(0),
+    });
+    let worker = Arc::clone(&service);
+    std::thread::spawn(move || {
+        for tick in 0.. {
+            std::thread::sleep(Duration::from_secs(1));
+            worker.queue_tick(tick);
+        }
     });
     eprintln!(
         "demo-api {} ({}) listening on 127.0.0.1:{port}",
@@ -159,7 +187,19 @@ mod tests {
             drained: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            queue: AtomicU64::new(0),
+            busy_us: AtomicU64::new(0),
         }
+    }
+
+    #[test]
+    fn the_queue_grows_slowly_and_honestly() {
+        let s = service("v1");
+        for t in 0..400 {
+            s.queue_tick(t);
+        }
+        assert_eq!(s.queue.load(Ordering::Relaxed), 100, "0.25 jobs a second");
+        assert!(s.metrics().contains("demo_api_queue_depth 100"));
     }
 
     #[test]

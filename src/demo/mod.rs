@@ -175,6 +175,81 @@ smoke = [
     toml::from_str(DEMO_TARGET).expect("the built-in demo target parses")
 }
 
+/// The demo's health checks: each node probed, each node's queue depth (growing slowly, so
+/// the forecast has a real trend to predict), and this machine.
+pub fn checks() -> Vec<crate::config::CheckConfig> {
+    const DEMO_CHECKS: &str = r#"
+[[checks]]
+name = "healthz"
+kind = "http"
+target = "demo-api"
+path = "/healthz"
+interval_secs = 5
+timeout_secs = 2
+warn = 250.0
+crit = 1000.0
+for_secs = 15
+recover_secs = 15
+severity = "high"
+
+[[checks]]
+name = "queue depth"
+kind = "metrics"
+target = "demo-api"
+path = "/metrics"
+series = "demo_api_queue_depth"
+interval_secs = 5
+timeout_secs = 2
+warn = 600.0
+crit = 900.0
+unit = "jobs"
+forecast = "linear"
+forecast_window_secs = 600
+incident = false
+
+[[checks]]
+name = "cpu"
+kind = "host"
+metric = "cpu"
+service = "this host"
+interval_secs = 5
+warn = 85.0
+crit = 98.0
+for_secs = 120
+incident = false
+
+[[checks]]
+name = "memory"
+kind = "host"
+metric = "memory"
+service = "this host"
+interval_secs = 15
+warn = 85.0
+crit = 95.0
+incident = false
+
+[[checks]]
+name = "disk /"
+kind = "host"
+metric = "disk"
+path = "/"
+service = "this host"
+interval_secs = 60
+warn = 85.0
+crit = 95.0
+forecast = "linear"
+forecast_window_secs = 3600
+incident = false
+"#;
+    #[derive(serde::Deserialize)]
+    struct Checks {
+        checks: Vec<crate::config::CheckConfig>,
+    }
+    toml::from_str::<Checks>(DEMO_CHECKS)
+        .expect("the built-in demo checks parse")
+        .checks
+}
+
 /// Stops the demo fleet's nodes; how many processes were stopped.
 pub fn stop(store_path: &Path) -> Result<usize, String> {
     crate::engine::deploy::local_fleet::stop_all(store_path, TARGET)
@@ -211,6 +286,9 @@ mod tests {
         );
         reset(tmp.path()).unwrap();
         assert_eq!(target().nodes.len(), 3);
+        for c in checks() {
+            crate::config::check::validate(&c).unwrap();
+        }
         assert!(!target().is_protected(), "the demo is not production");
         assert!(!path.exists());
     }

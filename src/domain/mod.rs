@@ -5,7 +5,7 @@ pub mod ops;
 
 pub use backlog::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
 pub use ops::{
-    Check, CheckStatus, DeployState, Deployment, Node, Run, RunStatus, Step, TestCounts,
+    Check, CheckStatus, DeployState, Deployment, Forecast, Node, Run, RunStatus, Step, TestCounts,
 };
 
 /// Seconds since the Unix epoch, UTC. All stored and displayed times use it.

@@ -171,28 +171,85 @@ pub struct Deployment {
 }
 
 /// A health verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
-    /// Within thresholds.
-    Ok,
-    /// Past the warning threshold.
-    Warn,
-    /// Past the critical threshold.
+    /// Past the critical threshold, or down.
     Crit,
+    /// Past the warning threshold, or forecast to breach.
+    Warn,
     /// No data, or data that proves nothing.
     Unknown,
+    /// Within thresholds.
+    Ok,
+}
+
+impl CheckStatus {
+    /// The stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Crit => "crit",
+            CheckStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Parses the stable lowercase name.
+    pub fn parse(s: &str) -> Option<CheckStatus> {
+        [
+            CheckStatus::Ok,
+            CheckStatus::Warn,
+            CheckStatus::Crit,
+            CheckStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// A forecast of when a check's series crosses its threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Forecast {
+    /// `linear` or `holt`.
+    pub method: String,
+    /// The threshold it crosses.
+    pub threshold: f64,
+    /// Seconds from now.
+    pub seconds: f64,
+    /// Fitted slope per second.
+    pub slope: f64,
 }
 
 /// One health check's latest result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Check {
-    /// Check name.
+    /// Check name (per node for a check on a target: `name · node`).
     pub check: String,
+    /// The group it shows under.
+    pub service: String,
     /// Its status.
     pub status: CheckStatus,
     /// Latest value, if numeric.
     pub value: Option<f64>,
+    /// Unit of the value.
+    pub unit: Option<String>,
+    /// Where the series is heading, when it is heading for a threshold.
+    pub forecast: Option<Forecast>,
     /// Since when it has had this status.
     pub since: Option<Timestamp>,
+    /// Whether it has fired (bad for longer than its `for`) and not yet recovered.
+    pub firing: bool,
+    /// One line: why this status ("503 in 12 ms", "no data", "timed out after 5s").
+    pub detail: String,
+    /// The warning and critical thresholds.
+    pub warn: Option<f64>,
+    /// The critical threshold.
+    pub crit: Option<f64>,
+    /// Recent samples, oldest first: (time, value).
+    pub series: Vec<(Timestamp, f64)>,
+    /// When it last ran.
+    pub updated: Timestamp,
 }

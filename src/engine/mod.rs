@@ -3,4 +3,6 @@
 
 pub mod deploy;
 pub mod gate;
+pub mod health;
+pub mod incident;
 pub mod pipeline;

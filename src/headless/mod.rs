@@ -90,9 +90,45 @@ pub async fn status_json(ws: &Workspace) -> Value {
         "releases": releases,
         "pipelines": ws.pipelines.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         "deploys": deploys,
-        "health": [],
+        "health": health_json(ws),
+        "incidents": Store::open(&ws.registry.store_path)
+            .and_then(|s| s.incidents())
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .unwrap_or_default(),
         "providers": providers,
     })
+}
+
+/// The checks' latest verdicts as the monitor (a cockpit or `watch`) saved them; a check
+/// that nothing has run yet is `unknown`.
+fn health_json(ws: &Workspace) -> Vec<Value> {
+    let saved = Store::open(&ws.registry.store_path)
+        .and_then(|s| s.checks())
+        .unwrap_or_default();
+    let specs =
+        crate::engine::health::spec::build(&ws.checks, &ws.loaded.config.providers, &ws.targets);
+    let mut out: Vec<Value> = Vec::new();
+    for s in &specs {
+        let mine: Vec<&crate::domain::Check> = saved
+            .iter()
+            .filter(|c| c.check == s.name || c.check.starts_with(&format!("{}: ", s.name)))
+            .collect();
+        if mine.is_empty() {
+            out.push(json!({
+                "check": s.name, "service": s.service, "status": "unknown", "value": null,
+                "unit": s.unit, "forecast": null, "since": null, "firing": false,
+                "detail": "not run yet (start the cockpit or `flightdeck watch`)", "updated": null,
+            }));
+        }
+        for c in mine {
+            out.push(json!({
+                "check": c.check, "service": c.service, "status": c.status.as_str(),
+                "value": c.value, "unit": c.unit, "forecast": c.forecast, "since": c.since,
+                "firing": c.firing, "detail": c.detail, "updated": c.updated,
+            }));
+        }
+    }
+    out
 }
 
 /// One run in the `status --json` shape.
@@ -192,7 +228,22 @@ pub fn status_text(v: &Value) -> String {
             );
         }
     }
-    let _ = writeln!(out, "health: not configured");
+    let health = v["health"].as_array().unwrap_or(&empty);
+    if health.is_empty() {
+        let _ = writeln!(out, "health: not configured");
+    } else {
+        let bad = health.iter().filter(|c| c["status"] != "ok").count();
+        let _ = writeln!(out, "health: {} checks, {bad} not ok", health.len());
+        for c in health.iter().filter(|c| c["status"] != "ok") {
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<36} {}",
+                c["status"].as_str().unwrap_or(""),
+                c["check"].as_str().unwrap_or(""),
+                c["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
     for p in v["providers"].as_array().unwrap_or(&empty) {
         let mark = if p["ok"] == true { "ok" } else { "FAILED" };
         let _ = write!(

@@ -111,6 +111,11 @@ impl BacklogSource for LocalBacklog {
         self.blocking(move |inner| Ok(inner.store.comments(&id)?))
     }
 
+    fn find_key(&self, key: &str) -> BoxFuture<'_, Result<Option<WorkItem>, ProviderError>> {
+        let (key, id) = (key.to_string(), self.id.clone());
+        self.blocking(move |inner| Ok(inner.store.item_by_key(&id, &key)?))
+    }
+
     fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>> {
         let actor = self.actor.clone();
         self.blocking(move |inner| {

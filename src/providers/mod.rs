@@ -128,6 +128,11 @@ pub trait BacklogSource: Send + Sync {
     ) -> BoxFuture<'_, Result<Option<Vec<crate::domain::WorkItem>>, ProviderError>>;
     /// The comments of one item.
     fn comments(&self, id: &str) -> BoxFuture<'_, Result<Vec<Comment>, ProviderError>>;
+    /// The item filed with this dedup key, if any (how the incident outbox reconciles).
+    fn find_key(
+        &self,
+        key: &str,
+    ) -> BoxFuture<'_, Result<Option<crate::domain::WorkItem>, ProviderError>>;
     /// Applies a mutation and returns the id of the item it touched. Only the gate calls this.
     fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>>;
 }

@@ -75,6 +75,15 @@ impl Store {
         }
     }
 
+    /// The item created with this dedup key, if any.
+    pub fn item_by_key(&self, provider: &str, key: &str) -> Result<Option<WorkItem>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{SELECT_ITEM} WHERE i.dedup_key = ?1"))?;
+        let mut rows = stmt.query_map([key], |r| item_from_row(r, provider))?;
+        Ok(rows.next().transpose()?)
+    }
+
     /// The comments of an item, oldest first.
     pub fn comments(&self, id: &str) -> Result<Vec<Comment>, StoreError> {
         let n = parse_id(id)?;

@@ -2,11 +2,14 @@
 
 mod audit;
 mod deploys;
+mod health;
+mod incidents;
 mod items;
 mod runs;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
 pub use deploys::{DeployRecord, JournalEntry, LockError, LockInfo, NewDeploy, NodeRecord};
+pub use incidents::{FireRequest, Fired, IncidentRecord, OutboxRow};
 pub use runs::{NewRun, Release, StepRecord};
 
 use std::fs::OpenOptions;
@@ -184,6 +187,49 @@ const MIGRATIONS: &[&str] = &[
         heartbeat INTEGER NOT NULL,
         reason TEXT
     );",
+    "CREATE TABLE check_state (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        status TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        firing INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    CREATE TABLE incidents (
+        key TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        firing INTEGER NOT NULL,
+        occurrences INTEGER NOT NULL,
+        item_id TEXT,
+        opened INTEGER NOT NULL,
+        last_fired INTEGER NOT NULL,
+        resolved INTEGER
+    );
+    CREATE TABLE incident_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        last_error TEXT,
+        done INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX incident_outbox_pending ON incident_outbox(done, key, id);
+    CREATE TABLE mutes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    ALTER TABLE items ADD COLUMN assignee TEXT;",
 ];
 
 /// One connection to the store. Cheap to open; open one per thread.

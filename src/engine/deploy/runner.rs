@@ -274,9 +274,13 @@ fn finish(
     } else {
         store.release_lock(lock_id).map_err(|e| e.to_string())?;
     }
+    // Every final state is an event: failures open incidents, a success resolves them.
     if matches!(
         o.state,
-        DeployState::RolledBack | DeployState::Failed | DeployState::FailedRollback
+        DeployState::RolledBack
+            | DeployState::Failed
+            | DeployState::FailedRollback
+            | DeployState::Succeeded
     ) {
         let detail = serde_json::json!({
             "deploy": d.id, "target": d.target, "from": d.from, "to": d.to,

@@ -383,12 +383,16 @@ fn finish(
     let on_main = branch
         .as_deref()
         .is_some_and(|b| Some(b) == plan.branch.as_deref() || b == "main" || b == "master");
-    if status == RunStatus::Failure && on_main {
+    if matches!(status, RunStatus::Failure | RunStatus::Success) && on_main {
         let detail = serde_json::json!({
             "pipeline": plan.name, "run": run_id, "branch": branch, "commit": commit, "failed_tests": failed,
         });
         store.record_event(
-            "pipeline_failed",
+            if status == RunStatus::Failure {
+                "pipeline_failed"
+            } else {
+                "pipeline_succeeded"
+            },
             &format!("pipeline:{}:{}", plan.name, branch.as_deref().unwrap_or("")),
             &detail.to_string(),
             now,

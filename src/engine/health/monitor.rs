@@ -1,0 +1,413 @@
+//! The monitor: runs each check on its interval (all due checks concurrently), keeps a bounded
+//! series per check, applies its rule and forecast, saves the verdicts to the store, and turns
+//! fires and recoveries into incidents (held while the check's target deploys).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::forecast;
+use super::rules::{Edge, Reading, RuleState};
+use super::sources::{self, Outcome};
+use super::spec::{NodeEndpoint, Spec};
+use crate::domain::{Check, CheckStatus, Forecast, Timestamp};
+use crate::engine::incident::evidence;
+use crate::store::{FireRequest, Store, StoreError};
+
+/// Samples kept per check: enough for a day at 2 minutes, or 12 minutes at 1 s.
+pub const SERIES_CAP: usize = 720;
+/// A dynamic check (one alert group) that stays healthy this long is dropped.
+const DROP_AFTER: i64 = 600;
+
+/// One check's memory.
+#[derive(Clone, Debug)]
+struct Run {
+    rule: RuleState,
+    series: VecDeque<(Timestamp, f64)>,
+    last: Option<Check>,
+    due: Instant,
+    /// Fired while its target deployed: filed once the deploy ends, if still firing.
+    held: bool,
+}
+
+impl Run {
+    fn new(now: Timestamp) -> Run {
+        Run {
+            rule: RuleState::new(now),
+            series: VecDeque::new(),
+            last: None,
+            due: Instant::now(),
+            held: false,
+        }
+    }
+}
+
+/// Runs checks and files what they find.
+pub struct Monitor {
+    specs: Vec<Spec>,
+    runs: Vec<Run>,
+    /// Alert groups by name, with the index of the spec that found them.
+    dynamic: BTreeMap<String, (usize, Run)>,
+    store: Store,
+    file: bool,
+    close_on_recovery: bool,
+    saved: Option<Instant>,
+}
+
+impl Monitor {
+    /// A monitor of `specs` over the store at `store_path`; `file` turns the incident loop on.
+    pub fn new(
+        specs: Vec<Spec>,
+        store_path: &Path,
+        file: bool,
+        close_on_recovery: bool,
+    ) -> Result<Monitor, StoreError> {
+        let store = Store::open(store_path)?;
+        let now = crate::domain::now();
+        let saved: BTreeMap<String, Check> = store
+            .checks()?
+            .into_iter()
+            .map(|c| (c.check.clone(), c))
+            .collect();
+        let runs = specs
+            .iter()
+            .map(|s| {
+                let mut r = Run::new(now);
+                // Resume what this or another process knew: "since" and firing survive.
+                if let Some(c) = saved.get(&s.name) {
+                    r.rule = RuleState::resume(c.status, c.since.unwrap_or(now), c.firing);
+                    r.series = c.series.iter().copied().collect();
+                }
+                r
+            })
+            .collect();
+        Ok(Monitor {
+            specs,
+            runs,
+            dynamic: BTreeMap::new(),
+            store,
+            file,
+            close_on_recovery,
+            saved: None,
+        })
+    }
+
+    /// How many checks are configured.
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// Whether no check is configured.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// When the next check is due.
+    pub fn next_due(&self) -> Instant {
+        self.runs
+            .iter()
+            .map(|r| r.due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(60))
+    }
+
+    /// The latest verdict of every check, grouped by service.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut out: Vec<Check> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.last.clone())
+            .chain(self.dynamic.values().filter_map(|(_, r)| r.last.clone()))
+            .collect();
+        out.sort_by(|a, b| a.service.cmp(&b.service).then(a.check.cmp(&b.check)));
+        out
+    }
+
+    fn url(&self, e: &NodeEndpoint) -> Result<String, String> {
+        if !e.local {
+            return Ok(format!("http://{}{}", e.node, e.path));
+        }
+        let nodes = self.store.nodes(&e.target).map_err(|x| x.to_string())?;
+        let data = nodes
+            .iter()
+            .find(|n| n.node == e.node)
+            .and_then(|n| {
+                serde_json::from_str::<crate::engine::deploy::local_fleet::NodeData>(&n.data).ok()
+            })
+            .and_then(|d| d.current);
+        match data {
+            Some(inst) => Ok(format!("http://127.0.0.1:{}{}", inst.port, e.path)),
+            None => Err("not running (never deployed, or stopped)".into()),
+        }
+    }
+
+    /// Runs every due check once; returns whether any verdict changed.
+    pub async fn round(&mut self) -> Result<bool, StoreError> {
+        let start = Instant::now();
+        let due: Vec<usize> = (0..self.specs.len())
+            .filter(|&i| self.runs[i].due <= start)
+            .collect();
+        if due.is_empty() {
+            return Ok(false);
+        }
+        let mut jobs = Vec::with_capacity(due.len());
+        for &i in &due {
+            let spec = &self.specs[i];
+            let url = spec.endpoint.as_ref().map(|e| self.url(e));
+            jobs.push(async move {
+                let outs = match url {
+                    Some(Err(e)) => vec![(None, Outcome::down(e))],
+                    Some(Ok(url)) => {
+                        vec![(
+                            None,
+                            sources::run_at(&spec.source, &url, spec.timeout).await,
+                        )]
+                    }
+                    None => sources::run(&spec.source, spec.timeout).await,
+                };
+                (i, outs)
+            });
+        }
+        let results = futures::future::join_all(jobs).await;
+        let now = crate::domain::now();
+        let mut changed = false;
+        for (i, outs) in results {
+            self.runs[i].due = start + self.specs[i].interval;
+            let answered = outs
+                .iter()
+                .any(|(k, o)| k.is_none() && !matches!(o.reading, Reading::Error(_)));
+            let mut seen = Vec::new();
+            for (sub, out) in outs {
+                match sub {
+                    None => changed |= self.apply(i, None, out, now)?,
+                    Some(name) => {
+                        seen.push(name.clone());
+                        changed |= self.apply(i, Some(name), out, now)?;
+                    }
+                }
+            }
+            if matches!(self.specs[i].source, sources::Source::Alerts { .. }) && answered {
+                // An alert source that answered: whatever it no longer lists is healthy.
+                let gone: Vec<String> = self
+                    .dynamic
+                    .iter()
+                    .filter(|(k, (s, _))| *s == i && !seen.contains(k))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for name in gone {
+                    let out = Outcome::ok("no longer active");
+                    changed |= self.apply(i, Some(name), out, now)?;
+                }
+                self.dynamic.retain(|_, (_, r)| {
+                    r.rule.firing
+                        || r.rule.status != CheckStatus::Ok
+                        || now - r.rule.since < DROP_AFTER
+                });
+            }
+        }
+        let stale = self
+            .saved
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
+        if changed || stale {
+            let checks = self.checks();
+            self.store.save_checks(&checks)?;
+            self.saved = Some(Instant::now());
+        }
+        Ok(changed)
+    }
+
+    /// Applies one outcome to a check (or to the alert group `sub` found by spec `i`).
+    fn apply(
+        &mut self,
+        i: usize,
+        sub: Option<String>,
+        out: Outcome,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let spec = &self.specs[i];
+        let name = match &sub {
+            Some(s) => format!("{}: {s}", spec.name),
+            None => spec.name.clone(),
+        };
+        let mut run = match &sub {
+            Some(s) => self
+                .dynamic
+                .remove(s)
+                .map(|(_, r)| r)
+                .unwrap_or_else(|| Run::new(now)),
+            None => std::mem::replace(&mut self.runs[i], Run::new(now)),
+        };
+        if let Reading::Value(v) = out.reading
+            && v.is_finite()
+        {
+            run.series.push_back((now, v));
+        }
+        if let Some(range) = &out.range {
+            run.series = range.iter().copied().collect();
+        }
+        while run.series.len() > SERIES_CAP {
+            run.series.pop_front();
+        }
+        let mut status = out
+            .status
+            .unwrap_or_else(|| spec.rule.classify(&out.reading));
+        let mut detail = out.detail.clone();
+        let fc = self.forecast(spec, &run.series, now);
+        if let Some(f) = &fc
+            && status == CheckStatus::Ok
+        {
+            status = CheckStatus::Warn;
+            detail = format!(
+                "forecast: {} {} in {}",
+                fmt_value(f.threshold),
+                spec.unit.as_deref().unwrap_or(""),
+                forecast::human(f.seconds)
+            );
+        }
+        let edge = run.rule.observe(&spec.rule, status, now);
+        if run.rule.flapping() {
+            detail = format!("flapping · {detail}");
+        }
+        let check = Check {
+            check: name.clone(),
+            service: spec.service.clone(),
+            status,
+            value: match out.reading {
+                Reading::Value(v) if v.is_finite() => Some(v),
+                _ => None,
+            },
+            unit: spec.unit.clone(),
+            forecast: fc,
+            since: Some(run.rule.since),
+            firing: run.rule.firing,
+            detail,
+            warn: spec.rule.warn,
+            crit: spec.rule.crit,
+            series: run.series.iter().copied().collect(),
+            updated: now,
+        };
+        let changed = run.last.as_ref().is_none_or(|l| {
+            l.status != check.status || l.value != check.value || l.detail != check.detail
+        });
+        self.incident(i, &name, &check, edge, &mut run, now)?;
+        run.last = Some(check);
+        match sub {
+            Some(s) => {
+                self.dynamic.insert(s, (i, run));
+            }
+            None => self.runs[i] = run,
+        }
+        Ok(changed)
+    }
+
+    fn forecast(
+        &self,
+        spec: &Spec,
+        series: &VecDeque<(Timestamp, f64)>,
+        now: Timestamp,
+    ) -> Option<Forecast> {
+        let method = spec.forecast?;
+        let threshold = spec.rule.crit.or(spec.rule.warn)?;
+        let points: Vec<forecast::Point> = series
+            .iter()
+            .filter(|(t, _)| now - t <= spec.window)
+            .map(|&(t, v)| forecast::Point { t: t as f64, v })
+            .collect();
+        // A trend needs a few minutes of points to be worth showing.
+        if points.len() < 10 {
+            return None;
+        }
+        let b = forecast::breach(
+            method,
+            &points,
+            threshold,
+            spec.rule.below,
+            spec.horizon as f64,
+        )?;
+        let trend = forecast::fit(method, &points)?;
+        Some(Forecast {
+            method: match method {
+                forecast::Method::Linear => "linear".into(),
+                forecast::Method::Holt => "holt".into(),
+            },
+            threshold,
+            seconds: b.seconds,
+            slope: trend.slope,
+        })
+    }
+
+    fn incident(
+        &mut self,
+        i: usize,
+        name: &str,
+        check: &Check,
+        edge: Edge,
+        run: &mut Run,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let spec = &self.specs[i];
+        if !self.file || !spec.incident {
+            return Ok(());
+        }
+        let key = format!("check:{name}");
+        let busy = match &spec.target {
+            Some(t) => self.store.lock(t)?.is_some(),
+            None => false,
+        };
+        let fire = match edge {
+            Edge::Fired => true,
+            Edge::Recovered => {
+                if run.held {
+                    run.held = false;
+                    return Ok(());
+                }
+                let body = format!(
+                    "Recovered at {}: {} ({}).",
+                    evidence::time(now),
+                    evidence::value(check),
+                    check.detail
+                );
+                self.store
+                    .incident_recover(&key, &body, self.close_on_recovery, now)?;
+                return Ok(());
+            }
+            Edge::None => run.held && run.rule.firing,
+        };
+        if !fire {
+            return Ok(());
+        }
+        if busy {
+            // Inhibition: the target is deploying; its own gates judge it.
+            run.held = true;
+            return Ok(());
+        }
+        run.held = false;
+        let body = evidence::for_check(
+            &self.store,
+            check,
+            spec.target.as_deref(),
+            spec.rule.for_secs,
+        );
+        let req = FireRequest {
+            key,
+            title: format!("{name}: {}", check.detail),
+            severity: spec.severity.as_str().to_string(),
+            body,
+            labels: vec!["incident".into(), spec.service.clone()],
+            one_shot: false,
+        };
+        self.store.incident_fire(&req, now)?;
+        Ok(())
+    }
+}
+
+/// A value without needless decimals.
+pub fn fmt_value(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}

@@ -1,0 +1,430 @@
+//! Where readings come from: HTTP probes, this host, a `/metrics` scrape, Prometheus queries
+//! and Alertmanager's active alerts. Each run is bounded by the check's timeout.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::host;
+use super::probe;
+use super::promtext::{self, Aggregate, Selector};
+use super::rules::Reading;
+use crate::domain::{CheckStatus, Timestamp};
+
+/// How a check gets its reading.
+#[derive(Debug)]
+pub enum Source {
+    /// `GET url`; the value is the latency in ms.
+    Http {
+        /// The URL.
+        url: String,
+        /// The status that counts as up.
+        expect_status: u16,
+        /// A string the body must contain.
+        expect_body: Option<String>,
+    },
+    /// A host metric of this machine.
+    Host {
+        /// `cpu`, `memory`, `disk`, `load`.
+        metric: String,
+        /// The filesystem for `disk`.
+        path: String,
+        /// The previous CPU reading.
+        prev: Mutex<Option<(u64, u64)>>,
+    },
+    /// One series of a Prometheus text-format endpoint.
+    Scrape {
+        /// The `/metrics` URL.
+        url: String,
+        /// Which series.
+        selector: Selector,
+        /// How several become one.
+        aggregate: Aggregate,
+    },
+    /// A PromQL query.
+    Prometheus {
+        /// The server's base URL.
+        base: String,
+        /// The expression.
+        query: String,
+        /// Seconds of range to fetch for the chart and forecast.
+        range_secs: Option<u64>,
+        /// Lower is worse: the worst series is the lowest.
+        below: bool,
+    },
+    /// Alertmanager's active alerts, one reading per (alertname, service).
+    Alerts {
+        /// The Alertmanager's base URL.
+        base: String,
+        /// `label=value` filters.
+        matchers: Vec<String>,
+    },
+}
+
+/// One reading and what explains it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The reading.
+    pub reading: Reading,
+    /// One line for the pane.
+    pub detail: String,
+    /// Samples of a range query, for the chart and the forecast.
+    pub range: Option<Vec<(Timestamp, f64)>>,
+    /// A status the source itself decided (an alert's severity), overriding thresholds.
+    pub status: Option<CheckStatus>,
+}
+
+impl Outcome {
+    /// The thing checked is down.
+    pub fn down(why: String) -> Outcome {
+        Outcome::new(Reading::Down(why.clone()), why)
+    }
+
+    /// Healthy, with no value.
+    pub fn ok(why: &str) -> Outcome {
+        let mut o = Outcome::new(Reading::NoData, why);
+        o.status = Some(CheckStatus::Ok);
+        o
+    }
+
+    fn new(reading: Reading, detail: impl Into<String>) -> Outcome {
+        Outcome {
+            reading,
+            detail: detail.into(),
+            range: None,
+            status: None,
+        }
+    }
+}
+
+/// Runs a source once. Most give one outcome (key `None`); Alertmanager gives one per alert
+/// group, keyed by its name.
+/// An answering Alertmanager also gives a summary (key `None`) with the number of alerts.
+pub async fn run(source: &Source, timeout: Duration) -> Vec<(Option<String>, Outcome)> {
+    match source {
+        Source::Alerts { base, matchers } => match alerts(base, matchers, timeout).await {
+            Ok(groups) => {
+                let n: f64 = groups
+                    .values()
+                    .map(|o| match o.reading {
+                        Reading::Value(v) => v,
+                        _ => 0.0,
+                    })
+                    .sum();
+                let mut summary = Outcome::new(
+                    Reading::Value(n),
+                    if n == 0.0 {
+                        "no active alert".to_string()
+                    } else {
+                        format!("{n} active alerts in {} groups", groups.len())
+                    },
+                );
+                summary.status = Some(CheckStatus::Ok);
+                std::iter::once((None, summary))
+                    .chain(groups.into_iter().map(|(k, o)| (Some(k), o)))
+                    .collect()
+            }
+            Err(e) => vec![(None, Outcome::new(Reading::Error(e.clone()), e))],
+        },
+        _ => vec![(None, one(source, None, timeout).await)],
+    }
+}
+
+/// Runs an HTTP or scrape source against `url` instead of its own (a target's node).
+pub async fn run_at(source: &Source, url: &str, timeout: Duration) -> Outcome {
+    one(source, Some(url), timeout).await
+}
+
+async fn one(source: &Source, at: Option<&str>, timeout: Duration) -> Outcome {
+    match source {
+        Source::Http {
+            url,
+            expect_status,
+            expect_body,
+        } => match probe::get(at.unwrap_or(url), timeout).await {
+            Ok(p) => {
+                let ms = p.latency * 1000.0;
+                if p.status != *expect_status {
+                    Outcome::new(
+                        Reading::Down(format!("{}", p.status)),
+                        format!("HTTP {} (want {expect_status}) in {ms:.0} ms", p.status),
+                    )
+                } else if let Some(want) = expect_body.as_deref().filter(|w| !p.body.contains(w)) {
+                    Outcome::new(Reading::Down("body".into()), format!("body lacks {want:?}"))
+                } else {
+                    Outcome::new(
+                        Reading::Value(ms),
+                        format!("HTTP {} in {ms:.0} ms", p.status),
+                    )
+                }
+            }
+            Err(e) => Outcome::new(Reading::Down(e.clone()), e),
+        },
+        Source::Host { metric, path, prev } => host_reading(metric, path, prev).await,
+        Source::Scrape {
+            url,
+            selector,
+            aggregate,
+        } => match probe::get(at.unwrap_or(url), timeout).await {
+            Ok(p) if p.status == 200 => match promtext::parse(&p.body) {
+                Ok(samples) => match promtext::select(&samples, selector, *aggregate) {
+                    Some(v) => Outcome::new(Reading::Value(v), format!("{} series", samples.len())),
+                    None => Outcome::new(Reading::NoData, "no matching series"),
+                },
+                Err(e) => Outcome::new(Reading::Error(e.clone()), e),
+            },
+            Ok(p) => {
+                let e = format!("scrape answered HTTP {}", p.status);
+                Outcome::new(Reading::Error(e.clone()), e)
+            }
+            // The endpoint is the service itself: not answering is the service being down.
+            Err(e) => Outcome::new(Reading::Down(e.clone()), e),
+        },
+        Source::Prometheus {
+            base,
+            query,
+            range_secs,
+            below,
+        } => prometheus(base, query, *range_secs, *below, timeout).await,
+        Source::Alerts { .. } => unreachable!("alerts give several outcomes"),
+    }
+}
+
+async fn host_reading(metric: &str, path: &str, prev: &Mutex<Option<(u64, u64)>>) -> Outcome {
+    let r = match metric {
+        "cpu" => {
+            let before = *prev.lock().unwrap_or_else(|p| p.into_inner());
+            let before = match before {
+                Some(b) => Ok(b),
+                None => {
+                    // First run: measure over a quarter of a second.
+                    let b = host::cpu_ticks();
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    b
+                }
+            };
+            match (before, host::cpu_ticks()) {
+                (Ok(b), Ok(a)) => {
+                    *prev.lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+                    host::cpu_percent(b, a).ok_or_else(|| "no CPU time passed".to_string())
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
+        "memory" => host::memory_percent(),
+        "disk" => host::disk_percent(std::path::Path::new(path)),
+        _ => host::load1(),
+    };
+    match r {
+        Ok(v) => Outcome::new(Reading::Value(v), String::new()),
+        Err(e) => Outcome::new(Reading::Error(e.clone()), e),
+    }
+}
+
+/// Percent-encodes a query parameter.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Calls a Prometheus-style JSON API and returns `data`, or a one-line error.
+async fn api(url: &str, timeout: Duration) -> Result<Value, String> {
+    let p = probe::get(url, timeout).await?;
+    let v: Value = serde_json::from_str(&p.body).map_err(|_| {
+        format!(
+            "HTTP {}: not JSON: {}",
+            p.status,
+            crate::ui::text::clean(p.body.lines().next().unwrap_or_default())
+                .chars()
+                .take(80)
+                .collect::<String>()
+        )
+    })?;
+    if p.status != 200 || v["status"] != "success" {
+        return Err(format!(
+            "HTTP {}: {}",
+            p.status,
+            v["error"].as_str().unwrap_or("query failed")
+        ));
+    }
+    Ok(v["data"].clone())
+}
+
+fn sample_value(pair: &Value) -> Option<(Timestamp, f64)> {
+    let t = pair.get(0)?.as_f64()?;
+    let v = pair.get(1)?.as_str()?.parse::<f64>().ok()?;
+    Some((t as Timestamp, v))
+}
+
+async fn prometheus(
+    base: &str,
+    query: &str,
+    range_secs: Option<u64>,
+    below: bool,
+    timeout: Duration,
+) -> Outcome {
+    let base = base.trim_end_matches('/');
+    let url = format!("{base}/api/v1/query?query={}", urlencode(query));
+    let data = match api(&url, timeout).await {
+        Ok(d) => d,
+        // F5: a failing metrics backend is an error, never a pass.
+        Err(e) => return Outcome::new(Reading::Error(e.clone()), e),
+    };
+    let values: Vec<f64> = match data["resultType"].as_str() {
+        Some("vector") => data["result"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| sample_value(&s["value"]).map(|(_, v)| v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some("scalar") => sample_value(&data["result"])
+            .map(|(_, v)| v)
+            .into_iter()
+            .collect(),
+        other => {
+            let e = format!("unsupported result type {other:?}");
+            return Outcome::new(Reading::Error(e.clone()), e);
+        }
+    };
+    // F6: NaN anywhere makes the answer inconclusive; none at all is no data.
+    let mut out = if values.is_empty() {
+        Outcome::new(Reading::NoData, "empty result")
+    } else if values.iter().any(|v| !v.is_finite()) {
+        Outcome::new(Reading::Value(f64::NAN), "NaN in the result")
+    } else {
+        let worst = values.iter().copied().fold(
+            if below {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
+            |a, b| {
+                if below { a.min(b) } else { a.max(b) }
+            },
+        );
+        Outcome::new(Reading::Value(worst), format!("{} series", values.len()))
+    };
+    if let Some(secs) = range_secs {
+        let end = crate::domain::now();
+        let start = end - secs as i64;
+        let step = (secs / 120).max(1);
+        let url = format!(
+            "{base}/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+            urlencode(query)
+        );
+        if let Ok(d) = api(&url, timeout).await {
+            // The worst series by its last value.
+            let series: Vec<Vec<(Timestamp, f64)>> = d["result"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| {
+                            s["values"]
+                                .as_array()
+                                .map(|v| v.iter().filter_map(sample_value).collect())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let last = |s: &Vec<(Timestamp, f64)>| s.last().map(|p| p.1).unwrap_or(f64::NAN);
+            out.range = series.into_iter().max_by(|a, b| {
+                let (a, b) = (last(a), last(b));
+                let o = a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
+                if below { o.reverse() } else { o }
+            });
+        }
+    }
+    out
+}
+
+async fn alerts(
+    base: &str,
+    matchers: &[String],
+    timeout: Duration,
+) -> Result<BTreeMap<String, Outcome>, String> {
+    let base = base.trim_end_matches('/');
+    let mut url = format!("{base}/api/v2/alerts?active=true&silenced=false&inhibited=false");
+    for m in matchers {
+        let (k, v) = m.split_once('=').unwrap_or((m, ""));
+        url.push_str(&format!("&filter={}", urlencode(&format!("{k}=\"{v}\""))));
+    }
+    let p = probe::get(&url, timeout).await?;
+    if p.status != 200 {
+        return Err(format!("alertmanager answered HTTP {}", p.status));
+    }
+    let list: Vec<Value> =
+        serde_json::from_str(&p.body).map_err(|e| format!("alertmanager: bad JSON: {e}"))?;
+    // One group per (alertname, service): many alerts of one kind are one incident.
+    let mut groups: BTreeMap<String, (CheckStatus, u32, String)> = BTreeMap::new();
+    for a in &list {
+        let labels = &a["labels"];
+        let name = labels["alertname"].as_str().unwrap_or("alert");
+        let service = labels["service"]
+            .as_str()
+            .or_else(|| labels["job"].as_str())
+            .unwrap_or("-");
+        let status = match labels["severity"].as_str() {
+            Some("critical" | "page" | "error") => CheckStatus::Crit,
+            _ => CheckStatus::Warn,
+        };
+        let summary = a["annotations"]["summary"]
+            .as_str()
+            .or_else(|| a["annotations"]["description"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let g = groups
+            .entry(format!("{name} · {service}"))
+            .or_insert((status, 0, summary));
+        g.0 = g.0.min(status);
+        g.1 += 1;
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(k, (status, n, summary))| {
+            let mut o = Outcome::new(
+                Reading::Value(n as f64),
+                if summary.is_empty() {
+                    format!("{n} active")
+                } else {
+                    format!("{n} active: {summary}")
+                },
+            );
+            o.status = Some(status);
+            (k, o)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_encoded() {
+        assert_eq!(
+            urlencode("up{job=\"node\"} > 0"),
+            "up%7Bjob%3D%22node%22%7D%20%3E%200"
+        );
+    }
+
+    #[test]
+    fn sample_pairs_parse_and_nan_is_kept() {
+        let v: Value = serde_json::from_str(r#"[1700000000.5, "NaN"]"#).unwrap();
+        let (t, x) = sample_value(&v).unwrap();
+        assert_eq!(t, 1_700_000_000);
+        assert!(x.is_nan());
+        assert!(sample_value(&serde_json::json!(["x", "1"])).is_none());
+    }
+}

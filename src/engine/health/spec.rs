@@ -1,0 +1,190 @@
+//! A check ready to run: its source, rule and timing, built from `[[checks]]` (a check on a
+//! target becomes one per node).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::forecast::Method;
+use super::promtext::Selector;
+use super::rules::Rule;
+use super::sources::Source;
+use crate::config::check::RemediationConfig;
+use crate::config::{CheckConfig, CheckKind, ProviderConfig, TargetConfig};
+use crate::domain::Severity;
+
+/// A node of a deploy target whose address is looked up at each run (a local-fleet node
+/// moves to a new port with each deploy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeEndpoint {
+    /// Target name.
+    pub target: String,
+    /// Node name.
+    pub node: String,
+    /// Path on the node.
+    pub path: String,
+    /// Whether the target is a local fleet (address from the store) or hosts (`http://node`).
+    pub local: bool,
+}
+
+/// One runnable check.
+#[derive(Debug)]
+pub struct Spec {
+    /// Unique name (`name · node` for a node of a target).
+    pub name: String,
+    /// The config entry it comes from.
+    pub config_name: String,
+    /// Group shown in the pane.
+    pub service: String,
+    /// Where readings come from.
+    pub source: Source,
+    /// Resolved at each run, when the check is on a target's node.
+    pub endpoint: Option<NodeEndpoint>,
+    /// Thresholds and timing.
+    pub rule: Rule,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Time a run may take.
+    pub timeout: Duration,
+    /// Unit of the value.
+    pub unit: Option<String>,
+    /// The deploy target it watches (held while it deploys).
+    pub target: Option<String>,
+    /// Severity of its incident.
+    pub severity: Severity,
+    /// Files incidents.
+    pub incident: bool,
+    /// Forecast method, if forecasting.
+    pub forecast: Option<Method>,
+    /// Seconds of samples the forecast fits.
+    pub window: i64,
+    /// Seconds ahead a breach warns.
+    pub horizon: i64,
+    /// What to run when it goes bad.
+    pub remediate: Option<RemediationConfig>,
+}
+
+impl Spec {
+    /// The incident dedup key.
+    pub fn key(&self) -> String {
+        format!("check:{}", self.name)
+    }
+}
+
+fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String) -> Source {
+    let base = |id: &Option<String>| {
+        providers
+            .iter()
+            .find(|p| Some(&p.id) == id.as_ref())
+            .and_then(|p| p.url.clone())
+            .unwrap_or_default()
+    };
+    match c.kind {
+        CheckKind::Http => Source::Http {
+            url,
+            expect_status: c.expect_status.unwrap_or(200),
+            expect_body: c.expect_body.clone(),
+        },
+        CheckKind::Metrics => Source::Scrape {
+            url,
+            selector: Selector::parse(c.series.as_deref().unwrap_or_default()).unwrap_or(
+                Selector {
+                    name: String::new(),
+                    labels: Vec::new(),
+                },
+            ),
+            aggregate: c.aggregate,
+        },
+        CheckKind::Host => Source::Host {
+            metric: c.metric.clone().unwrap_or_default(),
+            path: c.path.clone().unwrap_or_else(|| "/".into()),
+            prev: Mutex::new(None),
+        },
+        CheckKind::Prometheus => Source::Prometheus {
+            base: base(&c.provider),
+            query: c.query.clone().unwrap_or_default(),
+            range_secs: c.range_secs,
+            below: c.below,
+        },
+        CheckKind::Alertmanager => Source::Alerts {
+            base: base(&c.provider),
+            matchers: c.matchers.clone(),
+        },
+    }
+}
+
+fn unit(c: &CheckConfig) -> Option<String> {
+    c.unit.clone().or_else(|| match c.kind {
+        CheckKind::Http => Some("ms".into()),
+        CheckKind::Host if c.metric.as_deref() != Some("load") => Some("%".into()),
+        _ => None,
+    })
+}
+
+/// Builds the runnable checks of a workspace.
+pub fn build(
+    checks: &[CheckConfig],
+    providers: &[ProviderConfig],
+    targets: &[TargetConfig],
+) -> Vec<Spec> {
+    let mut out = Vec::new();
+    for c in checks {
+        let alerts = c.kind == CheckKind::Alertmanager;
+        let rule = Rule {
+            warn: c.warn,
+            crit: c.crit,
+            below: c.below,
+            // Alertmanager has applied the rule's own `for` already.
+            for_secs: c.for_secs.unwrap_or(if alerts { 0 } else { 30 }) as i64,
+            recover_secs: c.recover_secs.unwrap_or(if alerts { 0 } else { 120 }) as i64,
+            empty_is_healthy: c.empty_is_healthy
+                || (c.kind == CheckKind::Prometheus && c.must_have_data == Some(false)),
+        };
+        let make = |name: String, url: String, endpoint: Option<NodeEndpoint>| Spec {
+            name,
+            config_name: c.name.clone(),
+            service: c.service(),
+            source: source(c, providers, url),
+            endpoint,
+            rule: rule.clone(),
+            interval: c.interval(),
+            timeout: c.timeout(),
+            unit: unit(c),
+            target: c.target.clone(),
+            severity: c.severity.unwrap_or(Severity::High),
+            incident: c.incident.unwrap_or(true),
+            forecast: c.forecast.or((c.crit.is_some() || c.warn.is_some())
+                .then_some(Method::Linear)
+                .filter(|_| !matches!(c.kind, CheckKind::Http | CheckKind::Alertmanager))),
+            window: c.forecast_window_secs.unwrap_or(900) as i64,
+            horizon: c.forecast_horizon_secs.unwrap_or(21_600) as i64,
+            remediate: c.remediate.clone(),
+        };
+        match (&c.target, &c.url) {
+            (Some(t), None) => {
+                let Some(target) = targets.iter().find(|x| &x.name == t) else {
+                    continue;
+                };
+                let local = target.engine == crate::config::EngineKind::LocalFleet;
+                for node in &target.nodes {
+                    let endpoint = NodeEndpoint {
+                        target: t.clone(),
+                        node: node.clone(),
+                        path: c.path.clone().unwrap_or_else(|| "/".into()),
+                        local,
+                    };
+                    out.push(make(
+                        format!("{} · {node}", c.name),
+                        String::new(),
+                        Some(endpoint),
+                    ));
+                }
+            }
+            _ => out.push(make(
+                c.name.clone(),
+                c.url.clone().unwrap_or_default(),
+                None,
+            )),
+        }
+    }
+    out
+}

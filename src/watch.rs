@@ -1,0 +1,151 @@
+//! The health loop of a workspace: the monitor, the deploy and pipeline events, and the
+//! outbox deliverer, stepped together. `flightdeck watch` runs it headless; the cockpit runs
+//! it as a task and shows what it finds.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::Result;
+
+use crate::domain::Check;
+use crate::engine::health::{Monitor, spec};
+use crate::engine::incident::{self, Deliverer};
+use crate::store::Store;
+use crate::workspace::Workspace;
+
+/// How often events and the outbox are looked at when no check is due sooner.
+const LOOP_EVERY: Duration = Duration::from_secs(2);
+
+/// One workspace's health loop.
+pub struct HealthLoop {
+    monitor: Monitor,
+    deliverer: Option<Deliverer>,
+    events: Store,
+    close: bool,
+    file: bool,
+    /// The last delivery error, shown in the pane and the status bar.
+    pub outbox_error: Option<String>,
+}
+
+/// What a step found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepReport {
+    /// Some verdict changed.
+    pub changed: bool,
+    /// Backlog changes delivered (incidents filed, commented, resolved).
+    pub delivered: usize,
+    /// Deploy and pipeline events taken.
+    pub events: usize,
+}
+
+impl HealthLoop {
+    /// Builds the loop of `ws`; the incident loop files only when `[incidents] enabled`.
+    pub fn new(ws: &Workspace) -> Result<HealthLoop> {
+        let cfg = &ws.loaded.config;
+        let specs = spec::build(&ws.checks, &cfg.providers, &ws.targets);
+        let file = cfg.incidents.enabled;
+        let close = cfg.incidents.close_on_recovery;
+        let path = &ws.registry.store_path;
+        let monitor = Monitor::new(specs, path, file, close)?;
+        let deliverer = match (&ws.registry.backlog, file) {
+            (Some((backlog, timeout)), true) => Some(Deliverer {
+                store: Arc::new(Mutex::new(Store::open(path)?)),
+                backlog: Arc::clone(backlog),
+                gate: ws.gate.clone(),
+                timeout: *timeout,
+                owner: format!("{}:{}", ws.actor, std::process::id()),
+            }),
+            _ => None,
+        };
+        Ok(HealthLoop {
+            monitor,
+            deliverer,
+            events: Store::open(path)?,
+            close,
+            file,
+            outbox_error: None,
+        })
+    }
+
+    /// Whether there is nothing to watch.
+    pub fn is_empty(&self) -> bool {
+        self.monitor.is_empty()
+    }
+
+    /// The latest verdicts.
+    pub fn checks(&self) -> Vec<Check> {
+        self.monitor.checks()
+    }
+
+    /// When the next step is worth taking.
+    pub fn next_wake(&self) -> Instant {
+        self.monitor.next_due().min(Instant::now() + LOOP_EVERY)
+    }
+
+    /// Runs due checks, takes new events, delivers the outbox.
+    pub async fn step(&mut self) -> StepReport {
+        let mut r = StepReport::default();
+        match self.monitor.round().await {
+            Ok(c) => r.changed = c,
+            Err(e) => tracing::warn!(error = %e, "health round not saved"),
+        }
+        let now = crate::domain::now();
+        if self.file {
+            match incident::take_events(&mut self.events, self.close, now) {
+                Ok(n) => r.events = n,
+                Err(e) => tracing::warn!(error = %e, "events not taken"),
+            }
+        }
+        if let Some(d) = &self.deliverer {
+            let (n, err) = d.deliver(now).await;
+            r.delivered = n;
+            if err != self.outbox_error {
+                r.changed = true;
+            }
+            self.outbox_error = err;
+        }
+        r
+    }
+}
+
+/// `flightdeck watch`: runs the loop until SIGTERM or SIGINT, printing each change.
+pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
+    let mut hl = HealthLoop::new(ws)?;
+    if hl.is_empty() {
+        eprintln!("watch: no [[checks]] configured; watching deploy and pipeline events only");
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut shown: std::collections::BTreeMap<String, String> = Default::default();
+    loop {
+        let r = hl.step().await;
+        for c in hl.checks() {
+            let line = format!("{} {}", c.status.as_str(), c.detail);
+            if shown.get(&c.check) != Some(&line) {
+                println!(
+                    "{} {:<7} {:<40} {}",
+                    crate::engine::incident::evidence::time(c.updated),
+                    c.status.as_str(),
+                    c.check,
+                    c.detail
+                );
+                shown.insert(c.check.clone(), line);
+            }
+        }
+        if r.delivered > 0 {
+            println!("incident loop: {} backlog changes delivered", r.delivered);
+        }
+        if let Some(e) = &hl.outbox_error {
+            eprintln!("incident loop: delivery waiting: {e}");
+        }
+        if once {
+            return Ok(0);
+        }
+        let wake = tokio::time::Instant::from_std(hl.next_wake());
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = term.recv() => return Ok(0),
+            _ = int.recv() => return Ok(0),
+        }
+    }
+}
