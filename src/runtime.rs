@@ -41,6 +41,7 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
         backlog,
         watches: ws.pipelines.iter().any(|p| p.branch.is_some()),
         targets: ws.targets.clone(),
+        health: !ws.checks.is_empty(),
         builds: ws.registry.builds.as_ref().map(|(src, _)| {
             (
                 src.id().to_string(),
@@ -158,6 +159,7 @@ pub async fn run(ws: Workspace) -> Result<()> {
     let scheduler = Scheduler::new(tx.clone(), &ws);
     forward_input(tx.clone());
     forward_ticks(tx.clone());
+    crate::watch::spawn(&ws, tx.clone())?;
     let result = event_loop(&mut term, &mut state, &mut rx, &scheduler, &themes, mouse).await;
     terminal::restore();
     // Runs started here end with the cockpit: cancelled, their process groups killed.

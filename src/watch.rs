@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
 
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::Event;
 use crate::domain::Check;
 use crate::engine::health::{Monitor, spec};
 use crate::engine::incident::{self, Deliverer};
@@ -108,6 +111,33 @@ impl HealthLoop {
     }
 }
 
+/// Runs the loop for the cockpit, sending each change as [`Event::HealthChecked`]; a
+/// read-only cockpit judges and records but never delivers to the backlog.
+pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
+    let mut hl = HealthLoop::new(ws)?;
+    if ws.gate.read_only() {
+        hl.deliverer = None;
+    }
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let r = hl.step().await;
+            if r.changed || first {
+                first = false;
+                let ev = Event::HealthChecked {
+                    checks: hl.checks(),
+                    outbox_error: hl.outbox_error.clone(),
+                };
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(hl.next_wake())).await;
+        }
+    });
+    Ok(())
+}
+
 /// `flightdeck watch`: runs the loop until SIGTERM or SIGINT, printing each change.
 pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
     let mut hl = HealthLoop::new(ws)?;
@@ -135,7 +165,9 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
         if r.delivered > 0 {
             println!("incident loop: {} backlog changes delivered", r.delivered);
         }
-        if let Some(e) = &hl.outbox_error {
+        if r.changed
+            && let Some(e) = &hl.outbox_error
+        {
             eprintln!("incident loop: delivery waiting: {e}");
         }
         if once {

@@ -21,7 +21,7 @@ fn create_an_item_through_the_ui_then_quit_restores_the_terminal() {
     let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
     c.wait_for("Welcome to flightdeck", 10);
     c.wait_for("built-in demo", 2);
-    c.wait_for("Not configured", 2);
+    c.wait_for("this host", 5);
     c.send("n");
     c.wait_for("New item", 3);
     c.send("Typed in a real terminal");

@@ -502,3 +502,5 @@ fn snapshots_of_the_builds_pane() {
 
 #[path = "render/deploys.rs"]
 mod deploys;
+#[path = "render/health.rs"]
+mod health;

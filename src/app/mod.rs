@@ -5,6 +5,7 @@ pub mod backlog;
 pub mod builds;
 pub mod deploys;
 pub mod feed;
+pub mod health;
 pub mod input;
 pub mod keymap;
 mod mouse;
@@ -116,6 +117,13 @@ pub enum Event {
         what: String,
         /// What happened.
         result: Result<String, GateError>,
+    },
+    /// The monitor judged the checks again.
+    HealthChecked {
+        /// Every check's verdict.
+        checks: Vec<crate::domain::Check>,
+        /// Why the incident loop could not deliver, if it could not.
+        outbox_error: Option<String>,
     },
     /// A signal asked the process to stop.
     Terminate(&'static str),
@@ -280,6 +288,8 @@ pub struct Init {
     pub watches: bool,
     /// Deploy targets (empty: the deploys pane says it is not configured).
     pub targets: Vec<crate::config::TargetConfig>,
+    /// Whether the workspace has health checks.
+    pub health: bool,
     /// Theme names in cycling order, and the index of the current one.
     pub themes: (Vec<String>, usize),
     /// Terminal size.
@@ -306,6 +316,7 @@ impl Init {
             builds: None,
             watches: false,
             targets: Vec::new(),
+            health: false,
             themes: (vec!["default".into(), "light".into()], 0),
             size,
             session: "test".into(),
@@ -338,6 +349,8 @@ pub struct State {
     pub builds: builds::BuildsPane,
     /// The deploys pane.
     pub deploys: deploys::DeploysPane,
+    /// The health pane.
+    pub health: health::HealthPane,
     /// Whether any pipeline watches a branch (checked every few seconds).
     pub watches: bool,
     /// Tells this process's forms apart from other cockpits'.
@@ -384,6 +397,10 @@ impl State {
         State {
             builds,
             deploys,
+            health: health::HealthPane {
+                enabled: init.health,
+                ..Default::default()
+            },
             watches: init.watches,
             session: init.session,
             workspace: init.workspace,
@@ -435,7 +452,7 @@ pub fn not_configured(pane: PaneId) -> &'static str {
             "Not configured: no deploy target.\n\nAdd [[targets]] to the config (local-fleet or script engine; see config.example.toml) to deploy from here."
         }
         PaneId::Health => {
-            "Not configured: no health check.\n\nHTTP probes, host metrics, Prometheus and Alertmanager ([[checks]]) are not available in this version yet."
+            "Not configured: no health check.\n\nAdd [[checks]] to the config (HTTP probes, host metrics, /metrics scrapes, Prometheus queries, Alertmanager alerts; see config.example.toml) to watch them here and file incidents when they fail."
         }
     }
 }

@@ -78,6 +78,18 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         ev @ (Event::DeploysListed { .. } | Event::DeployActed { .. }) => {
             deploys::event(state, ev, now);
         }
+        Event::HealthChecked {
+            checks,
+            outbox_error,
+        } => {
+            let h = &mut state.health;
+            h.loaded_at = Some(now);
+            if checks != h.checks || outbox_error != h.outbox_error {
+                h.set_checks(checks);
+                h.outbox_error = outbox_error;
+                state.dirty = true;
+            }
+        }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
     cmds
@@ -350,6 +362,10 @@ pub(super) fn move_or_scroll(state: &mut State, delta: isize, cmds: &mut Vec<Com
         state.deploys.move_by(delta.clamp(-10_000, 10_000));
         return;
     }
+    if state.focus == PaneId::Health {
+        state.health.move_by(delta.clamp(-10_000, 10_000));
+        return;
+    }
     if state.focus != PaneId::Backlog {
         return;
     }
@@ -397,6 +413,10 @@ fn open_detail(state: &mut State, cmds: &mut Vec<Command>) {
         state.deploys.scroll = 0;
         return;
     }
+    if state.focus == PaneId::Health {
+        state.health.detail = state.health.selected_check().is_some();
+        return;
+    }
     if state.focus != PaneId::Backlog || state.backlog.detail.is_some() {
         return;
     }
@@ -419,6 +439,8 @@ fn back(state: &mut State) {
         state.builds.detail = None;
     } else if state.focus == PaneId::Deploys && state.deploys.detail {
         state.deploys.detail = false;
+    } else if state.focus == PaneId::Health && state.health.detail {
+        state.health.detail = false;
     } else if state.focus == PaneId::Backlog && b.detail.is_some() {
         b.detail = None;
     } else if state.focus == PaneId::Backlog && !b.filter.text.is_empty() {

@@ -6,6 +6,7 @@ pub mod text;
 mod backlog;
 mod builds;
 mod deploys;
+mod health;
 mod overlay;
 mod panes;
 mod status;
@@ -38,7 +39,7 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, now: Timestamp) {
             PaneId::Backlog => backlog::render(frame, *rect, state, theme, focused, now),
             PaneId::Builds => builds::render(frame, *rect, state, theme, focused, now),
             PaneId::Deploys => deploys::render(frame, *rect, state, theme, focused, now),
-            other => panes::not_configured(frame, *rect, *other, theme, focused),
+            PaneId::Health => health::render(frame, *rect, state, theme, focused, now),
         }
     }
     status::render(frame, areas.status, state, theme, now);

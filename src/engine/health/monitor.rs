@@ -123,9 +123,10 @@ impl Monitor {
         out
     }
 
-    fn url(&self, e: &NodeEndpoint) -> Result<String, String> {
+    /// The node's URL; `Ok(None)` when it runs nothing (never deployed, or stopped).
+    fn url(&self, e: &NodeEndpoint) -> Result<Option<String>, String> {
         if !e.local {
-            return Ok(format!("http://{}{}", e.node, e.path));
+            return Ok(Some(format!("http://{}{}", e.node, e.path)));
         }
         let nodes = self.store.nodes(&e.target).map_err(|x| x.to_string())?;
         let data = nodes
@@ -135,10 +136,7 @@ impl Monitor {
                 serde_json::from_str::<crate::engine::deploy::local_fleet::NodeData>(&n.data).ok()
             })
             .and_then(|d| d.current);
-        match data {
-            Some(inst) => Ok(format!("http://127.0.0.1:{}{}", inst.port, e.path)),
-            None => Err("not running (never deployed, or stopped)".into()),
-        }
+        Ok(data.map(|inst| format!("http://127.0.0.1:{}{}", inst.port, e.path)))
     }
 
     /// Runs every due check once; returns whether any verdict changed.
@@ -156,8 +154,10 @@ impl Monitor {
             let url = spec.endpoint.as_ref().map(|e| self.url(e));
             jobs.push(async move {
                 let outs = match url {
-                    Some(Err(e)) => vec![(None, Outcome::down(e))],
-                    Some(Ok(url)) => {
+                    Some(Err(e)) => vec![(None, Outcome::error(e))],
+                    // Nothing deployed there: nothing to judge, not an outage.
+                    Some(Ok(None)) => vec![(None, Outcome::nothing("not deployed"))],
+                    Some(Ok(Some(url))) => {
                         vec![(
                             None,
                             sources::run_at(&spec.source, &url, spec.timeout).await,

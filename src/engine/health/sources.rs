@@ -77,9 +77,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The thing checked is down.
-    pub fn down(why: String) -> Outcome {
-        Outcome::new(Reading::Down(why.clone()), why)
+    /// The check could not run.
+    pub fn error(why: String) -> Outcome {
+        Outcome::new(Reading::Error(why.clone()), why)
+    }
+
+    /// Nothing there to check.
+    pub fn nothing(why: &str) -> Outcome {
+        Outcome::new(Reading::NoData, why)
     }
 
     /// Healthy, with no value.
@@ -170,7 +175,7 @@ async fn one(source: &Source, at: Option<&str>, timeout: Duration) -> Outcome {
         } => match probe::get(at.unwrap_or(url), timeout).await {
             Ok(p) if p.status == 200 => match promtext::parse(&p.body) {
                 Ok(samples) => match promtext::select(&samples, selector, *aggregate) {
-                    Some(v) => Outcome::new(Reading::Value(v), format!("{} series", samples.len())),
+                    Some(v) => Outcome::new(Reading::Value(v), String::new()),
                     None => Outcome::new(Reading::NoData, "no matching series"),
                 },
                 Err(e) => Outcome::new(Reading::Error(e.clone()), e),
