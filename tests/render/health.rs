@@ -21,7 +21,9 @@ fn check(name: &str, service: &str, status: CheckStatus, value: Option<f64>) -> 
         detail: String::new(),
         warn: Some(250.0),
         crit: Some(1000.0),
-        series: (0..30).map(|i| (NOW - 150 + i * 5, 2.0 + (i % 5) as f64)).collect(),
+        series: (0..30)
+            .map(|i| (NOW - 150 + i * 5, 2.0 + (i % 5) as f64))
+            .collect(),
         updated: NOW,
     }
 }
@@ -31,11 +33,18 @@ fn checks() -> Vec<Check> {
     down.firing = true;
     down.since = Some(NOW - 45);
     down.detail = "127.0.0.1:41234: Connection refused (os error 111)".into();
-    let mut queue = check("queue depth · demo-api-1", "demo-api", CheckStatus::Warn, Some(214.0));
+    let mut queue = check(
+        "queue depth · demo-api-1",
+        "demo-api",
+        CheckStatus::Warn,
+        Some(214.0),
+    );
     queue.unit = Some("jobs".into());
     queue.warn = Some(600.0);
     queue.crit = Some(900.0);
-    queue.series = (0..60).map(|i| (NOW - 300 + i * 5, 139.0 + i as f64 * 1.25)).collect();
+    queue.series = (0..60)
+        .map(|i| (NOW - 300 + i * 5, 139.0 + i as f64 * 1.25))
+        .collect();
     queue.forecast = Some(Forecast {
         method: "linear".into(),
         threshold: 900.0,
@@ -49,7 +58,12 @@ fn checks() -> Vec<Check> {
     let mut cpu = check("cpu", "this host", CheckStatus::Ok, Some(3.2));
     cpu.unit = Some("%".into());
     vec![
-        check("healthz · demo-api-1", "demo-api", CheckStatus::Ok, Some(2.1)),
+        check(
+            "healthz · demo-api-1",
+            "demo-api",
+            CheckStatus::Ok,
+            Some(2.1),
+        ),
         down,
         queue,
         unknown,
@@ -131,7 +145,10 @@ fn selection_survives_a_refresh_and_esc_backs_out() {
     );
     key(&mut s, KeyCode::Enter);
     assert!(s.health.detail);
-    let screen = text(&draw(&s, ThemeSet::load(None).unwrap().get("default").unwrap()));
+    let screen = text(&draw(
+        &s,
+        ThemeSet::load(None).unwrap().get("default").unwrap(),
+    ));
     assert!(screen.contains("incident loop waiting"), "{screen}");
     key(&mut s, KeyCode::Esc);
     assert!(!s.health.detail);
