@@ -71,6 +71,14 @@ impl Registry {
         for p in &config.providers {
             let unavailable = match p.kind {
                 ProviderKind::Local => None,
+                // Health sources: the monitor calls them from the checks that name them.
+                ProviderKind::Prometheus | ProviderKind::Alertmanager if p.url.is_none() => {
+                    Some(format!("provider {:?} needs `url`", p.id))
+                }
+                ProviderKind::Prometheus | ProviderKind::Alertmanager if p.id == backlog_id => {
+                    Some(format!("a {} provider holds no backlog", p.kind.as_str()))
+                }
+                ProviderKind::Prometheus | ProviderKind::Alertmanager => None,
                 other => Some(format!(
                     "provider kind `{}` is not available in this version yet",
                     other.as_str()

@@ -248,7 +248,12 @@ impl Monitoring {
         Ok(m)
     }
 
-    fn spawn(&mut self, name: &'static str, program: &str, args: &[String]) -> Result<(), StartError> {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        program: &str,
+        args: &[String],
+    ) -> Result<(), StartError> {
         let log = self.dir.path().join(format!("{name}.log"));
         let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
         let err = out.try_clone().expect("duplicate a log file handle");
@@ -303,7 +308,8 @@ impl Monitoring {
         match exited {
             None => Ok(()),
             Some((name, status, log)) => {
-                let text = String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned();
+                let text =
+                    String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned();
                 Err(StartError {
                     bind_conflict: text.contains("address already in use"),
                     message: format!(
@@ -312,6 +318,16 @@ impl Monitoring {
                     ),
                 })
             }
+        }
+    }
+}
+
+impl Monitoring {
+    /// Kills one process of the stack (`prometheus`, `alertmanager`, `node_exporter`).
+    pub fn kill(&mut self, name: &str) {
+        for p in self.procs.iter_mut().filter(|p| p.name == name) {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
         }
     }
 }
@@ -461,9 +477,8 @@ fn http_request(method: &str, url: &str, body: Option<(&str, &str)>) -> io::Resu
     stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
     stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
 
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nConnection: close\r\n"
-    );
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nConnection: close\r\n");
     match body {
         Some((content_type, body)) => {
             request.push_str(&format!(
@@ -525,8 +540,8 @@ fn parse_response(raw: &[u8]) -> io::Result<(u16, String)> {
 fn decode_chunked(mut data: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end =
-            find(data, b"\r\n").ok_or_else(|| invalid_data("unterminated chunk size line".to_string()))?;
+        let line_end = find(data, b"\r\n")
+            .ok_or_else(|| invalid_data("unterminated chunk size line".to_string()))?;
         let line = std::str::from_utf8(&data[..line_end])
             .map_err(|_| invalid_data("non-UTF-8 chunk size line".to_string()))?;
         let size_hex = line.split(';').next().unwrap_or("").trim();

@@ -1,0 +1,297 @@
+//! Real Prometheus, node_exporter and Alertmanager (Debian packages) on loopback: PromQL
+//! results in `status` and in the pane, F6 as a table, an alerting rule firing through
+//! Alertmanager into exactly one incident, F5 (a dead Prometheus is never healthy), and L3
+//! (an alert storm: at most one incident per key, several watchers filing nothing twice).
+
+mod common;
+#[path = "common/monitoring.rs"]
+mod monitoring;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::fleet::{wait_until, write_config};
+use common::{Cockpit, Sandbox, bin};
+use monitoring::{Monitoring, Options, http_post_json};
+
+/// A headless `flightdeck watch`, killed when dropped.
+struct Watch(Child);
+
+impl Watch {
+    fn start(sb: &Sandbox, n: usize) -> Watch {
+        let log = std::fs::File::create(sb.path().join(format!("watch-{n}.log"))).unwrap();
+        Watch(
+            Command::new(bin())
+                .arg("watch")
+                .current_dir(sb.path())
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", sb.path())
+                .env("FLIGHTDECK_STATE_DIR", sb.state())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn check<'a>(s: &'a Value, name: &str) -> Option<&'a Value> {
+    s["health"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+}
+
+fn status_of(s: &Value, name: &str) -> String {
+    check(s, name)
+        .map(|c| c["status"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn incidents(s: &Value) -> Vec<Value> {
+    s["backlog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "incident")
+        .cloned()
+        .collect()
+}
+
+const RULES: &str = "groups:
+- name: t
+  rules:
+  - alert: AlwaysFiring
+    expr: vector(1)
+    for: 0s
+    labels: {severity: critical, service: demo}
+    annotations: {summary: \"the demo is on fire\"}
+";
+
+fn config(m: &Monitoring) -> String {
+    format!(
+        r#"
+[[providers]]
+id = "prom"
+kind = "prometheus"
+url = "{prom}"
+
+[[providers]]
+id = "am"
+kind = "alertmanager"
+url = "{am}"
+
+[[checks]]
+name = "node up"
+kind = "prometheus"
+provider = "prom"
+query = 'up{{job="node"}}'
+below = true
+crit = 0.5
+range_secs = 120
+interval_secs = 1
+for_secs = 0
+recover_secs = 0
+incident = false
+
+[[checks]]
+name = "load"
+kind = "prometheus"
+provider = "prom"
+query = "node_load1"
+warn = 1000.0
+interval_secs = 1
+unit = "load"
+
+[[checks]]
+name = "empty"
+kind = "prometheus"
+provider = "prom"
+query = 'up{{job="nothing"}}'
+crit = 1.0
+interval_secs = 1
+
+[[checks]]
+name = "empty is healthy"
+kind = "prometheus"
+provider = "prom"
+query = 'up{{job="nothing"}}'
+crit = 1.0
+empty_is_healthy = true
+interval_secs = 1
+
+[[checks]]
+name = "nan"
+kind = "prometheus"
+provider = "prom"
+query = "vector(0) / 0"
+crit = 1.0
+interval_secs = 1
+
+[[checks]]
+name = "partial"
+kind = "prometheus"
+provider = "prom"
+query = 'up{{job="node"}} or vector(0) / 0'
+crit = 1.0
+interval_secs = 1
+
+[[checks]]
+name = "alerts"
+kind = "alertmanager"
+provider = "am"
+interval_secs = 1
+"#,
+        prom = m.prometheus,
+        am = m.alertmanager.as_deref().unwrap(),
+    )
+}
+
+#[test]
+fn promql_alerts_and_a_dead_prometheus() {
+    let mut m = Monitoring::start(Options {
+        rules: Some(RULES.into()),
+        ..Options::default()
+    });
+    let sb = Sandbox::new();
+    write_config(&sb, &config(&m));
+    let _w = Watch::start(&sb, 1);
+    wait_until("the alert is filed", 40, || {
+        incidents(&sb.status(&[])).len() == 1
+    });
+    let s = sb.status(&[]);
+    // F6, as a table: what each answer means.
+    let table = [
+        ("node up", "ok"),
+        ("load", "ok"),
+        ("empty", "unknown"),
+        ("empty is healthy", "ok"),
+        ("nan", "unknown"),
+        ("partial", "unknown"),
+        ("alerts: AlwaysFiring · demo", "crit"),
+        ("alerts", "ok"),
+    ];
+    for (name, want) in table {
+        assert_eq!(status_of(&s, name), want, "{name}: {:?}", check(&s, name));
+    }
+    let up = check(&s, "node up").unwrap();
+    assert_eq!(up["value"], 1.0, "{up}");
+    assert!(check(&s, "load").unwrap()["value"].as_f64().unwrap() >= 0.0);
+    let inc = &incidents(&s)[0];
+    assert!(
+        inc["title"].as_str().unwrap().contains("AlwaysFiring"),
+        "{inc}"
+    );
+    assert_eq!(inc["severity"], "high");
+    assert_eq!(
+        check(&s, "alerts: AlwaysFiring · demo").unwrap()["firing"],
+        true
+    );
+
+    // The pane shows the PromQL results.
+    let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
+    c.send("4");
+    c.wait_for("node up", 10);
+    c.wait_for("AlwaysFiring", 10);
+    c.send("j");
+    c.send("\r");
+    c.wait_for("1 active: the demo is on fire", 10);
+    assert!(!c.screen().contains("prom ✗"), "{}", c.screen());
+    c.send("q");
+    assert_eq!(c.wait_exit(5), 0);
+
+    // F5: Prometheus dies: its checks turn unknown (never ok), nothing is resolved.
+    m.kill("prometheus");
+    wait_until("a dead Prometheus is unknown", 20, || {
+        status_of(&sb.status(&[]), "node up") == "unknown"
+    });
+    let s = sb.status(&[]);
+    let detail = check(&s, "node up").unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("refused") || detail.contains("timed out"),
+        "{detail}"
+    );
+    m.kill("alertmanager");
+    wait_until("a dead Alertmanager is unknown", 20, || {
+        status_of(&sb.status(&[]), "alerts") == "unknown"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let s = sb.status(&[]);
+    assert_eq!(incidents(&s).len(), 1);
+    assert_eq!(
+        incidents(&s)[0]["state"],
+        "open",
+        "missing data resolves nothing"
+    );
+}
+
+/// L3: 500 alerts across 50 services, two watchers: one incident per (alert, service) key.
+#[test]
+fn an_alert_storm_files_one_incident_per_key() {
+    let m = Monitoring::start(Options {
+        node_exporter: false,
+        ..Options::default()
+    });
+    let am = m.alertmanager.clone().unwrap();
+    let sb = Sandbox::new();
+    write_config(
+        &sb,
+        &format!(
+            "[[providers]]\nid = \"am\"\nkind = \"alertmanager\"\nurl = \"{am}\"\n\n\
+             [[checks]]\nname = \"alerts\"\nkind = \"alertmanager\"\nprovider = \"am\"\ninterval_secs = 1\n"
+        ),
+    );
+    let alerts: Vec<Value> = (0..500)
+        .map(|i| {
+            serde_json::json!({
+                "labels": {
+                    "alertname": format!("Storm{}", i % 10),
+                    "service": format!("svc{:02}", i % 50),
+                    "instance": format!("host{i}"),
+                    "severity": "critical",
+                },
+                "annotations": {"summary": "\u{1b}]52;c;aGk=\u{7} storm"},
+            })
+        })
+        .collect();
+    let (code, body) = http_post_json(
+        &format!("{am}/api/v2/alerts"),
+        &serde_json::to_string(&alerts).unwrap(),
+    );
+    assert_eq!(code, 200, "{body}");
+    let _w1 = Watch::start(&sb, 1);
+    let _w2 = Watch::start(&sb, 2);
+    wait_until("fifty incidents", 60, || {
+        incidents(&sb.status(&[])).len() >= 50
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let s = sb.status(&[]);
+    let inc = incidents(&s);
+    assert_eq!(inc.len(), 50, "one per (alert, service)");
+    let mut titles: Vec<&str> = inc.iter().map(|i| i["title"].as_str().unwrap()).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 50);
+    for i in s["incidents"].as_array().unwrap() {
+        assert_eq!(i["occurrences"], 1, "{i}");
+    }
+    assert!(
+        !serde_json::to_string(&s).unwrap().contains('\u{1b}'),
+        "hostile annotations stay inert"
+    );
+}
