@@ -119,11 +119,21 @@ pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
         hl.deliverer = None;
     }
     tokio::spawn(async move {
-        let mut first = true;
+        // Values change with every probe; a frame a second is plenty unless a status moved.
+        let mut sent: Option<(Instant, Vec<(crate::domain::CheckStatus, bool)>)> = None;
+        let mut pending = false;
         loop {
-            let r = hl.step().await;
-            if r.changed || first {
-                first = false;
+            pending |= hl.step().await.changed;
+            let summary = hl.monitor.status_summary();
+            let due = match &sent {
+                None => true,
+                Some((at, s)) => {
+                    *s != summary || (pending && at.elapsed() >= Duration::from_secs(1))
+                }
+            };
+            if due {
+                pending = false;
+                sent = Some((Instant::now(), summary));
                 let ev = Event::HealthChecked {
                     checks: hl.checks(),
                     outbox_error: hl.outbox_error.clone(),

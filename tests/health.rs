@@ -92,6 +92,7 @@ fn deploy_failures_and_a_killed_node_file_one_incident_each_and_recovery_resolve
         let s = sb.status(&[]);
         check(&s, "healthz · demo-api-1")["status"] == "ok"
             && check(&s, "queue depth · demo-api-3")["value"].is_number()
+            && check(&s, "cpu")["value"].is_number()
     });
     let s = sb.status(&[]);
     assert!(

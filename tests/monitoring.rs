@@ -204,7 +204,7 @@ fn promql_alerts_and_a_dead_prometheus() {
     let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
     c.send("4");
     c.wait_for("node up", 10);
-    c.wait_for("AlwaysFiring", 10);
+    c.wait_for("FIRING 1 active", 10);
     c.send("j");
     c.send("\r");
     c.wait_for("1 active: the demo is on fire", 10);

@@ -232,6 +232,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN assignee TEXT;",
 ];
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// One connection to the store. Cheap to open; open one per thread.
 pub struct Store {
     conn: Connection,
@@ -259,14 +266,21 @@ impl Store {
         paths::private_file(path).map_err(io_err)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.migrate()?;
+        // Two processes creating the store at once: switching to WAL and migrating take
+        // locks SQLite's busy handler does not wait for, so wait here.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match store.setup() {
+                Err(StoreError::Sql(e)) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        }
         for suffix in ["-wal", "-shm"] {
             let mut p = path.as_os_str().to_owned();
             p.push(suffix);
@@ -321,6 +335,13 @@ impl Store {
             [key, value],
         )?;
         Ok(())
+    }
+
+    fn setup(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.migrate()
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {

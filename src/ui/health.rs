@@ -312,6 +312,7 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
     };
     let dim = theme.style(Slot::TextDim);
     let chart = Chart::new(sets)
+        .legend_position(None)
         .x_axis(
             Axis::default()
                 .style(dim)

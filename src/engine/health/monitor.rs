@@ -16,6 +16,8 @@ use crate::store::{FireRequest, Store, StoreError};
 
 /// Samples kept per check: enough for a day at 2 minutes, or 12 minutes at 1 s.
 pub const SERIES_CAP: usize = 720;
+/// Samples of each series written to the store (for `status` and a restart).
+const STORED_SAMPLES: usize = 120;
 /// A dynamic check (one alert group) that stays healthy this long is dropped.
 const DROP_AFTER: i64 = 600;
 
@@ -69,10 +71,15 @@ impl Monitor {
             .into_iter()
             .map(|c| (c.check.clone(), c))
             .collect();
+        // First runs spread over a second, so a thousand probes never arrive at once.
+        let n = specs.len().max(1) as u64;
+        let start = Instant::now();
         let runs = specs
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let mut r = Run::new(now);
+                r.due = start + Duration::from_millis(i as u64 * 1000 / n);
                 // Resume what this or another process knew: "since" and firing survive.
                 if let Some(c) = saved.get(&s.name) {
                     r.rule = RuleState::resume(c.status, c.since.unwrap_or(now), c.firing);
@@ -111,12 +118,23 @@ impl Monitor {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(60))
     }
 
+    /// Each check's status and whether it fires: what a frame or the store must see at once.
+    pub fn status_summary(&self) -> Vec<(CheckStatus, bool)> {
+        self.runs
+            .iter()
+            .chain(self.dynamic.values().map(|(_, r)| r))
+            .map(|r| (r.rule.status, r.rule.firing))
+            .collect()
+    }
+
     /// The latest verdict of every check, grouped by service.
     pub fn checks(&self) -> Vec<Check> {
+        // A check not run yet shows as unknown, so the list is whole from the first frame.
         let mut out: Vec<Check> = self
             .runs
             .iter()
-            .filter_map(|r| r.last.clone())
+            .zip(&self.specs)
+            .map(|(r, s)| r.last.clone().unwrap_or_else(|| waiting(s, &r.rule)))
             .chain(self.dynamic.values().filter_map(|(_, r)| r.last.clone()))
             .collect();
         out.sort_by(|a, b| a.service.cmp(&b.service).then(a.check.cmp(&b.check)));
@@ -142,8 +160,10 @@ impl Monitor {
     /// Runs every due check once; returns whether any verdict changed.
     pub async fn round(&mut self) -> Result<bool, StoreError> {
         let start = Instant::now();
+        // Checks due within the next 50 ms run now too: fewer, fuller rounds.
+        let horizon = start + Duration::from_millis(50);
         let due: Vec<usize> = (0..self.specs.len())
-            .filter(|&i| self.runs[i].due <= start)
+            .filter(|&i| self.runs[i].due <= horizon)
             .collect();
         if due.is_empty() {
             return Ok(false);
@@ -171,6 +191,7 @@ impl Monitor {
         let results = futures::future::join_all(jobs).await;
         let now = crate::domain::now();
         let mut changed = false;
+        let before = self.status_summary();
         for (i, outs) in results {
             self.runs[i].due = start + self.specs[i].interval;
             let answered = outs
@@ -205,11 +226,16 @@ impl Monitor {
                 });
             }
         }
-        let stale = self
-            .saved
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
-        if changed || stale {
-            let checks = self.checks();
+        let status_moved = self.status_summary() != before;
+        // Verdicts reach the store at once when a status moved, else every 5 s.
+        let since = self.saved.map_or(Duration::MAX, |t| t.elapsed());
+        if status_moved || since >= Duration::from_secs(5) {
+            let mut checks = self.checks();
+            // The store keeps an excerpt of each series; the full one lives here.
+            for c in &mut checks {
+                let cut = c.series.len().saturating_sub(STORED_SAMPLES);
+                c.series.drain(..cut);
+            }
             self.store.save_checks(&checks)?;
             self.saved = Some(Instant::now());
         }
@@ -398,6 +424,25 @@ impl Monitor {
         };
         self.store.incident_fire(&req, now)?;
         Ok(())
+    }
+}
+
+/// The verdict of a check that has not run yet.
+fn waiting(s: &Spec, rule: &RuleState) -> Check {
+    Check {
+        check: s.name.clone(),
+        service: s.service.clone(),
+        status: CheckStatus::Unknown,
+        value: None,
+        unit: s.unit.clone(),
+        forecast: None,
+        since: Some(rule.since),
+        firing: rule.firing,
+        detail: "waiting for the first run".into(),
+        warn: s.rule.warn,
+        crit: s.rule.crit,
+        series: Vec::new(),
+        updated: rule.since,
     }
 }
 
