@@ -42,6 +42,8 @@ fn items(n: u32) -> Vec<WorkItem> {
             created: NOW - i64::from(i) * 60,
             updated: NOW - i64::from(i) * 30,
             comments: 0,
+            assignee: None,
+            auto: false,
         })
         .collect()
 }

@@ -33,6 +33,8 @@ fn item(
         created: NOW - i64::from(id) * 5000,
         updated: NOW - i64::from(id) * 1000,
         comments: id % 3,
+        assignee: None,
+        auto: false,
     }
 }
 

@@ -83,6 +83,10 @@ actions! {
     EditLabels, "label_item", Backlog, true, ["l"], "Edit the labels of the selected item";
     CycleSort, "cycle_sort", Backlog, false, ["s"], "Sort by: updated, newest, oldest, state, kind, label";
     CycleStateFilter, "cycle_state", Backlog, false, ["a"], "Show open, closed or all items";
+    AckIncident, "ack", Backlog, true, ["A"], "Acknowledge the selected incident";
+    AssignItem, "assign", Backlog, true, ["W"], "Assign the selected item to someone";
+    MergeItem, "merge", Backlog, true, ["M"], "Merge the selected item into another (its alerts follow)";
+    DismissIncident, "dismiss", Backlog, true, ["D"], "Dismiss the selected incident: close it, mute its alert for hours";
     RunPipeline, "run_pipeline", Builds, true, ["p"], "Run a pipeline (choose which)";
     Rerun, "rerun", Builds, true, ["R"], "Run the selected run's pipeline again";
     CancelRun, "cancel_run", Builds, true, ["C"], "Cancel the selected running run (asks first)";

@@ -346,6 +346,8 @@ mod tests {
             created: id as i64 * 10,
             updated: id as i64 * 10,
             comments: 0,
+            assignee: None,
+            auto: false,
         }
     }
 

@@ -212,6 +212,37 @@ pub enum Choice {
     Version(String),
 }
 
+/// What a one-line triage prompt asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Triage {
+    /// Who to assign to (empty unassigns).
+    Assign,
+    /// Which item to merge into.
+    Merge,
+    /// How many hours to mute.
+    Dismiss,
+}
+
+impl Triage {
+    /// The prompt's title and hint.
+    pub fn text(self, item: &str) -> (String, &'static str) {
+        match self {
+            Triage::Assign => (
+                format!(" Assign #{item} to "),
+                "a name (empty unassigns) · enter save · esc cancel",
+            ),
+            Triage::Merge => (
+                format!(" Merge #{item} into "),
+                "the item's number · enter merge · esc cancel",
+            ),
+            Triage::Dismiss => (
+                format!(" Dismiss #{item}: mute its alert for how many hours "),
+                "hours (1–720) · enter dismiss · esc cancel",
+            ),
+        }
+    }
+}
+
 /// Something drawn over the panes that takes the keyboard.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
@@ -258,6 +289,17 @@ pub enum Overlay {
         /// Item id.
         item: String,
         /// The labels, comma-separated.
+        text: TextBox,
+        /// Why the last submit failed.
+        error: Option<String>,
+    },
+    /// A one-line triage question: who, into which item, how long.
+    Triage {
+        /// Item id.
+        item: String,
+        /// What is asked.
+        what: Triage,
+        /// The answer.
         text: TextBox,
         /// Why the last submit failed.
         error: Option<String>,

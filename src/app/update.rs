@@ -158,7 +158,9 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
     match state.overlay.as_mut() {
         Some(Overlay::Form(f)) => f.focused_text(),
         Some(Overlay::Palette(p)) => Some(&mut p.input),
-        Some(Overlay::Comment { text, .. }) | Some(Overlay::Labels { text, .. }) => Some(text),
+        Some(Overlay::Comment { text, .. })
+        | Some(Overlay::Labels { text, .. })
+        | Some(Overlay::Triage { text, .. }) => Some(text),
         Some(
             Overlay::Help { .. }
             | Overlay::Choose { .. }
@@ -347,6 +349,9 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         | Action::SearchPrev
         | Action::FirstError
         | Action::ToggleWrap => builds::action(state, action, now, cmds),
+        Action::AckIncident | Action::AssignItem | Action::MergeItem | Action::DismissIncident => {
+            backlog::triage(state, action, now, cmds)
+        }
         Action::Deploy | Action::RollbackTarget | Action::AbortDeploy | Action::ResumeDeploy => {
             deploys::action(state, action, now)
         }

@@ -128,6 +128,10 @@ pub struct WorkItem {
     pub updated: Timestamp,
     /// How many comments it has.
     pub comments: u32,
+    /// Who it is assigned to.
+    pub assignee: Option<String>,
+    /// Filed by the incident loop (it carries a dedup key).
+    pub auto: bool,
 }
 
 impl WorkItem {
@@ -146,6 +150,8 @@ impl WorkItem {
             created: at,
             updated: at,
             comments: 0,
+            assignee: None,
+            auto: false,
         }
     }
 }

@@ -42,6 +42,8 @@ pub async fn status_json(ws: &Workspace) -> Value {
                         "created": i.created,
                         "updated": i.updated,
                         "comments": i.comments,
+                        "assignee": i.assignee,
+                        "auto": i.auto,
                         "provider": i.provider,
                     }));
                 }

@@ -150,6 +150,22 @@ impl BacklogSource for LocalBacklog {
                     s.set_labels(&id, &labels, now)?;
                     id
                 }
+                BacklogMutation::Acknowledge { id } => {
+                    inner.store.acknowledge(&id, &actor, now)?;
+                    id
+                }
+                BacklogMutation::Assign { id, assignee } => {
+                    s.assign(&id, assignee.as_deref(), now)?;
+                    id
+                }
+                BacklogMutation::Merge { id, into } => {
+                    inner.store.merge(&id, &into, &actor, now)?;
+                    into
+                }
+                BacklogMutation::Dismiss { id, hours } => {
+                    inner.store.dismiss(&id, hours, &actor, now)?;
+                    id
+                }
             };
             // Our own writes do not move our connection's data_version: force the next list.
             inner.seen = None;

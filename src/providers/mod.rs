@@ -74,6 +74,32 @@ pub enum BacklogMutation {
         /// New labels.
         labels: Vec<String>,
     },
+    /// Acknowledge an incident (label `acked` and a comment).
+    Acknowledge {
+        /// Item id.
+        id: String,
+    },
+    /// Assign to someone (`None` unassigns).
+    Assign {
+        /// Item id.
+        id: String,
+        /// Who.
+        assignee: Option<String>,
+    },
+    /// Merge an item into another: it closes and its dedup key files into the other.
+    Merge {
+        /// Item merged away.
+        id: String,
+        /// Item it goes into.
+        into: String,
+    },
+    /// Close an incident and mute its dedup key for a while.
+    Dismiss {
+        /// Item id.
+        id: String,
+        /// Hours the key stays muted.
+        hours: u64,
+    },
 }
 
 impl BacklogMutation {
@@ -89,6 +115,10 @@ impl BacklogMutation {
             } => "close_item",
             BacklogMutation::SetState { .. } => "reopen_item",
             BacklogMutation::SetLabels { .. } => "label_item",
+            BacklogMutation::Acknowledge { .. } => "ack_item",
+            BacklogMutation::Assign { .. } => "assign_item",
+            BacklogMutation::Merge { .. } => "merge_item",
+            BacklogMutation::Dismiss { .. } => "dismiss_item",
         }
     }
 
@@ -99,7 +129,11 @@ impl BacklogMutation {
             BacklogMutation::Edit { id, .. }
             | BacklogMutation::Comment { id, .. }
             | BacklogMutation::SetState { id, .. }
-            | BacklogMutation::SetLabels { id, .. } => id,
+            | BacklogMutation::SetLabels { id, .. }
+            | BacklogMutation::Acknowledge { id }
+            | BacklogMutation::Assign { id, .. }
+            | BacklogMutation::Merge { id, .. }
+            | BacklogMutation::Dismiss { id, .. } => id,
         }
     }
 
@@ -112,6 +146,10 @@ impl BacklogMutation {
             BacklogMutation::Comment { body, .. } => format!("{} chars", body.chars().count()),
             BacklogMutation::SetState { state, .. } => state.as_str().to_string(),
             BacklogMutation::SetLabels { labels, .. } => labels.join(","),
+            BacklogMutation::Acknowledge { .. } => String::new(),
+            BacklogMutation::Assign { assignee, .. } => assignee.clone().unwrap_or_default(),
+            BacklogMutation::Merge { into, .. } => format!("into {into}"),
+            BacklogMutation::Dismiss { hours, .. } => format!("muted {hours}h"),
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::domain::{Comment, ItemKind, ItemState, NewItem, Severity, Timestamp, 
 
 const SELECT_ITEM: &str = "SELECT i.id, i.title, i.body, i.state, i.kind, i.severity, i.labels,
         i.author, i.created, i.updated,
-        (SELECT COUNT(*) FROM comments c WHERE c.item_id = i.id)
+        (SELECT COUNT(*) FROM comments c WHERE c.item_id = i.id),
+        i.assignee, i.dedup_key
     FROM items i";
 
 /// Reads a text column, replacing invalid UTF-8 instead of failing the whole list.
@@ -39,10 +40,16 @@ fn item_from_row(row: &Row<'_>, provider: &str) -> rusqlite::Result<WorkItem> {
         created: row.get(8)?,
         updated: row.get(9)?,
         comments: row.get(10)?,
+        assignee: row.get(11)?,
+        // Keys the cockpit makes for its own forms start with `ui:`; the rest were filed
+        // by the incident loop.
+        auto: row
+            .get::<_, Option<String>>(12)?
+            .is_some_and(|k| !k.starts_with("ui:")),
     })
 }
 
-fn parse_id(id: &str) -> Result<i64, StoreError> {
+pub(super) fn parse_id(id: &str) -> Result<i64, StoreError> {
     id.trim_start_matches('#')
         .parse()
         .map_err(|_| StoreError::NoSuchItem(id.to_string()))
@@ -77,9 +84,11 @@ impl Store {
 
     /// The item created with this dedup key, if any.
     pub fn item_by_key(&self, provider: &str, key: &str) -> Result<Option<WorkItem>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{SELECT_ITEM} WHERE i.dedup_key = ?1"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_ITEM} WHERE i.dedup_key = ?1
+                    OR i.id = (SELECT item_id FROM item_aliases WHERE key = ?1)
+                 ORDER BY i.dedup_key = ?1 LIMIT 1"
+        ))?;
         let mut rows = stmt.query_map([key], |r| item_from_row(r, provider))?;
         Ok(rows.next().transpose()?)
     }
@@ -221,7 +230,7 @@ fn severity_for(kind: ItemKind, severity: Option<Severity>) -> Option<Severity> 
     }
 }
 
-fn found(changed: usize, id: &str) -> Result<(), StoreError> {
+pub(super) fn found(changed: usize, id: &str) -> Result<(), StoreError> {
     if changed == 0 {
         Err(StoreError::NoSuchItem(id.to_string()))
     } else {

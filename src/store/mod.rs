@@ -6,6 +6,7 @@ mod health;
 mod incidents;
 mod items;
 mod runs;
+mod triage;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
 pub use deploys::{DeployRecord, JournalEntry, LockError, LockInfo, NewDeploy, NodeRecord};
@@ -229,7 +230,8 @@ const MIGRATIONS: &[&str] = &[
         actor TEXT NOT NULL,
         created INTEGER NOT NULL
     );
-    ALTER TABLE items ADD COLUMN assignee TEXT;",
+    ALTER TABLE items ADD COLUMN assignee TEXT;
+    CREATE TABLE item_aliases (key TEXT PRIMARY KEY, item_id INTEGER NOT NULL);",
 ];
 
 fn is_busy(e: &rusqlite::Error) -> bool {

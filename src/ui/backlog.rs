@@ -184,7 +184,12 @@ fn item_row(
     theme: &Theme,
     now: Timestamp,
 ) -> Line<'static> {
-    let title = clean(&item.title);
+    // `↯` marks what the incident loop filed by itself.
+    let title = if item.auto {
+        format!("↯ {}", clean(&item.title))
+    } else {
+        clean(&item.title).into_owned()
+    };
     let joined = item.labels.join(",");
     let labels = clean(&joined);
     let text = row_text(
@@ -287,6 +292,15 @@ fn detail(
             ));
         }
         ItemKind::Issue => meta.push(Span::styled("issue", theme.style(Slot::KindIssue))),
+    }
+    if item.auto {
+        meta.push(Span::styled(" · ↯ filed by the incident loop", dim));
+    }
+    if let Some(a) = &item.assignee {
+        meta.push(Span::styled(
+            format!(" · assigned to {}", clean(a)),
+            theme.style(Slot::Info),
+        ));
     }
     meta.push(Span::styled(
         format!(

@@ -47,6 +47,24 @@ pub fn render(
         } => choose(frame, area, title, options, *selected, theme),
         Overlay::DeployPlan(c) => super::deploys::plan(frame, area, c, theme, now),
         Overlay::Confirm { prompt, .. } => confirm(frame, area, prompt, theme),
+        Overlay::Triage {
+            item,
+            what,
+            text,
+            error,
+        } => {
+            let (title, hint) = what.text(item);
+            editor(
+                frame,
+                area,
+                state,
+                &title,
+                text,
+                error.as_deref(),
+                hint,
+                theme,
+            )
+        }
         Overlay::Labels { item, text, error } => {
             let title = format!(" Labels of #{item} ");
             editor(

@@ -72,7 +72,7 @@ fn mode_hint(state: &State) -> Option<&'static str> {
     match &state.overlay {
         Some(Overlay::Form(_)) => Some("ctrl-s save · tab next field · esc close (draft kept)"),
         Some(Overlay::Comment { .. }) => Some("ctrl-s post · esc close (draft kept)"),
-        Some(Overlay::Labels { .. }) => Some("enter save · esc cancel"),
+        Some(Overlay::Labels { .. } | Overlay::Triage { .. }) => Some("enter save · esc cancel"),
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
         Some(Overlay::Choose {

@@ -70,6 +70,43 @@ pub(super) fn open_editor(state: &mut State, action: Action, now: Timestamp) {
     });
 }
 
+/// Acknowledge at once; assign, merge and dismiss ask one question first.
+pub(super) fn triage(state: &mut State, action: Action, now: Timestamp, cmds: &mut Vec<Command>) {
+    use crate::app::overlay::Triage;
+    let Some(item) = target_item(state).and_then(|id| state.backlog.item(&id).cloned()) else {
+        flash(state, "no item selected", Level::Error, now);
+        return;
+    };
+    let incident_only = matches!(action, Action::AckIncident | Action::DismissIncident);
+    if incident_only && item.kind != crate::domain::ItemKind::Incident {
+        flash(
+            state,
+            format!("#{} is not an incident", item.id),
+            Level::Error,
+            now,
+        );
+        return;
+    }
+    let (what, start) = match action {
+        Action::AckIncident => {
+            let change = BacklogMutation::Acknowledge {
+                id: item.id.clone(),
+            };
+            submit(state, change, format!("acknowledged #{}", item.id), cmds);
+            return;
+        }
+        Action::AssignItem => (Triage::Assign, item.assignee.clone().unwrap_or_default()),
+        Action::MergeItem => (Triage::Merge, String::new()),
+        _ => (Triage::Dismiss, "24".to_string()),
+    };
+    state.overlay = Some(Overlay::Triage {
+        item: item.id,
+        what,
+        text: TextBox::line(&start),
+        error: None,
+    });
+}
+
 pub(super) fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
     let Some(id) = target_item(state) else {
         flash(state, "no item selected", Level::Error, now);

@@ -152,8 +152,78 @@ pub(super) fn overlay_key(
             }
             state.overlay = Some(Overlay::Labels { item, text, error });
         }
+        Overlay::Triage {
+            item,
+            what,
+            mut text,
+            mut error,
+        } => {
+            if close {
+                return true;
+            }
+            if key.code == KeyCode::Enter && state.pending.is_none() {
+                match triage_change(&item, what, text.text.trim()) {
+                    Ok((change, done)) => submit(state, change, done, cmds),
+                    Err(e) => error = Some(e),
+                }
+            } else if state.pending.is_none() {
+                text.key(&key);
+            }
+            state.overlay = Some(Overlay::Triage {
+                item,
+                what,
+                text,
+                error,
+            });
+        }
     }
     true
+}
+
+/// The change a triage answer asks for, and what to say when it is done.
+fn triage_change(
+    item: &str,
+    what: crate::app::overlay::Triage,
+    answer: &str,
+) -> Result<(BacklogMutation, String), String> {
+    use crate::app::overlay::Triage;
+    let id = item.to_string();
+    Ok(match what {
+        Triage::Assign => {
+            let who = (!answer.is_empty()).then(|| answer.to_string());
+            let done = match &who {
+                Some(w) => format!("assigned #{item} to {w}"),
+                None => format!("unassigned #{item}"),
+            };
+            (BacklogMutation::Assign { id, assignee: who }, done)
+        }
+        Triage::Merge => {
+            let into = answer.trim_start_matches('#');
+            if into.is_empty() || !into.chars().all(|c| c.is_ascii_digit()) {
+                return Err("type the number of the item to merge into".into());
+            }
+            if into == item {
+                return Err("an item cannot be merged into itself".into());
+            }
+            let done = format!("merged #{item} into #{into}");
+            (
+                BacklogMutation::Merge {
+                    id,
+                    into: into.to_string(),
+                },
+                done,
+            )
+        }
+        Triage::Dismiss => {
+            let hours = answer
+                .parse::<u64>()
+                .ok()
+                .filter(|h| (1..=720).contains(h))
+                .ok_or("hours between 1 and 720")?;
+            let done = format!("dismissed #{item}; muted for {hours} h");
+            (BacklogMutation::Dismiss { id, hours }, done)
+        }
+    })
 }
 
 fn keep_draft(state: &mut State, overlay: Overlay, now: Timestamp) {

@@ -377,3 +377,46 @@ fn g_in_a_detail_view_stops_at_the_end() {
         "{scroll}"
     );
 }
+
+#[test]
+fn triage_keys_ask_then_mutate_and_refuse_non_incidents() {
+    let mut s = state();
+    // The selected item (#30) is an issue: ack and dismiss are for incidents.
+    assert!(key(&mut s, KeyCode::Char('A')).is_empty());
+    assert!(s.flash.as_ref().unwrap().text.contains("not an incident"));
+    let id = s.backlog.selected_item().unwrap().id.clone();
+    for i in s.backlog.items.iter_mut().filter(|i| i.id == id) {
+        i.kind = ItemKind::Incident;
+    }
+    s.backlog.refilter();
+    assert_eq!(s.backlog.selected_item().unwrap().kind, ItemKind::Incident);
+    let cmds = key(&mut s, KeyCode::Char('A'));
+    assert!(matches!(
+        &cmds[..],
+        [Command::MutateBacklog {
+            change: BacklogMutation::Acknowledge { .. },
+            ..
+        }]
+    ));
+    s.pending = None;
+    key(&mut s, KeyCode::Char('M'));
+    typ(&mut s, "x");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(
+        &s.overlay,
+        Some(Overlay::Triage { error: Some(_), .. })
+    ));
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('D'));
+    let cmds = key(&mut s, KeyCode::Enter);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::MutateBacklog {
+                change: BacklogMutation::Dismiss { hours: 24, .. },
+                ..
+            }]
+        ),
+        "{cmds:?}"
+    );
+}
