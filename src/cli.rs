@@ -122,11 +122,51 @@ pub enum Cmd {
     /// The demo pipeline's test step: flightdeck's own checks in libtest's format.
     #[command(hide = true)]
     DemoSelftest,
+    /// Alertmanager silences: list, add, expire.
+    Silence {
+        /// What to do.
+        #[command(subcommand)]
+        action: SilenceCmd,
+    },
     /// The audit log of mutating actions.
     Audit {
         /// What to do with it.
         #[command(subcommand)]
         action: AuditCmd,
+    },
+}
+
+/// `silence` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SilenceCmd {
+    /// List the silences of the alertmanager provider.
+    List {
+        /// The provider's id (default: the only alertmanager provider).
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// Silence the alerts matching every NAME=VALUE (audited; refused in read-only mode).
+    Add {
+        /// The provider's id (default: the only alertmanager provider).
+        #[arg(long)]
+        provider: Option<String>,
+        /// How long, in hours.
+        #[arg(long, default_value_t = 2)]
+        hours: u64,
+        /// Why (default: who silenced it from flightdeck).
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// `alertname=DiskFull service=api`.
+        #[arg(required = true)]
+        matchers: Vec<String>,
+    },
+    /// Expire a silence now (audited; refused in read-only mode).
+    Expire {
+        /// The provider's id (default: the only alertmanager provider).
+        #[arg(long)]
+        provider: Option<String>,
+        /// The silence's id, as `silence list` prints it.
+        id: String,
     },
 }
 
@@ -198,6 +238,34 @@ pub fn main() -> Result<i32> {
                 out(&format!("{}\n", serde_json::to_string_pretty(&v)?));
             } else {
                 out(&headless::status_text(&v));
+            }
+            return Ok(0);
+        }
+        Some(Cmd::Silence { action }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            match action {
+                SilenceCmd::List { provider } => {
+                    out(&rt.block_on(headless::silence::list(&ws, provider.as_deref()))?);
+                }
+                SilenceCmd::Add {
+                    provider,
+                    hours,
+                    comment,
+                    matchers,
+                } => {
+                    let id = rt.block_on(headless::silence::add(
+                        &ws,
+                        provider.as_deref(),
+                        &matchers,
+                        hours,
+                        &comment,
+                    ))?;
+                    out(&format!("silenced: {id}\n"));
+                }
+                SilenceCmd::Expire { provider, id } => {
+                    rt.block_on(headless::silence::expire(&ws, provider.as_deref(), &id))?;
+                    out(&format!("expired {id}\n"));
+                }
             }
             return Ok(0);
         }

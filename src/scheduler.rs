@@ -49,6 +49,8 @@ pub struct Scheduler {
     running: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
     /// Deploy targets and their launcher, when there are targets.
     deploys: Option<Arc<deploys::Deploys>>,
+    /// Alertmanager providers: id, URL, timeout.
+    alertmanagers: Vec<(String, String, std::time::Duration)>,
 }
 
 impl Scheduler {
@@ -67,6 +69,14 @@ impl Scheduler {
                 .then(|| ws.launcher().ok())
                 .flatten()
                 .map(|l| Arc::new(deploys::Deploys::new(ws.targets.clone(), l))),
+            alertmanagers: ws
+                .loaded
+                .config
+                .providers
+                .iter()
+                .filter(|p| p.kind == crate::config::ProviderKind::Alertmanager)
+                .map(|p| (p.id.clone(), p.url.clone().unwrap_or_default(), p.timeout()))
+                .collect(),
         }
     }
 
@@ -74,6 +84,33 @@ impl Scheduler {
     pub fn run(&self, cmd: Command) {
         let tx = self.tx.clone();
         match cmd {
+            Command::Silence {
+                provider,
+                matchers,
+                hours,
+            } => {
+                let Some((_, url, timeout)) =
+                    self.alertmanagers.iter().find(|a| a.0 == provider).cloned()
+                else {
+                    return;
+                };
+                let (gate, actor) = (self.gate.clone(), self.actor.clone());
+                tokio::spawn(async move {
+                    let what = format!("silence {}", matchers.join(","));
+                    let m = crate::engine::health::silence::parse_matchers(&matchers)
+                        .unwrap_or_default();
+                    let comment = format!("silenced from flightdeck by {actor}");
+                    let fut = crate::engine::health::silence::create(
+                        &url, &m, hours, &actor, &comment, timeout,
+                    );
+                    let detail = format!("{} for {hours}h", matchers.join(","));
+                    let result = gate
+                        .run("create_silence", &provider, &detail, fut)
+                        .await
+                        .map(|id| format!("silenced for {hours} h: {id}"));
+                    let _ = tx.send(Event::HealthActed { what, result });
+                });
+            }
             cmd @ (Command::ListDeploys { .. }
             | Command::StartDeploy { .. }
             | Command::SteerDeploy { .. }) => {

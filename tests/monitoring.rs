@@ -209,8 +209,39 @@ fn promql_alerts_and_a_dead_prometheus() {
     c.send("\r");
     c.wait_for("1 active: the demo is on fire", 10);
     assert!(!c.screen().contains("prom ✗"), "{}", c.screen());
+    // Silence it from the pane: through the gate, into Alertmanager; silenced holds the
+    // incident (neither fires again nor resolves).
+    c.send("\x1b");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("S");
+    c.wait_for("Silence alerts: AlwaysFiring", 5);
+    c.send("\r");
+    c.wait_for("silenced for 2 h", 10);
+    c.wait_for("FIRING 1 silenced", 15);
     c.send("q");
     assert_eq!(c.wait_exit(5), 0);
+    let (code, out, err) = sb.run(&["silence", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("active") && out.contains("alertname=AlwaysFiring,service=demo"),
+        "{out}"
+    );
+    let id = out.split_whitespace().next().unwrap().to_string();
+    let (code, _, err) = sb.run(&["--read-only", "silence", "expire", &id]);
+    assert_ne!(code, 0);
+    assert!(err.contains("read-only"), "{err}");
+    let (code, out, err) = sb.run(&["silence", "expire", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_until("the expired silence lets the alert through", 20, || {
+        status_of(&sb.status(&[]), "alerts: AlwaysFiring · demo") == "crit"
+    });
+    let s = sb.status(&[]);
+    assert_eq!(
+        incidents(&s).len(),
+        1,
+        "silence and unsilence file nothing new"
+    );
+    assert_eq!(incidents(&s)[0]["state"], "open");
 
     // F5: Prometheus dies: its checks turn unknown (never ok), nothing is resolved.
     m.kill("prometheus");

@@ -13,6 +13,8 @@ pub enum Context {
     Builds,
     /// In the deploys pane.
     Deploys,
+    /// In the health pane.
+    Health,
 }
 
 impl Context {
@@ -24,6 +26,7 @@ impl Context {
             Context::Backlog => "Backlog",
             Context::Builds => "Builds",
             Context::Deploys => "Deploys",
+            Context::Health => "Health",
         }
     }
 }
@@ -98,6 +101,7 @@ actions! {
     RollbackTarget, "rollback", Deploys, true, ["b"], "Roll the selected target back to the version before";
     AbortDeploy, "abort_deploy", Deploys, true, ["C"], "Abort the running deploy; it rolls back (asks first)";
     ResumeDeploy, "resume_deploy", Deploys, true, ["u"], "Resume a deploy whose runner stopped (asks first)";
+    SilenceAlert, "silence", Health, true, ["S"], "Silence the selected Alertmanager alert for some hours";
 }
 
 /// An action's name, context, default keys and description.

@@ -118,6 +118,13 @@ pub enum Event {
         /// What happened.
         result: Result<String, GateError>,
     },
+    /// A silence went through the gate (or was refused).
+    HealthActed {
+        /// What was asked, for the message.
+        what: String,
+        /// What happened.
+        result: Result<String, GateError>,
+    },
     /// The monitor judged the checks again.
     HealthChecked {
         /// Every check's verdict.
@@ -196,6 +203,15 @@ pub enum Command {
         request: u64,
         /// Run id.
         run: String,
+    },
+    /// Silence an Alertmanager alert group.
+    Silence {
+        /// The alertmanager provider's id.
+        provider: String,
+        /// `name=value` matchers.
+        matchers: Vec<String>,
+        /// Hours.
+        hours: u64,
     },
     /// Read every deploy target from the store.
     ListDeploys {

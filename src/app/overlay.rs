@@ -221,6 +221,8 @@ pub enum Triage {
     Merge,
     /// How many hours to mute.
     Dismiss,
+    /// How many hours to silence an alert (the item is the check's name).
+    Silence,
 }
 
 impl Triage {
@@ -238,6 +240,10 @@ impl Triage {
             Triage::Dismiss => (
                 format!(" Dismiss #{item}: mute its alert for how many hours "),
                 "hours (1–720) · enter dismiss · esc cancel",
+            ),
+            Triage::Silence => (
+                format!(" Silence {item} for how many hours "),
+                "hours (1–720) · enter silences it in Alertmanager · esc cancel",
             ),
         }
     }

@@ -78,6 +78,10 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         ev @ (Event::DeploysListed { .. } | Event::DeployActed { .. }) => {
             deploys::event(state, ev, now);
         }
+        Event::HealthActed { what, result } => match result {
+            Ok(msg) => flash(state, msg, Level::Info, now),
+            Err(e) => flash(state, format!("{what}: {e}"), Level::Error, now),
+        },
         Event::HealthChecked {
             checks,
             outbox_error,
@@ -93,6 +97,25 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
     cmds
+}
+
+/// Asks how long to silence the selected alert group.
+fn silence_prompt(state: &mut State, now: Timestamp) {
+    let Some(c) = state.health.selected_check() else {
+        flash(state, "no check selected", Level::Error, now);
+        return;
+    };
+    if c.alert.is_none() {
+        let msg = format!("{} is not an Alertmanager alert", c.check);
+        flash(state, msg, Level::Error, now);
+        return;
+    }
+    state.overlay = Some(Overlay::Triage {
+        item: c.check.clone(),
+        what: crate::app::overlay::Triage::Silence,
+        text: TextBox::line("2"),
+        error: None,
+    });
 }
 
 fn tick(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
@@ -204,7 +227,7 @@ fn handle_key(state: &mut State, key: KeyEvent, now: Timestamp, cmds: &mut Vec<C
         PaneId::Backlog => Context::Backlog,
         PaneId::Builds => Context::Builds,
         PaneId::Deploys => Context::Deploys,
-        _ => Context::Global,
+        PaneId::Health => Context::Health,
     };
     match state.keymap.action_in(&key, ctx) {
         Some(action) => {
@@ -254,6 +277,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Context::Backlog => Some(PaneId::Backlog),
         Context::Builds => Some(PaneId::Builds),
         Context::Deploys => Some(PaneId::Deploys),
+        Context::Health => Some(PaneId::Health),
         _ => None,
     };
     if let Some(pane) = home
@@ -352,6 +376,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::AckIncident | Action::AssignItem | Action::MergeItem | Action::DismissIncident => {
             backlog::triage(state, action, now, cmds)
         }
+        Action::SilenceAlert => silence_prompt(state, now),
         Action::Deploy | Action::RollbackTarget | Action::AbortDeploy | Action::ResumeDeploy => {
             deploys::action(state, action, now)
         }

@@ -252,4 +252,8 @@ pub struct Check {
     pub series: Vec<(Timestamp, f64)>,
     /// When it last ran.
     pub updated: Timestamp,
+    /// For an Alertmanager alert group: the provider and the `name=value` matchers that
+    /// silence it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<(String, Vec<String>)>,
 }

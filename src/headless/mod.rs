@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod run;
+pub mod silence;
 
 use std::fmt::Write as _;
 

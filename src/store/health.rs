@@ -81,6 +81,7 @@ mod tests {
             crit: Some(500.0),
             series: vec![(90, 10.0), (100, 12.5)],
             updated: 100,
+            alert: None,
         };
         s.save_checks(std::slice::from_ref(&c)).unwrap();
         assert_eq!(s.checks().unwrap(), vec![c.clone()]);

@@ -110,6 +110,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme
         Context::Backlog,
         Context::Builds,
         Context::Deploys,
+        Context::Health,
     ] {
         lines.push(Line::from(Span::styled(
             ctx.title(),

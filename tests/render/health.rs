@@ -25,6 +25,7 @@ fn check(name: &str, service: &str, status: CheckStatus, value: Option<f64>) -> 
             .map(|i| (NOW - 150 + i * 5, 2.0 + (i % 5) as f64))
             .collect(),
         updated: NOW,
+        alert: None,
     }
 }
 

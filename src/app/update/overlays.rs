@@ -161,7 +161,16 @@ pub(super) fn overlay_key(
             if close {
                 return true;
             }
-            if key.code == KeyCode::Enter && state.pending.is_none() {
+            if key.code == KeyCode::Enter && what == crate::app::overlay::Triage::Silence {
+                match silence_command(state, &item, text.text.trim()) {
+                    Ok(cmd) => {
+                        cmds.push(cmd);
+                        flash(state, format!("silencing {item}…"), Level::Info, now);
+                        return true;
+                    }
+                    Err(e) => error = Some(e),
+                }
+            } else if key.code == KeyCode::Enter && state.pending.is_none() {
                 match triage_change(&item, what, text.text.trim()) {
                     Ok((change, done)) => submit(state, change, done, cmds),
                     Err(e) => error = Some(e),
@@ -178,6 +187,27 @@ pub(super) fn overlay_key(
         }
     }
     true
+}
+
+/// The silence a health-pane answer asks for.
+fn silence_command(state: &State, check: &str, answer: &str) -> Result<Command, String> {
+    let hours = answer
+        .parse::<u64>()
+        .ok()
+        .filter(|h| (1..=720).contains(h))
+        .ok_or("hours between 1 and 720")?;
+    let (provider, matchers) = state
+        .health
+        .checks
+        .iter()
+        .find(|c| c.check == check)
+        .and_then(|c| c.alert.clone())
+        .ok_or("the alert is gone")?;
+    Ok(Command::Silence {
+        provider,
+        matchers,
+        hours,
+    })
 }
 
 /// The change a triage answer asks for, and what to say when it is done.
@@ -214,6 +244,7 @@ fn triage_change(
                 done,
             )
         }
+        Triage::Silence => return Err("not a backlog change".into()),
         Triage::Dismiss => {
             let hours = answer
                 .parse::<u64>()

@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod probe;
 pub mod promtext;
 pub mod rules;
+pub mod silence;
 pub mod sources;
 pub mod spec;
 

@@ -311,6 +311,10 @@ impl Monitor {
             crit: spec.rule.crit,
             series: run.series.iter().copied().collect(),
             updated: now,
+            alert: out
+                .alert
+                .clone()
+                .map(|m| (spec.provider.clone().unwrap_or_default(), m)),
         };
         let changed = run.last.as_ref().is_none_or(|l| {
             l.status != check.status || l.value != check.value || l.detail != check.detail
@@ -443,6 +447,7 @@ fn waiting(s: &Spec, rule: &RuleState) -> Check {
         crit: s.rule.crit,
         series: Vec::new(),
         updated: rule.since,
+        alert: None,
     }
 }
 

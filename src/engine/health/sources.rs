@@ -74,6 +74,8 @@ pub struct Outcome {
     pub range: Option<Vec<(Timestamp, f64)>>,
     /// A status the source itself decided (an alert's severity), overriding thresholds.
     pub status: Option<CheckStatus>,
+    /// An alert group's `name=value` matchers (what silences it).
+    pub alert: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ impl Outcome {
             detail: detail.into(),
             range: None,
             status: None,
+            alert: None,
         }
     }
 }
@@ -354,13 +357,24 @@ async fn prometheus(
     out
 }
 
+/// Alerts of one (alertname, service).
+struct Group {
+    status: CheckStatus,
+    n: u32,
+    silenced: u32,
+    summary: String,
+    matchers: Vec<String>,
+}
+
 async fn alerts(
     base: &str,
     matchers: &[String],
     timeout: Duration,
 ) -> Result<BTreeMap<String, Outcome>, String> {
     let base = base.trim_end_matches('/');
-    let mut url = format!("{base}/api/v2/alerts?active=true&silenced=false&inhibited=false");
+    // Silenced alerts are fetched too: silenced is not resolved (it holds, neither fires nor
+    // recovers).
+    let mut url = format!("{base}/api/v2/alerts?active=true&silenced=true&inhibited=false");
     for m in matchers {
         let (k, v) = m.split_once('=').unwrap_or((m, ""));
         url.push_str(&format!("&filter={}", urlencode(&format!("{k}=\"{v}\""))));
@@ -372,14 +386,19 @@ async fn alerts(
     let list: Vec<Value> =
         serde_json::from_str(&p.body).map_err(|e| format!("alertmanager: bad JSON: {e}"))?;
     // One group per (alertname, service): many alerts of one kind are one incident.
-    let mut groups: BTreeMap<String, (CheckStatus, u32, String)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for a in &list {
         let labels = &a["labels"];
         let name = labels["alertname"].as_str().unwrap_or("alert");
-        let service = labels["service"]
-            .as_str()
-            .or_else(|| labels["job"].as_str())
-            .unwrap_or("-");
+        let (label, service) = match (labels["service"].as_str(), labels["job"].as_str()) {
+            (Some(s), _) => ("service", s),
+            (None, Some(j)) => ("job", j),
+            (None, None) => ("", "-"),
+        };
+        let mut matchers = vec![format!("alertname={name}")];
+        if !label.is_empty() {
+            matchers.push(format!("{label}={service}"));
+        }
         let status = match labels["severity"].as_str() {
             Some("critical" | "page" | "error") => CheckStatus::Crit,
             _ => CheckStatus::Warn,
@@ -389,24 +408,42 @@ async fn alerts(
             .or_else(|| a["annotations"]["description"].as_str())
             .unwrap_or_default()
             .to_string();
+        let silenced = a["status"]["silencedBy"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty());
         let g = groups
             .entry(format!("{name} · {service}"))
-            .or_insert((status, 0, summary));
-        g.0 = g.0.min(status);
-        g.1 += 1;
+            .or_insert_with(|| Group {
+                status,
+                n: 0,
+                silenced: 0,
+                summary,
+                matchers,
+            });
+        g.status = g.status.min(status);
+        g.n += 1;
+        g.silenced += u32::from(silenced);
     }
     Ok(groups
         .into_iter()
-        .map(|(k, (status, n, summary))| {
+        .map(|(k, g)| {
+            let n = g.n;
+            let all_silenced = g.silenced == n;
+            let what = if all_silenced { "silenced" } else { "active" };
             let mut o = Outcome::new(
                 Reading::Value(n as f64),
-                if summary.is_empty() {
-                    format!("{n} active")
+                if g.summary.is_empty() {
+                    format!("{n} {what}")
                 } else {
-                    format!("{n} active: {summary}")
+                    format!("{n} {what}: {}", g.summary)
                 },
             );
-            o.status = Some(status);
+            o.status = Some(if all_silenced {
+                CheckStatus::Unknown
+            } else {
+                g.status
+            });
+            o.alert = Some(g.matchers);
             (k, o)
         })
         .collect())

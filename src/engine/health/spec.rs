@@ -61,6 +61,8 @@ pub struct Spec {
     pub horizon: i64,
     /// What to run when it goes bad.
     pub remediate: Option<RemediationConfig>,
+    /// The `prometheus` or `alertmanager` provider it asks.
+    pub provider: Option<String>,
 }
 
 impl Spec {
@@ -158,6 +160,7 @@ pub fn build(
             window: c.forecast_window_secs.unwrap_or(900) as i64,
             horizon: c.forecast_horizon_secs.unwrap_or(21_600) as i64,
             remediate: c.remediate.clone(),
+            provider: c.provider.clone(),
         };
         match (&c.target, &c.url) {
             (Some(t), None) => {
