@@ -51,6 +51,11 @@ pub struct Scheduler {
     deploys: Option<Arc<deploys::Deploys>>,
     /// Alertmanager providers: id, URL, timeout.
     alertmanagers: Vec<(String, String, std::time::Duration)>,
+    /// Remediations by check name, and where they run.
+    remedies: Arc<(
+        Vec<(String, crate::config::check::RemediationConfig)>,
+        crate::engine::health::remedy::Place,
+    )>,
 }
 
 impl Scheduler {
@@ -77,6 +82,17 @@ impl Scheduler {
                 .filter(|p| p.kind == crate::config::ProviderKind::Alertmanager)
                 .map(|p| (p.id.clone(), p.url.clone().unwrap_or_default(), p.timeout()))
                 .collect(),
+            remedies: Arc::new((
+                crate::engine::health::spec::build(
+                    &ws.checks,
+                    &ws.loaded.config.providers,
+                    &ws.targets,
+                )
+                .into_iter()
+                .filter_map(|s| s.remediate.map(|r| (s.name, r)))
+                .collect(),
+                crate::watch::place(ws),
+            )),
         }
     }
 
@@ -84,6 +100,19 @@ impl Scheduler {
     pub fn run(&self, cmd: Command) {
         let tx = self.tx.clone();
         match cmd {
+            Command::Remediate { check } => {
+                let (gate, remedies) = (self.gate.clone(), Arc::clone(&self.remedies));
+                tokio::spawn(async move {
+                    let what = format!("remediate {}", check.check);
+                    let Some((_, r)) = remedies.0.iter().find(|(n, _)| *n == check.check) else {
+                        return;
+                    };
+                    let result =
+                        crate::engine::health::remedy::remediate(&gate, &remedies.1, r, &check)
+                            .await;
+                    let _ = tx.send(Event::HealthActed { what, result });
+                });
+            }
             Command::Silence {
                 provider,
                 matchers,

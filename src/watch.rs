@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::app::Event;
 use crate::domain::Check;
+use crate::engine::health::remedy::{self, Place};
 use crate::engine::health::{Monitor, spec};
 use crate::engine::incident::{self, Deliverer};
 use crate::store::Store;
@@ -19,8 +20,20 @@ use crate::workspace::Workspace;
 /// How often events and the outbox are looked at when no check is due sooner.
 const LOOP_EVERY: Duration = Duration::from_secs(2);
 
+/// Where a workspace's remediations run: its store, its config's directory, a log in the
+/// state directory.
+pub fn place(ws: &Workspace) -> Place {
+    Place {
+        store: ws.registry.store_path.clone(),
+        dir: ws.base_dir.clone(),
+        log: ws.state_dir.join("remediations.log"),
+    }
+}
+
 /// One workspace's health loop.
 pub struct HealthLoop {
+    gate: crate::engine::gate::Gate,
+    place: Place,
     monitor: Monitor,
     deliverer: Option<Deliverer>,
     events: Store,
@@ -61,6 +74,8 @@ impl HealthLoop {
             _ => None,
         };
         Ok(HealthLoop {
+            gate: ws.gate.clone(),
+            place: place(ws),
             monitor,
             deliverer,
             events: Store::open(path)?,
@@ -99,6 +114,7 @@ impl HealthLoop {
                 Err(e) => tracing::warn!(error = %e, "events not taken"),
             }
         }
+        self.auto_remediate().await;
         if let Some(d) = &self.deliverer {
             let (n, err) = d.deliver(now).await;
             r.delivered = n;
@@ -108,6 +124,35 @@ impl HealthLoop {
             self.outbox_error = err;
         }
         r
+    }
+}
+
+impl HealthLoop {
+    /// Runs the `auto` remediations of checks that went bad, within their bounds and
+    /// cool-down; never in read-only mode.
+    async fn auto_remediate(&mut self) {
+        if self.gate.read_only() {
+            return;
+        }
+        for c in self.monitor.checks() {
+            let bad = c.status == crate::domain::CheckStatus::Crit
+                || (c.status == crate::domain::CheckStatus::Warn && c.forecast.is_some());
+            let Some(r) = self.monitor.remediation(&c.check) else {
+                continue;
+            };
+            if !bad || r.mode != crate::config::check::RemediationMode::Auto {
+                continue;
+            }
+            // Out of bounds or cooling down: the plan refuses before the gate, unaudited.
+            if !c.remedy.as_deref().is_some_and(|d| d.starts_with("auto: ")) {
+                continue;
+            }
+            let r = r.clone();
+            match remedy::remediate(&self.gate, &self.place, &r, &(&c).into()).await {
+                Ok(msg) => tracing::info!(check = %c.check, %msg, "auto remediation"),
+                Err(e) => tracing::warn!(check = %c.check, error = %e, "auto remediation failed"),
+            }
+        }
     }
 }
 

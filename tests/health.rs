@@ -181,3 +181,55 @@ fn deploy_failures_and_a_killed_node_file_one_incident_each_and_recovery_resolve
     }
     assert_eq!(check(&s, "healthz · demo-api-2")["status"], "ok");
 }
+
+/// Remediation in `auto` mode: runs once when the check goes bad, within its cool-down and
+/// bounds, audited; a read-only watcher never runs it.
+#[test]
+fn auto_remediation_runs_within_bounds_and_never_read_only() {
+    let sb = Sandbox::new();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let out = sb.path().join("scaled");
+    common::fleet::write_config(
+        &sb,
+        &format!(
+            r#"
+[[checks]]
+name = "api"
+kind = "http"
+url = "http://127.0.0.1:{port}/healthz"
+interval_secs = 1
+for_secs = 1
+remediate = {{ name = "add a worker", run = ["sh", "-c", "echo $FLIGHTDECK_CAPACITY >> {out}"], mode = "auto", min = 1, max = 3, cooldown_secs = 3600 }}
+"#,
+            out = out.display()
+        ),
+    );
+    let ro = Watch::start(&sb, &["--read-only"]);
+    wait_until("the read-only watcher sees it down", 20, || {
+        check(&sb.status(&[]), "api")["status"] == "crit"
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!out.exists(), "read-only never remediates");
+    drop(ro);
+    let _w = Watch::start(&sb, &[]);
+    wait_until("the action ran", 20, || out.exists());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "2\n",
+        "once, within its cool-down"
+    );
+    let (code, audit, _) = sb.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{audit}");
+    let db = rusqlite::Connection::open(sb.state().join("t/store.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'remediate' AND phase = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    assert_eq!(n, 1, "audited once");
+}

@@ -102,6 +102,7 @@ actions! {
     AbortDeploy, "abort_deploy", Deploys, true, ["C"], "Abort the running deploy; it rolls back (asks first)";
     ResumeDeploy, "resume_deploy", Deploys, true, ["u"], "Resume a deploy whose runner stopped (asks first)";
     SilenceAlert, "silence", Health, true, ["S"], "Silence the selected Alertmanager alert for some hours";
+    RemediateCheck, "remediate", Health, true, ["X"], "Run the selected check's remediation (asks first)";
 }
 
 /// An action's name, context, default keys and description.

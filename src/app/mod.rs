@@ -204,6 +204,11 @@ pub enum Command {
         /// Run id.
         run: String,
     },
+    /// Run a check's remediation through the gate.
+    Remediate {
+        /// The check as last judged.
+        check: crate::engine::health::remedy::Target,
+    },
     /// Silence an Alertmanager alert group.
     Silence {
         /// The alertmanager provider's id.

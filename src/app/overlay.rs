@@ -201,6 +201,8 @@ pub enum Confirmed {
     CancelRun(String),
     /// Abort (true) or resume (false) deploy `1` of target `0`.
     SteerDeploy(String, i64, bool),
+    /// Run the remediation of this check.
+    Remediate(String),
 }
 
 /// What a choice is for.

@@ -99,6 +99,31 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
     cmds
 }
 
+/// Asks before running the selected check's remediation.
+fn remedy_prompt(state: &mut State, now: Timestamp) {
+    let Some(c) = state.health.selected_check() else {
+        flash(state, "no check selected", Level::Error, now);
+        return;
+    };
+    match &c.remedy {
+        Some(r) if r.starts_with("proposed: ") || r.starts_with("auto: ") => {
+            let what = r.split_once(": ").map_or(r.as_str(), |x| x.1);
+            state.overlay = Some(Overlay::Confirm {
+                prompt: format!("Run {what} for {}?", c.check),
+                then: crate::app::overlay::Confirmed::Remediate(c.check.clone()),
+            });
+        }
+        Some(why) => {
+            let msg = why.clone();
+            flash(state, msg, Level::Error, now);
+        }
+        None => {
+            let msg = format!("{} has no remediation to run now", c.check);
+            flash(state, msg, Level::Error, now);
+        }
+    }
+}
+
 /// Asks how long to silence the selected alert group.
 fn silence_prompt(state: &mut State, now: Timestamp) {
     let Some(c) = state.health.selected_check() else {
@@ -377,6 +402,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
             backlog::triage(state, action, now, cmds)
         }
         Action::SilenceAlert => silence_prompt(state, now),
+        Action::RemediateCheck => remedy_prompt(state, now),
         Action::Deploy | Action::RollbackTarget | Action::AbortDeploy | Action::ResumeDeploy => {
             deploys::action(state, action, now)
         }

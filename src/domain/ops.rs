@@ -256,4 +256,7 @@ pub struct Check {
     /// silence it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<(String, Vec<String>)>,
+    /// What its remediation would do now, or why it cannot (only while not ok).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
 }

@@ -128,6 +128,7 @@ fn health_json(ws: &Workspace) -> Vec<Value> {
                 "check": c.check, "service": c.service, "status": c.status.as_str(),
                 "value": c.value, "unit": c.unit, "forecast": c.forecast, "since": c.since,
                 "firing": c.firing, "detail": c.detail, "updated": c.updated,
+                "remedy": c.remedy,
             }));
         }
     }

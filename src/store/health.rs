@@ -58,6 +58,72 @@ impl Store {
     }
 }
 
+/// What the store remembers of a check's remediation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemedyState {
+    /// The capacity the last run left (`None`: never run).
+    pub capacity: Option<u32>,
+    /// When it last ran.
+    pub last_run: Option<Timestamp>,
+    /// How the last run ended.
+    pub last_result: Option<String>,
+}
+
+impl Store {
+    /// The remediation state of a check.
+    pub fn remedy(&self, check: &str) -> Result<RemedyState, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT capacity, last_run, last_result FROM remediations WHERE check_name = ?1",
+                [check],
+                |r| {
+                    Ok(RemedyState {
+                        capacity: Some(r.get(0)?),
+                        last_run: r.get(1)?,
+                        last_result: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Claims a remediation run: only when nobody ran it since `cooldown_from` (another
+    /// process, or a double key press). True when this caller may run it.
+    pub fn claim_remedy(
+        &self,
+        check: &str,
+        capacity: u32,
+        cooldown_from: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO remediations (check_name, capacity, last_run, last_result)
+             VALUES (?1, ?2, ?3, 'running')
+             ON CONFLICT(check_name) DO UPDATE SET last_run = ?3, last_result = 'running'
+             WHERE last_run IS NULL OR last_run <= ?4",
+            params![check, capacity, now, cooldown_from],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Records how a remediation run ended and the capacity it left.
+    pub fn finish_remedy(
+        &self,
+        check: &str,
+        capacity: u32,
+        result: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE remediations SET capacity = ?2, last_result = ?3 WHERE check_name = ?1",
+            params![check, capacity, result],
+        )?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +148,7 @@ mod tests {
             series: vec![(90, 10.0), (100, 12.5)],
             updated: 100,
             alert: None,
+            remedy: None,
         };
         s.save_checks(std::slice::from_ref(&c)).unwrap();
         assert_eq!(s.checks().unwrap(), vec![c.clone()]);

@@ -10,6 +10,7 @@ mod triage;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
 pub use deploys::{DeployRecord, JournalEntry, LockError, LockInfo, NewDeploy, NodeRecord};
+pub use health::RemedyState;
 pub use incidents::{FireRequest, Fired, IncidentRecord, OutboxRow};
 pub use runs::{NewRun, Release, StepRecord};
 
@@ -231,7 +232,13 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
     );
     ALTER TABLE items ADD COLUMN assignee TEXT;
-    CREATE TABLE item_aliases (key TEXT PRIMARY KEY, item_id INTEGER NOT NULL);",
+    CREATE TABLE item_aliases (key TEXT PRIMARY KEY, item_id INTEGER NOT NULL);
+    CREATE TABLE remediations (
+        check_name TEXT PRIMARY KEY,
+        capacity INTEGER NOT NULL,
+        last_run INTEGER,
+        last_result TEXT
+    );",
 ];
 
 fn is_busy(e: &rusqlite::Error) -> bool {

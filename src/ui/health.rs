@@ -220,6 +220,17 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
             theme.style(Slot::HealthWarn),
         )));
     }
+    if let Some(r) = &c.remedy {
+        let hint = if r.starts_with("proposed: ") || r.starts_with("auto: ") {
+            " · X runs it (asks first)"
+        } else {
+            ""
+        };
+        facts.push(Line::from(Span::styled(
+            format!("remediation {}{hint}", clean(r)),
+            theme.style(Slot::Info),
+        )));
+    }
     let thresholds = match (c.warn, c.crit) {
         (Some(w), Some(k)) => format!("warn at {} · crit at {}", fmt_value(w), fmt_value(k)),
         (Some(w), None) => format!("warn at {}", fmt_value(w)),

@@ -26,6 +26,7 @@ fn check(name: &str, service: &str, status: CheckStatus, value: Option<f64>) -> 
             .collect(),
         updated: NOW,
         alert: None,
+        remedy: None,
     }
 }
 

@@ -378,6 +378,11 @@ pub(super) fn confirmed(state: &mut State, then: Confirmed, cmds: &mut Vec<Comma
         Confirmed::SteerDeploy(target, deploy, abort) => {
             super::deploys::steer(state, target, deploy, abort, cmds)
         }
+        Confirmed::Remediate(check) => {
+            if let Some(c) = state.health.checks.iter().find(|c| c.check == check) {
+                cmds.push(Command::Remediate { check: c.into() });
+            }
+        }
     }
 }
 

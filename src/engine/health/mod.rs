@@ -7,6 +7,7 @@ pub mod host;
 pub mod monitor;
 pub mod probe;
 pub mod promtext;
+pub mod remedy;
 pub mod rules;
 pub mod silence;
 pub mod sources;

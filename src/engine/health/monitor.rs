@@ -99,6 +99,14 @@ impl Monitor {
         })
     }
 
+    /// The remediation of the check named `name`, if it has one.
+    pub fn remediation(&self, name: &str) -> Option<&crate::config::check::RemediationConfig> {
+        self.specs
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.remediate.as_ref())
+    }
+
     /// How many checks are configured.
     pub fn len(&self) -> usize {
         self.specs.len()
@@ -315,7 +323,15 @@ impl Monitor {
                 .alert
                 .clone()
                 .map(|m| (spec.provider.clone().unwrap_or_default(), m)),
+            remedy: None,
         };
+        let mut check = check;
+        if status != CheckStatus::Ok
+            && let Some(r) = &spec.remediate
+        {
+            let t = super::remedy::Target::from(&check);
+            check.remedy = Some(super::remedy::describe(r, &self.store, &t, now));
+        }
         let changed = run.last.as_ref().is_none_or(|l| {
             l.status != check.status || l.value != check.value || l.detail != check.detail
         });
@@ -448,6 +464,7 @@ fn waiting(s: &Spec, rule: &RuleState) -> Check {
         series: Vec::new(),
         updated: rule.since,
         alert: None,
+        remedy: None,
     }
 }
 
