@@ -43,6 +43,9 @@ pub enum Cmd {
         /// Stop the demo nodes and exit.
         #[arg(long)]
         stop: bool,
+        /// Kill one demo node's process, as a crash would, and exit (`demo-api-2`).
+        #[arg(long, value_name = "NODE", conflicts_with_all = ["reset", "stop"])]
+        kill: Option<String>,
     },
     /// Deploy VERSION to TARGET in batches, following its journal; exits 0 only on success.
     Deploy {
@@ -215,7 +218,15 @@ pub fn main() -> Result<i32> {
         .build()?;
     match cli.command {
         None => {}
-        Some(Cmd::Demo { reset, stop }) => {
+        Some(Cmd::Demo {
+            kill: Some(node), ..
+        }) => {
+            let store = crate::providers::workspace_store(&state_dir, "demo");
+            let pid = demo::kill(&store, &node).map_err(UsageError)?;
+            eprintln!("killed {node} (pid {pid}); the health pane sees it within seconds");
+            return Ok(0);
+        }
+        Some(Cmd::Demo { reset, stop, .. }) => {
             if reset || stop {
                 let store = crate::providers::workspace_store(&state_dir, "demo");
                 if store.exists() {

@@ -42,6 +42,13 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
         watches: ws.pipelines.iter().any(|p| p.branch.is_some()),
         targets: ws.targets.clone(),
         health: !ws.checks.is_empty(),
+        mute_hours: ws
+            .loaded
+            .config
+            .incidents
+            .mute_hours
+            .unwrap_or(24)
+            .clamp(1, 720),
         builds: ws.registry.builds.as_ref().map(|(src, _)| {
             (
                 src.id().to_string(),

@@ -128,11 +128,9 @@ fn deploy_failures_and_a_killed_node_file_one_incident_each_and_recovery_resolve
 
     // Kill a node: nothing for the first seconds (the `for` window is 15 s), then one incident.
     let pid = node_pid(&sb, "demo-api-2");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let (code, _, err) = sb.run(&["demo", "--kill", "demo-api-2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
     let killed = std::time::Instant::now();
     wait_until("the killed node is seen", 20, || {
         check(&sb.status(&[]), "healthz · demo-api-2")["status"] == "crit"

@@ -311,6 +311,8 @@ pub struct Init {
     pub targets: Vec<crate::config::TargetConfig>,
     /// Whether the workspace has health checks.
     pub health: bool,
+    /// Hours a dismissal mutes an incident's key by default.
+    pub mute_hours: u64,
     /// Theme names in cycling order, and the index of the current one.
     pub themes: (Vec<String>, usize),
     /// Terminal size.
@@ -338,6 +340,7 @@ impl Init {
             watches: false,
             targets: Vec::new(),
             health: false,
+            mute_hours: 24,
             themes: (vec!["default".into(), "light".into()], 0),
             size,
             session: "test".into(),
@@ -372,6 +375,8 @@ pub struct State {
     pub deploys: deploys::DeploysPane,
     /// The health pane.
     pub health: health::HealthPane,
+    /// Hours a dismissal mutes by default.
+    pub mute_hours: u64,
     /// Whether any pipeline watches a branch (checked every few seconds).
     pub watches: bool,
     /// Tells this process's forms apart from other cockpits'.
@@ -422,6 +427,7 @@ impl State {
                 enabled: init.health,
                 ..Default::default()
             },
+            mute_hours: init.mute_hours,
             watches: init.watches,
             session: init.session,
             workspace: init.workspace,

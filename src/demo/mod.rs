@@ -250,6 +250,30 @@ incident = false
         .checks
 }
 
+/// Kills one demo node's process, as a crash would (the store still says it runs there): its
+/// health check goes critical and, after its `for`, files an incident.
+pub fn kill(store_path: &Path, node: &str) -> Result<u32, String> {
+    let store = Store::open(store_path).map_err(|e| e.to_string())?;
+    let nodes = store.nodes(TARGET).map_err(|e| e.to_string())?;
+    let known: Vec<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
+    let n = nodes.iter().find(|n| n.node == node).ok_or_else(|| {
+        format!(
+            "no demo node {node:?} has run yet (nodes: {})",
+            known.join(", ")
+        )
+    })?;
+    let d: crate::engine::deploy::local_fleet::NodeData =
+        serde_json::from_str(&n.data).unwrap_or_default();
+    match d.current {
+        Some(inst) if crate::engine::deploy::local_fleet::alive(inst.pid) => {
+            let pid = nix::unistd::Pid::from_raw(inst.pid as i32);
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            Ok(inst.pid)
+        }
+        _ => Err(format!("{node} is not running")),
+    }
+}
+
 /// Stops the demo fleet's nodes; how many processes were stopped.
 pub fn stop(store_path: &Path) -> Result<usize, String> {
     crate::engine::deploy::local_fleet::stop_all(store_path, TARGET)

@@ -135,6 +135,29 @@ fn health_json(ws: &Workspace) -> Vec<Value> {
     out
 }
 
+/// Asks a Prometheus or Alertmanager whether it is ready.
+async fn reach(ws: &Workspace, id: &str) -> Result<String, String> {
+    let p = ws
+        .loaded
+        .config
+        .providers
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or("not configured")?;
+    let base = p.url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let r = crate::engine::health::probe::get(&format!("{base}/-/ready"), p.timeout()).await?;
+    if r.status == 200 {
+        let n = ws
+            .checks
+            .iter()
+            .filter(|c| c.provider.as_deref() == Some(id))
+            .count();
+        Ok(format!("ready; {n} checks use it"))
+    } else {
+        Err(format!("{base}/-/ready answered HTTP {}", r.status))
+    }
+}
+
 /// One run in the `status --json` shape.
 fn run_json(r: &crate::domain::Run) -> Value {
     let t = r.tests.unwrap_or_default();
@@ -309,6 +332,15 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 Some((src, t)) if src.id() == p.id => {
                     match with_timeout(*t, src.list(true)).await {
                         Ok(items) => format!("ok ({} items)", items.map_or(0, |i| i.len())),
+                        Err(e) => {
+                            ok = false;
+                            format!("FAILED: {e}")
+                        }
+                    }
+                }
+                _ if p.kind == "prometheus" || p.kind == "alertmanager" => {
+                    match reach(ws, &p.id).await {
+                        Ok(what) => format!("ok ({what})"),
                         Err(e) => {
                             ok = false;
                             format!("FAILED: {e}")

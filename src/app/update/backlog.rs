@@ -97,7 +97,7 @@ pub(super) fn triage(state: &mut State, action: Action, now: Timestamp, cmds: &m
         }
         Action::AssignItem => (Triage::Assign, item.assignee.clone().unwrap_or_default()),
         Action::MergeItem => (Triage::Merge, String::new()),
-        _ => (Triage::Dismiss, "24".to_string()),
+        _ => (Triage::Dismiss, state.mute_hours.to_string()),
     };
     state.overlay = Some(Overlay::Triage {
         item: item.id,
