@@ -163,7 +163,9 @@ pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
     if ws.gate.read_only() {
         hl.deliverer = None;
     }
-    tokio::spawn(async move {
+    // Its own thread and runtime: the monitor's store writes may wait on another process's
+    // lock, and must never stall the cockpit's input or frames.
+    let run = async move {
         // Values change with every probe; a frame a second is plenty unless a status moved.
         let mut sent: Option<(Instant, Vec<(crate::domain::CheckStatus, bool)>)> = None;
         let mut pending = false;
@@ -189,7 +191,18 @@ pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
             }
             tokio::time::sleep_until(tokio::time::Instant::from_std(hl.next_wake())).await;
         }
-    });
+    };
+    std::thread::Builder::new()
+        .name("health".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run),
+                Err(e) => tracing::error!(error = %e, "health loop not started"),
+            }
+        })?;
     Ok(())
 }
 

@@ -93,6 +93,7 @@ fn deploy_failures_and_a_killed_node_file_one_incident_each_and_recovery_resolve
         check(&s, "healthz · demo-api-1")["status"] == "ok"
             && check(&s, "queue depth · demo-api-3")["value"].is_number()
             && check(&s, "cpu")["value"].is_number()
+            && check(&s, "request rate · demo-api-2")["value"].is_number()
     });
     let s = sb.status(&[]);
     assert!(

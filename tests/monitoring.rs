@@ -325,4 +325,29 @@ fn an_alert_storm_files_one_incident_per_key() {
         !serde_json::to_string(&s).unwrap().contains('\u{1b}'),
         "hostile annotations stay inert"
     );
+
+    // Key → frame while the storm is on screen (the cockpit polls the 500 alerts too).
+    let mut c = Cockpit::start(&sb, &[], &[], 160, 48);
+    c.send("4");
+    c.wait_for("Storm0 · svc00", 15);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut lat = Vec::new();
+    for i in 0..80 {
+        let before = c.raw.lock().unwrap().len();
+        let t = std::time::Instant::now();
+        c.send_now(if i % 10 < 5 { "j" } else { "k" });
+        while c.raw.lock().unwrap().len() == before {
+            assert!(t.elapsed() < Duration::from_secs(2), "no frame after a key");
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        lat.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    lat.sort();
+    let p99 = lat[lat.len() * 99 / 100];
+    eprintln!("L3 key→frame: p50 {:?}, p99 {:?}", lat[lat.len() / 2], p99);
+    assert!(p99 < Duration::from_millis(100), "key→frame p99 {p99:?}");
+    assert!(!c.screen().contains("]52;"), "no OSC 52 reaches the screen");
+    c.send("q");
+    assert_eq!(c.wait_exit(5), 0);
 }

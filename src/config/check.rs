@@ -97,6 +97,9 @@ pub struct CheckConfig {
     /// `metrics`: how matching series become one value (default `sum`).
     #[serde(default)]
     pub aggregate: Aggregate,
+    /// `metrics`: the series is a counter; the value is its increase per second.
+    #[serde(default)]
+    pub rate: bool,
     /// `prometheus`, `alertmanager`: the provider id.
     pub provider: Option<String>,
     /// `prometheus`: the PromQL expression.

@@ -208,6 +208,18 @@ forecast_window_secs = 600
 incident = false
 
 [[checks]]
+name = "request rate"
+kind = "metrics"
+target = "demo-api"
+path = "/metrics"
+series = "demo_api_requests_total"
+rate = true
+unit = "req/s"
+interval_secs = 5
+timeout_secs = 2
+incident = false
+
+[[checks]]
 name = "cpu"
 kind = "host"
 metric = "cpu"

@@ -187,8 +187,14 @@ impl Cockpit {
         panic!("{text:?} not on screen after {secs}s:\n{}", self.screen());
     }
 
-    /// Types bytes into the terminal.
+    /// Types bytes into the terminal, then gives the app 60 ms.
     pub fn send(&mut self, bytes: &str) {
+        self.send_now(bytes);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// Types bytes into the terminal and returns at once (for latency measurements).
+    pub fn send_now(&mut self, bytes: &str) {
         let mut guard = self.master.lock().unwrap();
         let f = guard.as_mut().expect("terminal open");
         let mut rest = bytes.as_bytes();
@@ -202,7 +208,6 @@ impl Cockpit {
             }
         }
         drop(guard);
-        std::thread::sleep(Duration::from_millis(60));
     }
 
     /// The pid of flightdeck itself (the child of the `sh` wrapper).

@@ -30,6 +30,8 @@ struct Run {
     due: Instant,
     /// Fired while its target deployed: filed once the deploy ends, if still firing.
     held: bool,
+    /// A counter's previous reading, for a rate.
+    counter: Option<(Instant, f64)>,
 }
 
 impl Run {
@@ -40,6 +42,7 @@ impl Run {
             last: None,
             due: Instant::now(),
             held: false,
+            counter: None,
         }
     }
 }
@@ -271,6 +274,10 @@ impl Monitor {
                 .unwrap_or_else(|| Run::new(now)),
             None => std::mem::replace(&mut self.runs[i], Run::new(now)),
         };
+        let mut out = out;
+        if spec.rate {
+            out = rate(&mut run, out);
+        }
         if let Reading::Value(v) = out.reading
             && v.is_finite()
         {
@@ -444,6 +451,24 @@ impl Monitor {
         };
         self.store.incident_fire(&req, now)?;
         Ok(())
+    }
+}
+
+/// Turns a counter reading into its increase per second since the previous one.
+fn rate(run: &mut Run, out: Outcome) -> Outcome {
+    let Reading::Value(v) = out.reading else {
+        run.counter = None;
+        return out;
+    };
+    let now = Instant::now();
+    match run.counter.replace((now, v)) {
+        Some((t, prev)) if v >= prev && now > t => {
+            let mut o = out;
+            o.reading = Reading::Value((v - prev) / (now - t).as_secs_f64());
+            o
+        }
+        // First reading, or the counter restarted (the process did): wait for the next one.
+        _ => Outcome::nothing("counting: a rate needs two readings"),
     }
 }
 

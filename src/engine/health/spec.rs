@@ -63,6 +63,8 @@ pub struct Spec {
     pub remediate: Option<RemediationConfig>,
     /// The `prometheus` or `alertmanager` provider it asks.
     pub provider: Option<String>,
+    /// The value is a counter's increase per second.
+    pub rate: bool,
 }
 
 impl Spec {
@@ -161,6 +163,7 @@ pub fn build(
             horizon: c.forecast_horizon_secs.unwrap_or(21_600) as i64,
             remediate: c.remediate.clone(),
             provider: c.provider.clone(),
+            rate: c.rate,
         };
         match (&c.target, &c.url) {
             (Some(t), None) => {
