@@ -32,6 +32,8 @@ shot() {
   tmux -L "$sock" new-session -d -x "$cols" -y "$rows" \
     "env HOME=$work TERM=xterm-256color COLORTERM=truecolor FLIGHTDECK_STATE_DIR=$state $bin $args"
   sleep 1
+  # WAIT=N lets the health checks gather N seconds of samples (sparklines, forecasts) first.
+  sleep "${WAIT:-0}"
   for k in "$@"; do
     if [ "$k" = sleep ]; then sleep 0.6; else tmux -L "$sock" send-keys "$k"; sleep 0.15; fi
   done
@@ -63,6 +65,9 @@ shot detail-80x24 80 24 "" j Enter
 shot new-incident-120x32 120 32 "" n "Disk on db-1 at 91% and rising" Tab Right Tab Left Tab "db, capacity" Tab "Grows ~2%/h since the **v2** deploy."
 RUNS=2 shot builds-160x48 160 48 "" 2 p Enter sleep sleep sleep
 RUNS=1 shot run-detail-120x32 120 32 "" 2 Enter
+DEPLOYS="v1" WAIT=70 shot health-120x32 120 32 "" 4 z
+DEPLOYS="v1" WAIT=70 shot health-chart-120x32 120 32 "" 4 z j j j Enter
+DEPLOYS="v1 v3" WAIT=6 shot incident-evidence-120x32 120 32 "" z g Enter
 shot help-80x24 80 24 "" "?"
 shot palette-120x32 120 32 "" ":" "lab"
 shot light-theme-120x32 120 32 "--theme light" j

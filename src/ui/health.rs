@@ -190,29 +190,29 @@ pub fn render(
 /// The chart of one check: samples, the threshold and the forecast line, with the facts below.
 fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestamp) {
     let (label, slot) = status_label(c.status);
-    let mut facts = vec![
-        Line::from(vec![
-            Span::styled(format!("{label} "), theme.style(slot)),
-            Span::styled(clean(&c.check).into_owned(), theme.style(Slot::Text)),
-            Span::styled(
-                format!(
-                    "  {} · since {} ago{}",
-                    value_text(c),
-                    c.since.map(|s| age(now, s)).unwrap_or_else(|| "?".into()),
-                    if c.firing {
-                        " · FIRING: incident filed"
-                    } else {
-                        ""
-                    }
-                ),
-                theme.style(Slot::TextDim),
+    let mut facts = vec![Line::from(vec![
+        Span::styled(format!("{label} "), theme.style(slot)),
+        Span::styled(clean(&c.check).into_owned(), theme.style(Slot::Text)),
+        Span::styled(
+            format!(
+                "  {} · since {} ago{}",
+                value_text(c),
+                c.since.map(|s| age(now, s)).unwrap_or_else(|| "?".into()),
+                if c.firing {
+                    " · FIRING: incident filed"
+                } else {
+                    ""
+                }
             ),
-        ]),
-        Line::from(Span::styled(
+            theme.style(Slot::TextDim),
+        ),
+    ])];
+    if c.forecast.is_none() || !c.detail.starts_with("forecast:") {
+        facts.push(Line::from(Span::styled(
             clean(&c.detail).into_owned(),
             theme.style(Slot::Text),
-        )),
-    ];
+        )));
+    }
     if let Some(f) = forecast_text(c) {
         let method = c.forecast.as_ref().map(|f| f.method.as_str()).unwrap_or("");
         facts.push(Line::from(Span::styled(
@@ -263,8 +263,10 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
     let threshold = c.crit.or(c.warn);
     let mut fc_line = Vec::new();
     if let (Some(f), Some(last)) = (&c.forecast, pts.last()) {
-        let end = last.0 + f.seconds;
-        fc_line = vec![*last, (end, last.1 + f.slope * f.seconds)];
+        // The future gets at most twice the history's width, so the samples stay readable;
+        // the badge says when the line reaches the threshold.
+        let end = (last.0 + f.seconds).min(last.0 + 2.0 * (last.0 - x_min).max(60.0));
+        fc_line = vec![*last, (end, last.1 + f.slope * (end - last.0))];
         x_max = x_max.max(end);
     }
     let mut y_min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);

@@ -500,6 +500,6 @@ pub fn fmt_value(v: f64) -> String {
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
-        format!("{v:.3}")
+        format!("{v:.2}")
     }
 }
