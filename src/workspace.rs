@@ -140,6 +140,15 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .collect();
     let demo_ws = loaded.source == ConfigSource::Demo;
     let mut targets = loaded.config.targets.clone();
+    // A metrics gate names a prometheus provider; the detached runner gets its URL.
+    for g in targets.iter_mut().flat_map(|t| t.smoke.iter_mut()) {
+        if let Some(p) = loaded.config.providers.iter().find(|p| {
+            g.prometheus.as_deref() == Some(p.id.as_str())
+                && p.kind == config::ProviderKind::Prometheus
+        }) {
+            g.prometheus = p.url.clone();
+        }
+    }
     let mut checks = loaded.config.checks.clone();
     if demo_ws {
         targets.push(demo::target());

@@ -351,3 +351,62 @@ fn an_alert_storm_files_one_incident_per_key() {
     c.send("q");
     assert_eq!(c.wait_exit(5), 0);
 }
+
+fn gate_config(m: &Monitoring, query: &str) -> String {
+    format!(
+        r#"
+[[providers]]
+id = "prom"
+kind = "prometheus"
+url = "{prom}"
+
+[[targets]]
+name = "svc"
+environment = "dev"
+nodes = ["svc-1", "svc-2"]
+engine = "local-fleet"
+versions = ["v1", "v2"]
+smoke = [{{ name = "errors", prometheus = "prom", query = '{query}', timeout_secs = 3 }}]
+"#,
+        prom = m.prometheus
+    )
+}
+
+/// F5: a metrics gate passes only on a true answer; an empty answer or a dead Prometheus is
+/// a measurement error, never a pass, and the deploy rolls back.
+#[test]
+fn a_metrics_gate_never_passes_on_errors() {
+    let mut m = Monitoring::start(Options {
+        node_exporter: false,
+        alertmanager: false,
+        ..Options::default()
+    });
+    let sb = Sandbox::new();
+    let _fleet = common::fleet::KillFleet(sb.state().join("t/store.db"), "svc");
+    write_config(&sb, &gate_config(&m, "vector(1)"));
+    let (code, out, err) = sb.run(&["deploy", "svc", "v1"]);
+    assert_eq!(code, 0, "a true gate passes: {out}{err}");
+    write_config(&sb, &gate_config(&m, r#"up{job="nothing"} == bool 1"#));
+    let (code, out, _) = sb.run(&["deploy", "svc", "v2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("empty result") && out.contains("rolled_back"),
+        "{out}"
+    );
+    write_config(&sb, &gate_config(&m, "vector(0)"));
+    let (code, out, _) = sb.run(&["deploy", "svc", "v2"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is false"), "{out}");
+    m.kill("prometheus");
+    write_config(&sb, &gate_config(&m, "vector(1)"));
+    let (code, out, _) = sb.run(&["deploy", "svc", "v2"]);
+    assert_eq!(code, 1, "a dead Prometheus is no pass: {out}");
+    assert!(out.contains("measurement error"), "{out}");
+    let s = sb.status(&[]);
+    let t = common::fleet::target(&s, "svc");
+    assert_eq!(
+        common::fleet::versions(t),
+        ["v1", "v1"],
+        "every node back on v1"
+    );
+}

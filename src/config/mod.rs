@@ -379,6 +379,21 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         if let Err((key, msg)) = target::validate(t) {
             return Err(loaded.error_at("targets", key, msg));
         }
+        for g in &t.smoke {
+            if let Some(p) = &g.prometheus
+                && !p.starts_with("http://")
+                && !c
+                    .providers
+                    .iter()
+                    .any(|x| &x.id == p && x.kind == ProviderKind::Prometheus)
+            {
+                return Err(loaded.error_at(
+                    "targets",
+                    "smoke",
+                    format!("smoke gate {:?}: no prometheus provider {p:?}", g.name),
+                ));
+            }
+        }
         if !targets.insert(t.name.as_str()) {
             return Err(loaded.error_at(
                 "targets",

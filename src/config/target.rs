@@ -147,6 +147,17 @@ pub struct GateConfig {
     pub expect_body: Option<String>,
     /// Or a command (argv; values arrive as `FLIGHTDECK_*` environment variables).
     pub command: Option<Vec<String>>,
+    /// Or a PromQL query against this `prometheus` provider (its id, or a URL): it passes
+    /// when every series of the answer is 1 (write the condition with `bool`, e.g.
+    /// `sum(rate(errors_total[1m])) < bool 0.05`); an empty answer, NaN or an unreachable
+    /// Prometheus is an error, never a pass.
+    pub prometheus: Option<String>,
+    /// The PromQL query of a `prometheus` gate.
+    pub query: Option<String>,
+    /// Measurements a `prometheus` gate takes, 2 s apart (default 1).
+    pub samples: Option<u32>,
+    /// Measurements that may be errors before the gate fails (default 0).
+    pub error_limit: Option<u32>,
     /// Seconds before the gate fails (default 10).
     pub timeout_secs: Option<u64>,
 }
@@ -200,6 +211,29 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
     // The journal keys a gate by its name: two gates of one name would run as one.
     let mut gates = std::collections::BTreeSet::new();
     for g in &t.smoke {
+        let kinds = [
+            g.http.is_some(),
+            g.command.is_some(),
+            g.prometheus.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err((
+                "smoke",
+                format!(
+                    "gate {:?} needs exactly one of `http`, `command` or `prometheus`",
+                    g.name
+                ),
+            ));
+        }
+        if g.prometheus.is_some() != g.query.is_some() {
+            return Err((
+                "smoke",
+                format!(
+                    "smoke gate {:?}: a prometheus gate needs `query` (and only it)",
+                    g.name
+                ),
+            ));
+        }
         if !gates.insert(g.name.as_str()) {
             return Err((
                 "smoke",
@@ -261,12 +295,6 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
         return Err(("batch_size", "must be at least 1".into()));
     }
     for g in &t.smoke {
-        if g.http.is_some() == g.command.is_some() {
-            return Err((
-                "smoke",
-                format!("gate {:?} needs exactly one of `http` or `command`", g.name),
-            ));
-        }
         if g.command.as_ref().is_some_and(Vec::is_empty) {
             return Err(("smoke", format!("gate {:?} has an empty `command`", g.name)));
         }

@@ -49,9 +49,58 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
         }
         return Ok(());
     }
+    if let (Some(base), Some(query)) = (&g.gate.prometheus, &g.gate.query) {
+        return metrics_gate(base, query, g.gate, timeout).await;
+    }
     let argv = g.gate.command.clone().unwrap_or_default();
     let env = node_env(plan, g.node, g.version, g.node_url.as_deref());
     command(plan, &format!("smoke {}", g.gate.name), argv, env, timeout).await
+}
+
+/// F5: a PromQL gate. Each measurement is a pass (every series is 1), a failure (the gate
+/// fails at once), or an error (empty, NaN, unreachable): errors count against the limit and
+/// never as a pass.
+async fn metrics_gate(
+    base: &str,
+    query: &str,
+    gate: &crate::config::target::GateConfig,
+    timeout: Duration,
+) -> Result<(), String> {
+    use crate::engine::health::rules::Reading;
+    let samples = gate.samples.unwrap_or(1).clamp(1, 60);
+    let limit = gate.error_limit.unwrap_or(0);
+    let mut errors = Vec::new();
+    for i in 0..samples {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let out = crate::engine::health::sources::query_all(base, query, timeout).await;
+        match out {
+            Ok(values) if values.is_empty() => errors.push("empty result".to_string()),
+            Ok(values) if values.iter().any(|v| v.is_nan()) => errors.push("NaN".to_string()),
+            Ok(values) if values.iter().all(|v| *v == 1.0) => {}
+            Ok(values) => {
+                return Err(format!(
+                    "{query} is false ({})",
+                    values
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Err(Reading::Error(e) | Reading::Down(e)) => errors.push(e),
+            Err(_) => errors.push("no answer".into()),
+        }
+        if errors.len() as u32 > limit {
+            return Err(format!(
+                "{} measurement error(s), over the limit of {limit}: {}",
+                errors.len(),
+                first_line(errors.last().map(String::as_str).unwrap_or(""))
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn first_line(s: &str) -> String {

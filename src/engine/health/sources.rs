@@ -273,6 +273,32 @@ fn sample_value(pair: &Value) -> Option<(Timestamp, f64)> {
     Some((t as Timestamp, v))
 }
 
+/// Every value of an instant query's answer (a scalar is one value); an unreachable or
+/// failing server is `Err(Reading::Error)`.
+pub async fn query_all(base: &str, query: &str, timeout: Duration) -> Result<Vec<f64>, Reading> {
+    let url = format!(
+        "{}/api/v1/query?query={}",
+        base.trim_end_matches('/'),
+        urlencode(query)
+    );
+    let data = api(&url, timeout).await.map_err(Reading::Error)?;
+    match data["resultType"].as_str() {
+        Some("vector") => Ok(data["result"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| sample_value(&s["value"]).map(|(_, v)| v))
+                    .collect()
+            })
+            .unwrap_or_default()),
+        Some("scalar") => Ok(sample_value(&data["result"])
+            .map(|(_, v)| v)
+            .into_iter()
+            .collect()),
+        other => Err(Reading::Error(format!("unsupported result type {other:?}"))),
+    }
+}
+
 async fn prometheus(
     base: &str,
     query: &str,
@@ -281,29 +307,11 @@ async fn prometheus(
     timeout: Duration,
 ) -> Outcome {
     let base = base.trim_end_matches('/');
-    let url = format!("{base}/api/v1/query?query={}", urlencode(query));
-    let data = match api(&url, timeout).await {
-        Ok(d) => d,
+    let values = match query_all(base, query, timeout).await {
+        Ok(v) => v,
         // F5: a failing metrics backend is an error, never a pass.
-        Err(e) => return Outcome::new(Reading::Error(e.clone()), e),
-    };
-    let values: Vec<f64> = match data["resultType"].as_str() {
-        Some("vector") => data["result"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| sample_value(&s["value"]).map(|(_, v)| v))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Some("scalar") => sample_value(&data["result"])
-            .map(|(_, v)| v)
-            .into_iter()
-            .collect(),
-        other => {
-            let e = format!("unsupported result type {other:?}");
-            return Outcome::new(Reading::Error(e.clone()), e);
-        }
+        Err(Reading::Error(e)) => return Outcome::new(Reading::Error(e.clone()), e),
+        Err(r) => return Outcome::new(r, String::new()),
     };
     // F6: NaN anywhere makes the answer inconclusive; none at all is no data.
     let mut out = if values.is_empty() {
