@@ -215,10 +215,14 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut shown: std::collections::BTreeMap<String, String> = Default::default();
+    if once {
+        hl.monitor.all_due();
+    }
     loop {
         let r = hl.step().await;
         for c in hl.checks() {
-            let line = format!("{} {}", c.status.as_str(), c.detail);
+            // One line per change of status (values move with every probe).
+            let line = format!("{} {}", c.status.as_str(), c.firing);
             if shown.get(&c.check) != Some(&line) {
                 println!(
                     "{} {:<7} {:<40} {}",

@@ -135,7 +135,7 @@ pub struct CheckConfig {
     pub severity: Option<Severity>,
     /// File incidents when it fires (default true).
     pub incident: Option<bool>,
-    /// Forecast method (`linear`, `holt`); forecasts run when `crit` or `warn` is set.
+    /// Forecast the series toward `crit` (else `warn`) with this method (`linear`, `holt`).
     pub forecast: Option<Method>,
     /// Seconds of samples the forecast fits (default 900).
     pub forecast_window_secs: Option<u64>,

@@ -81,7 +81,10 @@ impl Store {
             (a, format!("Merged into #{} by {actor}.", target.id)),
             (
                 b,
-                format!("#{} ({}) merged into this by {actor}.", item.id, item.title),
+                format!(
+                    "Merged #{} ({}) into this, by {actor}.",
+                    item.id, item.title
+                ),
             ),
         ] {
             tx.execute(
@@ -97,31 +100,46 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the item and mutes its dedup key for `hours`: the same failure files nothing
-    /// until then. Returns the key muted, if the item had one.
+    /// Closes the item and mutes its dedup key, and the keys merged into it, for `hours`:
+    /// the same failures file nothing until then. Returns the keys muted.
     pub fn dismiss(
         &mut self,
         id: &str,
         hours: u64,
         actor: &str,
         now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let n = parse_id(id)?;
-        let key: Option<String> = self
+        let own: Option<String> = self
             .conn
             .query_row("SELECT dedup_key FROM items WHERE id = ?1", [n], |r| {
                 r.get(0)
             })
             .optional()?
             .ok_or_else(|| StoreError::NoSuchItem(id.to_string()))?;
+        let mut keys: Vec<String> = own.into_iter().collect();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT key FROM item_aliases WHERE item_id = ?1 ORDER BY key")?;
+            let rows = stmt.query_map([n], |r| r.get::<_, String>(0))?;
+            for k in rows {
+                keys.push(k?);
+            }
+        }
         let until = now + hours as i64 * 3600;
-        let text = match &key {
-            Some(k) => format!("Dismissed by {actor}; `{k}` is muted for {hours} h."),
-            None => format!("Dismissed by {actor}."),
+        let text = if keys.is_empty() {
+            format!("Dismissed by {actor}.")
+        } else {
+            let list: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!(
+                "Dismissed by {actor}; {} muted for {hours} h.",
+                list.join(", ")
+            )
         };
         self.add_comment(id, actor, &text, now)?;
         self.set_state(id, crate::domain::ItemState::Closed, now)?;
-        if let Some(k) = &key {
+        for k in &keys {
             self.mute(k, until, &format!("dismissed #{id}"), actor, now)?;
             self.conn.execute(
                 "UPDATE incidents SET state = 'resolved', firing = 0, resolved = ?2
@@ -129,7 +147,7 @@ impl Store {
                 params![k, now],
             )?;
         }
-        Ok(key)
+        Ok(keys)
     }
 }
 
@@ -189,11 +207,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.dismiss(&a, 24, "ana", 10).unwrap().as_deref(),
-            Some("check:a")
+            s.dismiss(&a, 24, "ana", 10).unwrap(),
+            ["check:a", "check:b"],
+            "the merged key is muted too"
         );
         assert_eq!(s.get_item("local", &a).unwrap().state, ItemState::Closed);
-        assert_eq!(s.mutes(11).unwrap()[0].0, "check:a");
+        assert_eq!(s.mutes(11).unwrap().len(), 2);
         assert!(
             s.mutes(10 + 24 * 3600).unwrap().is_empty(),
             "the mute expires"

@@ -79,16 +79,19 @@ pub fn forecast_text(c: &Check) -> Option<String> {
     ))
 }
 
-fn check_line(c: &Check, width: usize, now: Timestamp) -> String {
+fn check_line(c: &Check, width: usize, name_w: usize, now: Timestamp) -> String {
     let (label, _) = status_label(c.status);
-    let name_w = (width * 3 / 10).clamp(14, 40);
     let spark_w = if width >= 110 { 12 } else { 6 };
     let spark = sparkline(&c.series, spark_w);
     let since = c.since.map(|s| age(now, s)).unwrap_or_default();
     let tail = forecast_text(c)
         .filter(|_| c.status != CheckStatus::Crit)
         .unwrap_or_else(|| c.detail.clone());
-    let firing = if c.firing { "FIRING " } else { "" };
+    let firing = match (c.firing, c.status) {
+        (false, _) => "",
+        (true, CheckStatus::Ok | CheckStatus::Warn) => "recovering ",
+        (true, _) => "FIRING ",
+    };
     format!(
         " {:<9} {} {:>10} {} {:>4}  {firing}{}",
         label,
@@ -139,6 +142,14 @@ pub fn render(
         frame.render_widget(Paragraph::new(msg), inner);
         return;
     }
+    // Names get the room the longest needs, up to 45 % of the width.
+    let name_w = h
+        .checks
+        .iter()
+        .map(|c| unicode_width::UnicodeWidthStr::width(c.check.as_str()))
+        .max()
+        .unwrap_or(12)
+        .clamp(12, (width * 45 / 100).max(12));
     // Rows: a heading per service, then its checks; keep the selection on screen.
     let mut rows: Vec<(Option<usize>, Line)> = Vec::new();
     let mut service = None;
@@ -169,7 +180,10 @@ pub fn render(
         };
         rows.push((
             Some(i),
-            Line::from(Span::styled(pad(&check_line(c, width, now), width), style)),
+            Line::from(Span::styled(
+                pad(&check_line(c, width, name_w, now), width),
+                style,
+            )),
         ));
     }
     let height = inner.height as usize;
@@ -198,10 +212,10 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
                 "  {} · since {} ago{}",
                 value_text(c),
                 c.since.map(|s| age(now, s)).unwrap_or_else(|| "?".into()),
-                if c.firing {
-                    " · FIRING: incident filed"
-                } else {
-                    ""
+                match (c.firing, c.status) {
+                    (false, _) => "",
+                    (true, CheckStatus::Ok | CheckStatus::Warn) => " · recovering",
+                    (true, _) => " · FIRING",
                 }
             ),
             theme.style(Slot::TextDim),

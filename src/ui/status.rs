@@ -58,6 +58,13 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (Open, "history"),
             (Help, "help"),
         ],
+        PaneId::Health if state.health.enabled => vec![
+            (MoveDown, "move"),
+            (Open, "chart"),
+            (SilenceAlert, "silence"),
+            (RemediateCheck, "remediate"),
+            (Help, "help"),
+        ],
         _ => vec![
             (FocusNext, "next pane"),
             (Palette, "commands"),

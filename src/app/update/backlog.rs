@@ -87,6 +87,11 @@ pub(super) fn triage(state: &mut State, action: Action, now: Timestamp, cmds: &m
         );
         return;
     }
+    if action == Action::AckIncident && item.state == crate::domain::ItemState::Closed {
+        let msg = format!("#{} is closed: nothing to acknowledge", item.id);
+        flash(state, msg, Level::Error, now);
+        return;
+    }
     let (what, start) = match action {
         Action::AckIncident => {
             let change = BacklogMutation::Acknowledge {

@@ -172,7 +172,11 @@ pub(super) fn overlay_key(
                 }
             } else if key.code == KeyCode::Enter && state.pending.is_none() {
                 match triage_change(&item, what, text.text.trim()) {
-                    Ok((change, done)) => submit(state, change, done, cmds),
+                    Ok((change, done)) => {
+                        // The answer is sent: the prompt closes; the outcome is flashed.
+                        submit(state, change, done, cmds);
+                        return true;
+                    }
                     Err(e) => error = Some(e),
                 }
             } else if state.pending.is_none() {

@@ -110,6 +110,14 @@ impl Monitor {
             .and_then(|s| s.remediate.as_ref())
     }
 
+    /// Makes every check due now (`watch --once`).
+    pub fn all_due(&mut self) {
+        let now = Instant::now();
+        for r in &mut self.runs {
+            r.due = now;
+        }
+    }
+
     /// How many checks are configured.
     pub fn len(&self) -> usize {
         self.specs.len()
@@ -307,7 +315,11 @@ impl Monitor {
         }
         let edge = run.rule.observe(&spec.rule, status, now);
         if run.rule.flapping() {
-            detail = format!("flapping · {detail}");
+            detail = if detail.is_empty() {
+                "flapping".into()
+            } else {
+                format!("flapping · {detail}")
+            };
         }
         let check = Check {
             check: name.clone(),

@@ -156,9 +156,7 @@ pub fn build(
             target: c.target.clone(),
             severity: c.severity.unwrap_or(Severity::High),
             incident: c.incident.unwrap_or(true),
-            forecast: c.forecast.or((c.crit.is_some() || c.warn.is_some())
-                .then_some(Method::Linear)
-                .filter(|_| !matches!(c.kind, CheckKind::Http | CheckKind::Alertmanager))),
+            forecast: c.forecast,
             window: c.forecast_window_secs.unwrap_or(900) as i64,
             horizon: c.forecast_horizon_secs.unwrap_or(21_600) as i64,
             remediate: c.remediate.clone(),

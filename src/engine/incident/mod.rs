@@ -139,7 +139,7 @@ pub struct Deliverer {
 
 /// The line that marks a comment as the outbox row's: how a retry knows it already posted.
 fn marker(id: i64) -> String {
-    format!("_flightdeck incident loop · event {id}_")
+    format!("— flightdeck incident loop, event {id}")
 }
 
 impl Deliverer {
