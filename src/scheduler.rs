@@ -126,8 +126,16 @@ impl Scheduler {
                 let (gate, actor) = (self.gate.clone(), self.actor.clone());
                 tokio::spawn(async move {
                     let what = format!("silence {}", matchers.join(","));
-                    let m = crate::engine::health::silence::parse_matchers(&matchers)
-                        .unwrap_or_default();
+                    let m = match crate::engine::health::silence::parse_matchers(&matchers) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            let result = Err(crate::engine::gate::GateError::Provider(
+                                crate::providers::ProviderError::Invalid(e),
+                            ));
+                            let _ = tx.send(Event::HealthActed { what, result });
+                            return;
+                        }
+                    };
                     let comment = format!("silenced from flightdeck by {actor}");
                     let fut = crate::engine::health::silence::create(
                         &url, &m, hours, &actor, &comment, timeout,

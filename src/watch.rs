@@ -15,6 +15,7 @@ use crate::engine::health::remedy::{self, Place};
 use crate::engine::health::{Monitor, spec};
 use crate::engine::incident::{self, Deliverer};
 use crate::store::Store;
+use crate::ui::text::clean;
 use crate::workspace::Workspace;
 
 /// How often events and the outbox are looked at when no check is due sooner.
@@ -41,6 +42,8 @@ pub struct HealthLoop {
     file: bool,
     /// The last delivery error, shown in the pane and the status bar.
     pub outbox_error: Option<String>,
+    /// Checks whose automatic remediation is running.
+    remedying: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// What a step found.
@@ -82,6 +85,7 @@ impl HealthLoop {
             close,
             file,
             outbox_error: None,
+            remedying: Arc::default(),
         })
     }
 
@@ -114,7 +118,7 @@ impl HealthLoop {
                 Err(e) => tracing::warn!(error = %e, "events not taken"),
             }
         }
-        self.auto_remediate().await;
+        self.auto_remediate();
         if let Some(d) = &self.deliverer {
             let (n, err) = d.deliver(now).await;
             r.delivered = n;
@@ -130,12 +134,13 @@ impl HealthLoop {
 impl HealthLoop {
     /// Runs the `auto` remediations of checks that went bad, within their bounds and
     /// cool-down; never in read-only mode.
-    async fn auto_remediate(&mut self) {
+    fn auto_remediate(&mut self) {
         if self.gate.read_only() {
             return;
         }
         for c in self.monitor.checks() {
-            let bad = c.status == crate::domain::CheckStatus::Crit
+            // Fired (past its `for`), or forecast to breach: never on a blip.
+            let bad = (c.firing && c.status == crate::domain::CheckStatus::Crit)
                 || (c.status == crate::domain::CheckStatus::Warn && c.forecast.is_some());
             let Some(r) = self.monitor.remediation(&c.check) else {
                 continue;
@@ -147,11 +152,25 @@ impl HealthLoop {
             if !c.remedy.as_deref().is_some_and(|d| d.starts_with("auto: ")) {
                 continue;
             }
-            let r = r.clone();
-            match remedy::remediate(&self.gate, &self.place, &r, &(&c).into()).await {
-                Ok(msg) => tracing::info!(check = %c.check, %msg, "auto remediation"),
-                Err(e) => tracing::warn!(check = %c.check, error = %e, "auto remediation failed"),
+            // Runs beside the loop (up to 5 min): checks and incidents carry on meanwhile.
+            let mut running = self.remedying.lock().unwrap_or_else(|p| p.into_inner());
+            if !running.insert(c.check.clone()) {
+                continue;
             }
+            drop(running);
+            let (gate, place, r) = (self.gate.clone(), self.place.clone(), r.clone());
+            let busy = std::sync::Arc::clone(&self.remedying);
+            tokio::spawn(async move {
+                match remedy::remediate(&gate, &place, &r, &(&c).into()).await {
+                    Ok(msg) => tracing::info!(check = %c.check, %msg, "auto remediation"),
+                    Err(e) => {
+                        tracing::warn!(check = %c.check, error = %e, "auto remediation failed")
+                    }
+                }
+                busy.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&c.check);
+            });
         }
     }
 }
@@ -228,8 +247,8 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
                     "{} {:<7} {:<40} {}",
                     crate::engine::incident::evidence::time(c.updated),
                     c.status.as_str(),
-                    c.check,
-                    c.detail
+                    clean(&c.check),
+                    clean(&c.detail)
                 );
                 shown.insert(c.check.clone(), line);
             }
@@ -240,7 +259,7 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
         if r.changed
             && let Some(e) = &hl.outbox_error
         {
-            eprintln!("incident loop: delivery waiting: {e}");
+            eprintln!("incident loop: delivery waiting: {}", clean(e));
         }
         if once {
             return Ok(0);

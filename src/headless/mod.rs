@@ -266,8 +266,8 @@ pub fn status_text(v: &Value) -> String {
                 out,
                 "  {:<8} {:<36} {}",
                 c["status"].as_str().unwrap_or(""),
-                c["check"].as_str().unwrap_or(""),
-                c["detail"].as_str().unwrap_or("")
+                crate::ui::text::clean(c["check"].as_str().unwrap_or("")),
+                crate::ui::text::clean(c["detail"].as_str().unwrap_or(""))
             );
         }
     }

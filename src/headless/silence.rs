@@ -37,6 +37,15 @@ pub async fn list(ws: &Workspace, id: Option<&str>) -> Result<String> {
     let (_, url, timeout) = provider(ws, id)?;
     let mut out = String::new();
     for s in silence::list(&url, timeout).await? {
+        let clean = |t: &str| crate::ui::text::clean(t).into_owned();
+        let s = silence::Silence {
+            id: clean(&s.id),
+            state: clean(&s.state),
+            matchers: s.matchers.iter().map(|m| clean(m)).collect(),
+            created_by: clean(&s.created_by),
+            comment: clean(&s.comment),
+            ends_at: clean(&s.ends_at),
+        };
         out.push_str(&format!(
             "{}  {:<8} until {}  {}  by {}{}\n",
             s.id,

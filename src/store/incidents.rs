@@ -304,21 +304,28 @@ impl Store {
         Ok(row)
     }
 
-    /// Marks an outbox row done.
-    pub fn outbox_done(&self, id: i64) -> Result<(), StoreError> {
+    /// Marks an outbox row done (only by the lease's holder).
+    pub fn outbox_done(&self, id: i64, owner: &str) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE incident_outbox SET done = 1, last_error = NULL WHERE id = ?1",
-            [id],
+            "UPDATE incident_outbox SET done = 1, last_error = NULL
+             WHERE id = ?1 AND lease_owner = ?2",
+            params![id, owner],
         )?;
         Ok(())
     }
 
-    /// Releases an outbox row to be retried at `next_at`.
-    pub fn outbox_retry(&self, id: i64, error: &str, next_at: Timestamp) -> Result<(), StoreError> {
+    /// Releases an outbox row to be retried at `next_at` (only by the lease's holder).
+    pub fn outbox_retry(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        next_at: Timestamp,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE incident_outbox SET lease_until = 0, lease_owner = NULL, last_error = ?2,
-                next_at = ?3 WHERE id = ?1",
-            params![id, error, next_at],
+            "UPDATE incident_outbox SET lease_until = 0, lease_owner = NULL, last_error = ?3,
+                next_at = ?4 WHERE id = ?1 AND lease_owner = ?2",
+            params![id, owner, error, next_at],
         )?;
         Ok(())
     }
@@ -334,24 +341,31 @@ impl Store {
         )?)
     }
 
-    /// Claims the unhandled events (failed deploys, pipelines failing on main): each event
-    /// is handed to exactly one caller. (id, kind, key, detail, created).
-    pub fn claim_events(&mut self) -> Result<Vec<Event>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rows: Vec<Event> = {
-            let mut stmt = tx.prepare(
-                "SELECT id, kind, key, detail, created FROM events WHERE handled = 0 ORDER BY id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
+    /// The events not yet handled (failed deploys, pipelines failing on main), oldest
+    /// first: (id, kind, key, detail, created). Take each with [`Store::take_event`].
+    pub fn unhandled_events(&self) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, key, detail, created FROM events WHERE handled = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Takes one event: true for exactly one caller. `handled = false` hands it back after
+    /// a failure, so it is not lost.
+    pub fn take_event(&self, id: i64, handled: bool) -> Result<bool, StoreError> {
+        let n = if handled {
+            self.conn.execute(
+                "UPDATE events SET handled = 1 WHERE id = ?1 AND handled = 0",
+                [id],
+            )?
+        } else {
+            self.conn
+                .execute("UPDATE events SET handled = 0 WHERE id = ?1", [id])?
         };
-        tx.execute("UPDATE events SET handled = 1 WHERE handled = 0", [])?;
-        tx.commit()?;
-        Ok(rows)
+        Ok(n > 0)
     }
 }
 
@@ -419,13 +433,23 @@ mod tests {
         assert_eq!((r1.key.as_str(), r1.action.as_str()), ("check:x", "open"));
         let r2 = b.outbox_claim("w2", 200, 60).unwrap().unwrap();
         assert_eq!(r2.key, "deploy:t", "check:x's next row waits for its first");
-        a.outbox_retry(r1.id, "boom", 500).unwrap();
+        a.outbox_retry(r1.id, "nobody", "boom", 0).unwrap();
+        let held: i64 = a
+            .conn
+            .query_row(
+                "SELECT lease_until FROM incident_outbox WHERE id = ?1",
+                [r1.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(held, 260, "only the lease's holder releases it");
+        a.outbox_retry(r1.id, "w1", "boom", 500).unwrap();
         let r3 = a.outbox_claim("w1", 200, 60).unwrap().unwrap();
         assert_eq!(r3.key, "check:y");
         assert!(a.outbox_claim("w1", 200, 60).unwrap().is_none());
         let again = a.outbox_claim("w1", 500, 60).unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (r1.id, 2));
-        a.outbox_done(again.id).unwrap();
+        a.outbox_done(again.id, "w1").unwrap();
         let next = a.outbox_claim("w1", 500, 60).unwrap().unwrap();
         assert_eq!(
             (next.key.as_str(), next.action.as_str()),

@@ -233,6 +233,7 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE items ADD COLUMN assignee TEXT;
     CREATE TABLE item_aliases (key TEXT PRIMARY KEY, item_id INTEGER NOT NULL);
+    UPDATE events SET handled = 1;
     CREATE TABLE remediations (
         check_name TEXT PRIMARY KEY,
         capacity INTEGER NOT NULL,

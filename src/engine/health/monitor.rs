@@ -256,6 +256,9 @@ impl Monitor {
                 c.series.drain(..cut);
             }
             self.store.save_checks(&checks)?;
+            // Checks gone from the config, and alert groups not seen for a day, are dropped.
+            let names: Vec<String> = checks.iter().map(|c| c.check.clone()).collect();
+            self.store.prune_checks(&names, now - 86_400)?;
             self.saved = Some(Instant::now());
         }
         Ok(changed)
@@ -292,7 +295,11 @@ impl Monitor {
             run.series.push_back((now, v));
         }
         if let Some(range) = &out.range {
-            run.series = range.iter().copied().collect();
+            run.series = range
+                .iter()
+                .copied()
+                .filter(|(_, v)| v.is_finite())
+                .collect();
         }
         while run.series.len() > SERIES_CAP {
             run.series.pop_front();
@@ -354,7 +361,11 @@ impl Monitor {
         let changed = run.last.as_ref().is_none_or(|l| {
             l.status != check.status || l.value != check.value || l.detail != check.detail
         });
-        self.incident(i, &name, &check, edge, &mut run, now)?;
+        // A store error must not cost the check its memory (series, firing): log and go on.
+        if let Err(e) = self.incident(i, &name, &check, edge, &mut run, now) {
+            tracing::warn!(check = %name, error = %e, "incident not recorded");
+            run.held = run.rule.firing;
+        }
         run.last = Some(check);
         match sub {
             Some(s) => {
@@ -422,10 +433,8 @@ impl Monitor {
         let fire = match edge {
             Edge::Fired => true,
             Edge::Recovered => {
-                if run.held {
-                    run.held = false;
-                    return Ok(());
-                }
+                // Whatever was held is moot; resolving a key with nothing open does nothing.
+                run.held = false;
                 let body = format!(
                     "Recovered at {}: {} ({}).",
                     evidence::time(now),
@@ -461,7 +470,9 @@ impl Monitor {
             labels: vec!["incident".into(), spec.service.clone()],
             one_shot: false,
         };
-        self.store.incident_fire(&req, now)?;
+        // Muted: keep trying each round, so a failure still going on is filed when the
+        // mute ends.
+        run.held = self.store.incident_fire(&req, now)? == crate::store::Fired::Muted;
         Ok(())
     }
 }

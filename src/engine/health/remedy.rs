@@ -177,9 +177,14 @@ pub async fn remediate(
     c: &Target,
 ) -> Result<String, crate::engine::gate::GateError> {
     use crate::providers::ProviderError;
-    let store = Store::open(&place.store).map_err(|e| ProviderError::Other(e.to_string()))?;
-    let p = plan(r, &store, c, crate::domain::now()).map_err(ProviderError::Invalid)?;
-    drop(store);
+    // Opening the store may wait on another process's lock: off the async workers.
+    let (path, r2, c2) = (place.store.clone(), r.clone(), c.clone());
+    let p = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&path).map_err(|e| ProviderError::Other(e.to_string()))?;
+        plan(&r2, &store, &c2, crate::domain::now()).map_err(ProviderError::Invalid)
+    })
+    .await
+    .map_err(|e| ProviderError::Other(e.to_string()))??;
     let detail = format!("{}: capacity {} → {}", p.name, p.from, p.to);
     let cooldown = r.cooldown_secs.unwrap_or(600) as i64;
     let place = place.clone();

@@ -166,8 +166,12 @@ impl RuleState {
                     return Edge::Recovered;
                 }
             }
-            // Missing data proves nothing: it neither fires nor counts toward recovery.
-            CheckStatus::Unknown => self.good_since = None,
+            // Missing data proves nothing: it neither fires nor counts toward recovery, and
+            // the `for` window starts again after it.
+            CheckStatus::Unknown => {
+                self.good_since = None;
+                self.bad_since = None;
+            }
         }
         Edge::None
     }
@@ -287,5 +291,15 @@ mod tests {
         );
         assert!(feed(&mut st, &r, &mut t, CheckStatus::Unknown, 600, 5).is_empty());
         assert!(st.firing, "missing data is not a recovery");
+        // crit 5 s, unknown 30 s, crit again: the `for` window starts over.
+        let mut st = RuleState::new(0);
+        let mut t = 0;
+        assert!(feed(&mut st, &r, &mut t, CheckStatus::Crit, 5, 5).is_empty());
+        assert!(feed(&mut st, &r, &mut t, CheckStatus::Unknown, 30, 5).is_empty());
+        assert!(feed(&mut st, &r, &mut t, CheckStatus::Crit, 25, 5).is_empty());
+        assert_eq!(
+            feed(&mut st, &r, &mut t, CheckStatus::Crit, 10, 5),
+            vec![Edge::Fired]
+        );
     }
 }

@@ -21,14 +21,37 @@ pub const LEASE_SECS: i64 = 60;
 /// Turns the deploy and pipeline events not yet handled into fires and recoveries; returns
 /// how many events were taken.
 pub fn take_events(store: &mut Store, close: bool, now: Timestamp) -> Result<usize, StoreError> {
-    let events = store.claim_events()?;
-    let n = events.len();
-    for (_, kind, key, detail, created) in events {
-        let d: Value = serde_json::from_str(&detail).unwrap_or(Value::Null);
+    let mut n = 0;
+    for (id, kind, key, detail, created) in store.unhandled_events()? {
+        // Exactly one process takes each event; a failure below hands it back.
+        if !store.take_event(id, true)? {
+            continue;
+        }
+        n += 1;
+        if let Err(e) = take_event(store, close, now, &kind, key, &detail, created) {
+            store.take_event(id, false)?;
+            return Err(e);
+        }
+    }
+    Ok(n)
+}
+
+/// Turns one event into a fire or a recovery.
+fn take_event(
+    store: &mut Store,
+    close: bool,
+    now: Timestamp,
+    kind: &str,
+    key: String,
+    detail: &str,
+    created: Timestamp,
+) -> Result<(), StoreError> {
+    {
+        let d: Value = serde_json::from_str(detail).unwrap_or(Value::Null);
         let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-        match kind.as_str() {
+        match kind {
             "deploy_succeeded" | "pipeline_succeeded" => {
-                let body = match kind.as_str() {
+                let body = match kind {
                     "deploy_succeeded" => format!(
                         "Deploy #{} of `{}` to `{}` succeeded at {}.",
                         d["deploy"],
@@ -120,7 +143,7 @@ pub fn take_events(store: &mut Store, close: bool, now: Timestamp) -> Result<usi
             _ => {}
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Carries outbox rows to the backlog provider.
@@ -139,7 +162,7 @@ pub struct Deliverer {
 
 /// The line that marks a comment as the outbox row's: how a retry knows it already posted.
 fn marker(id: i64) -> String {
-    format!("— flightdeck incident loop, event {id}")
+    format!("— flightdeck incident loop, event {id}.")
 }
 
 impl Deliverer {
@@ -151,9 +174,13 @@ impl Deliverer {
     pub async fn deliver(&self, now: Timestamp) -> (usize, Option<String>) {
         let mut done = 0;
         let mut last_err = None;
+        let start = std::time::Instant::now();
+        // A row's work is up to four provider calls: the lease outlasts them all.
+        let lease = LEASE_SECS.max(4 * self.timeout.as_secs() as i64 + 60);
         // Bounded per call, so one slow provider cannot hold the loop.
         for _ in 0..50 {
-            let row = match self.store().outbox_claim(&self.owner, now, LEASE_SECS) {
+            let now = now + start.elapsed().as_secs() as i64;
+            let row = match self.store().outbox_claim(&self.owner, now, lease) {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
@@ -163,14 +190,17 @@ impl Deliverer {
             };
             match self.one(&row).await {
                 Ok(()) => {
-                    let _ = self.store().outbox_done(row.id);
+                    let _ = self.store().outbox_done(row.id, &self.owner);
                     done += 1;
                 }
                 Err(e) => {
-                    // Back off 5 s, 10 s, … up to 5 min, with jitter.
+                    // Back off 5 s, 10 s, … up to 5 min, with jitter, from now.
+                    let now = now + start.elapsed().as_secs() as i64;
                     let base = (5i64 << row.attempts.clamp(0, 6) as u32).min(300);
                     let jitter = (row.id * 7 + row.attempts * 13) % (base / 5 + 1);
-                    let _ = self.store().outbox_retry(row.id, &e, now + base + jitter);
+                    let _ = self
+                        .store()
+                        .outbox_retry(row.id, &self.owner, &e, now + base + jitter);
                     last_err = Some(e);
                 }
             }
@@ -196,7 +226,18 @@ impl Deliverer {
             ("resolve", None) => return Ok(()),
             ("resolve", Some(item)) => {
                 self.comment_once(&item.id, row.id, &body).await?;
-                if p["close"].as_bool().unwrap_or(true) && item.state == ItemState::Open {
+                // An item that other keys were merged into stays open while one of them is.
+                let others_open = self.store().incidents().is_ok_and(|all| {
+                    all.iter().any(|i| {
+                        i.key != row.key
+                            && i.state == "open"
+                            && i.item_id.as_deref() == Some(item.id.as_str())
+                    })
+                });
+                if p["close"].as_bool().unwrap_or(true)
+                    && item.state == ItemState::Open
+                    && !others_open
+                {
                     self.apply(BacklogMutation::SetState {
                         id: item.id.clone(),
                         state: ItemState::Closed,
