@@ -51,7 +51,7 @@ impl Run {
 pub struct Monitor {
     specs: Vec<Spec>,
     runs: Vec<Run>,
-    /// Alert groups by name, with the index of the spec that found them.
+    /// Alert groups by check name (`spec: group`), with the index of the spec that found them.
     dynamic: BTreeMap<String, (usize, Run)>,
     store: Store,
     file: bool,
@@ -91,10 +91,26 @@ impl Monitor {
                 r
             })
             .collect();
+        // Alert groups known before a restart come back, so one that cleared meanwhile is
+        // resolved at the first answer instead of staying open for ever.
+        let mut dynamic = BTreeMap::new();
+        for (i, s) in specs.iter().enumerate() {
+            if !matches!(s.source, sources::Source::Alerts { .. }) {
+                continue;
+            }
+            let prefix = format!("{}: ", s.name);
+            for c in saved.values().filter(|c| c.check.starts_with(&prefix)) {
+                let mut r = Run::new(now);
+                r.rule = RuleState::resume(c.status, c.since.unwrap_or(now), c.firing);
+                r.series = c.series.iter().copied().collect();
+                r.last = Some(c.clone());
+                dynamic.insert(c.check.clone(), (i, r));
+            }
+        }
         Ok(Monitor {
             specs,
             runs,
-            dynamic: BTreeMap::new(),
+            dynamic,
             store,
             file,
             close_on_recovery,
@@ -228,11 +244,13 @@ impl Monitor {
             }
             if matches!(self.specs[i].source, sources::Source::Alerts { .. }) && answered {
                 // An alert source that answered: whatever it no longer lists is healthy.
+                let prefix = format!("{}: ", self.specs[i].name);
                 let gone: Vec<String> = self
                     .dynamic
                     .iter()
-                    .filter(|(k, (s, _))| *s == i && !seen.contains(k))
-                    .map(|(k, _)| k.clone())
+                    .filter(|(_, (s, _))| *s == i)
+                    .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                    .filter(|g| !seen.contains(g))
                     .collect();
                 for name in gone {
                     let out = Outcome::ok("no longer active");
@@ -278,9 +296,9 @@ impl Monitor {
             None => spec.name.clone(),
         };
         let mut run = match &sub {
-            Some(s) => self
+            Some(_) => self
                 .dynamic
-                .remove(s)
+                .remove(&name)
                 .map(|(_, r)| r)
                 .unwrap_or_else(|| Run::new(now)),
             None => std::mem::replace(&mut self.runs[i], Run::new(now)),
@@ -368,8 +386,8 @@ impl Monitor {
         }
         run.last = Some(check);
         match sub {
-            Some(s) => {
-                self.dynamic.insert(s, (i, run));
+            Some(_) => {
+                self.dynamic.insert(name, (i, run));
             }
             None => self.runs[i] = run,
         }

@@ -382,7 +382,7 @@ async fn alerts(
     let base = base.trim_end_matches('/');
     // Silenced alerts are fetched too: silenced is not resolved (it holds, neither fires nor
     // recovers).
-    let mut url = format!("{base}/api/v2/alerts?active=true&silenced=true&inhibited=false");
+    let mut url = format!("{base}/api/v2/alerts?active=true&silenced=true&inhibited=true");
     for m in matchers {
         let (k, v) = m.split_once('=').unwrap_or((m, ""));
         url.push_str(&format!("&filter={}", urlencode(&format!("{k}=\"{v}\""))));
@@ -416,9 +416,9 @@ async fn alerts(
             .or_else(|| a["annotations"]["description"].as_str())
             .unwrap_or_default()
             .to_string();
-        let silenced = a["status"]["silencedBy"]
-            .as_array()
-            .is_some_and(|s| !s.is_empty());
+        // Silenced or inhibited: muted on purpose, not resolved.
+        let muted = |k: &str| a["status"][k].as_array().is_some_and(|s| !s.is_empty());
+        let silenced = muted("silencedBy") || muted("inhibitedBy");
         let g = groups
             .entry(format!("{name} · {service}"))
             .or_insert_with(|| Group {

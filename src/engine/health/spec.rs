@@ -139,7 +139,8 @@ pub fn build(
             below: c.below,
             // Alertmanager has applied the rule's own `for` already.
             for_secs: c.for_secs.unwrap_or(if alerts { 0 } else { 30 }) as i64,
-            recover_secs: c.recover_secs.unwrap_or(if alerts { 0 } else { 120 }) as i64,
+            // An alert that comes back within a minute is the same incident.
+            recover_secs: c.recover_secs.unwrap_or(if alerts { 60 } else { 120 }) as i64,
             empty_is_healthy: c.empty_is_healthy
                 || (c.kind == CheckKind::Prometheus && c.must_have_data == Some(false)),
         };
