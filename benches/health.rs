@@ -91,9 +91,8 @@ fn cpu_secs() -> f64 {
     ticks as f64 / 100.0
 }
 
-/// One round of 1,000 checks (all due), the store write included.
-#[divan::bench(sample_count = 10)]
-fn monitor_round_1000_http_checks(b: Bencher) {
+/// A monitor of 1,000 HTTP checks against a fresh loopback server, its store, and a runtime.
+fn monitor_of_1000() -> (tempfile::TempDir, tokio::runtime::Runtime, Monitor) {
     let port = server();
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -101,7 +100,14 @@ fn monitor_round_1000_http_checks(b: Bencher) {
         .build()
         .unwrap();
     let specs = spec::build(&checks(port, 1000), &[], &[]);
-    let mut m = Monitor::new(specs, &dir.path().join("s.db"), false, true).unwrap();
+    let m = Monitor::new(specs, &dir.path().join("s.db"), false, true).unwrap();
+    (dir, rt, m)
+}
+
+/// One round of 1,000 checks (all due), the store write included.
+#[divan::bench(sample_count = 10)]
+fn monitor_round_1000_http_checks(b: Bencher) {
+    let (_dir, rt, mut m) = monitor_of_1000();
     b.bench_local(|| {
         rt.block_on(async {
             tokio::time::sleep_until(tokio::time::Instant::from_std(m.next_due())).await;
@@ -111,14 +117,7 @@ fn monitor_round_1000_http_checks(b: Bencher) {
 }
 
 fn probe_cpu() {
-    let port = server();
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let specs = spec::build(&checks(port, 1000), &[], &[]);
-    let mut m = Monitor::new(specs, &dir.path().join("s.db"), false, true).unwrap();
+    let (_dir, rt, mut m) = monitor_of_1000();
     let (cpu0, t0) = (cpu_secs(), Instant::now());
     let mut rounds = 0;
     rt.block_on(async {

@@ -4,44 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
 
 use common::fleet::{Fleet, wait_until};
-use common::{Sandbox, bin};
-
-/// A headless `flightdeck watch` in the sandbox, killed when dropped.
-struct Watch(Child);
-
-impl Watch {
-    fn start(sb: &Sandbox, args: &[&str]) -> Watch {
-        let log =
-            std::fs::File::create(sb.path().join(format!("watch-{}.log", args.len()))).unwrap();
-        Watch(
-            Command::new(bin())
-                .args(args)
-                .arg("watch")
-                .current_dir(sb.path())
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", sb.path())
-                .env("FLIGHTDECK_STATE_DIR", sb.state())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Sandbox, Watch};
 
 fn incidents(s: &Value) -> Vec<Value> {
     s["backlog"]

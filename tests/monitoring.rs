@@ -7,44 +7,13 @@ mod common;
 #[path = "common/monitoring.rs"]
 mod monitoring;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use common::fleet::{wait_until, write_config};
-use common::{Cockpit, Sandbox, bin};
+use common::{Cockpit, Sandbox, Watch};
 use monitoring::{Monitoring, Options, http_post_json};
-
-/// A headless `flightdeck watch`, killed when dropped.
-struct Watch(Child);
-
-impl Watch {
-    fn start(sb: &Sandbox, n: usize) -> Watch {
-        let log = std::fs::File::create(sb.path().join(format!("watch-{n}.log"))).unwrap();
-        Watch(
-            Command::new(bin())
-                .arg("watch")
-                .current_dir(sb.path())
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", sb.path())
-                .env("FLIGHTDECK_STATE_DIR", sb.state())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn check<'a>(s: &'a Value, name: &str) -> Option<&'a Value> {
     s["health"]
@@ -167,7 +136,7 @@ fn promql_alerts_and_a_dead_prometheus() {
     });
     let sb = Sandbox::new();
     write_config(&sb, &config(&m));
-    let _w = Watch::start(&sb, 1);
+    let _w = Watch::start(&sb, &[]);
     wait_until("the alert is filed", 40, || {
         incidents(&sb.status(&[])).len() == 1
     });
@@ -305,8 +274,8 @@ fn an_alert_storm_files_one_incident_per_key() {
         &serde_json::to_string(&alerts).unwrap(),
     );
     assert_eq!(code, 200, "{body}");
-    let _w1 = Watch::start(&sb, 1);
-    let _w2 = Watch::start(&sb, 2);
+    let _w1 = Watch::start(&sb, &[]);
+    let _w2 = Watch::start(&sb, &[]);
     wait_until("fifty incidents", 60, || {
         incidents(&sb.status(&[])).len() >= 50
     });

@@ -66,6 +66,41 @@ impl Sandbox {
     }
 }
 
+/// A headless `flightdeck ARGS watch` in the sandbox (its output in a log file there),
+/// killed when dropped.
+pub struct Watch(std::process::Child);
+
+impl Watch {
+    pub fn start(sb: &Sandbox, args: &[&str]) -> Watch {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let log = std::fs::File::create(sb.path().join(format!("watch-{n}.log"))).unwrap();
+        Watch(
+            std::process::Command::new(bin())
+                .args(args)
+                .arg("watch")
+                .current_dir(sb.path())
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", sb.path())
+                .env("FLIGHTDECK_STATE_DIR", sb.state())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The cockpit running in a pseudo-terminal, wrapped in `sh` so the terminal settings can be
 /// compared before and after. The test holds the only handle on the pty master, so dropping it
 /// hangs the terminal up exactly as a dropped SSH connection does.
