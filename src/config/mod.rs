@@ -39,6 +39,9 @@ pub struct Config {
     /// Which provider feeds the backlog pane, and how often it refreshes.
     #[serde(default)]
     pub backlog: PaneConfig,
+    /// Which provider feeds the builds pane (default: local pipelines).
+    #[serde(default)]
+    pub builds: PaneConfig,
     /// Provider clients.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -95,6 +98,7 @@ impl Default for Config {
             ui: UiConfig::default(),
             keys: BTreeMap::new(),
             backlog: PaneConfig::default(),
+            builds: PaneConfig::default(),
             providers: Vec::new(),
             pipelines: Vec::new(),
             targets: Vec::new(),
@@ -197,6 +201,13 @@ pub struct ProviderConfig {
     pub api_url: Option<String>,
     /// `github`: the environment variable holding the token.
     pub token_env: Option<String>,
+    /// `github`: a command (argv, no shell) that prints the token; tried first.
+    pub token_cmd: Option<Vec<String>>,
+    /// `github`: the label that marks incidents (default `incident`).
+    pub incident_label: Option<String>,
+    /// `github`: only runs of these branches (default: every branch).
+    #[serde(default)]
+    pub branches: Vec<String>,
     /// `prometheus`, `alertmanager`: base URL.
     pub url: Option<String>,
     /// Seconds before a call is abandoned.
@@ -443,6 +454,30 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             "provider",
             format!("no provider with id {id:?} (define it in [[providers]])"),
         ));
+    }
+    if let Some(id) = &c.builds.provider
+        && id != "local"
+        && !c
+            .providers
+            .iter()
+            .any(|p| &p.id == id && p.kind == ProviderKind::Github)
+    {
+        return Err(loaded.error_at(
+            "builds",
+            "provider",
+            format!("no github provider with id {id:?} (define it in [[providers]])"),
+        ));
+    }
+    for p in c.providers.iter().filter(|p| p.kind == ProviderKind::Github) {
+        if let Some(r) = p.repos.iter().find(|r| {
+            r.split('/').count() != 2 || r.split('/').any(|x| x.is_empty() || x == "..")
+        }) {
+            return Err(loaded.error_at(
+                "providers",
+                "repos",
+                format!("provider {:?}: {r:?} is not `owner/name`", p.id),
+            ));
+        }
     }
     Ok(())
 }

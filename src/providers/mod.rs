@@ -1,5 +1,6 @@
 //! Capability traits every provider implements, over domain types, and the registry that builds them.
 
+pub mod github;
 pub mod local;
 pub mod local_builds;
 mod registry;
@@ -21,6 +22,9 @@ pub enum ProviderError {
     /// The backend could not be reached.
     #[error("unreachable: {0}")]
     Unreachable(String),
+    /// The host asked us to wait (rate limit, back-off); nothing is sent until then.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
     /// Credentials were refused.
     #[error("auth expired: {0}")]
     Auth(String),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::github::{self, GhClient, GithubBacklog, GithubRuns, Token};
 use super::local::LocalBacklog;
 use super::local_builds::LocalBuilds;
 use super::{BacklogSource, BuildSource};
@@ -36,6 +37,8 @@ pub struct Registry {
     pub infos: Vec<ProviderInfo>,
     /// The workspace's own store (audit log, local backlog).
     pub store_path: PathBuf,
+    /// GitHub clients by provider id, with the token each found (for `check` and the status bar).
+    pub github: Vec<(String, Arc<GhClient>, Option<Token>)>,
 }
 
 /// The store file of a workspace inside the state dir.
@@ -68,9 +71,47 @@ impl Registry {
         let mut backlog = None;
         let mut backlog_missing = None;
         let mut explicit_local = false;
+        let builds_id = config.builds.provider.as_deref();
+        let mut builds = None;
+        let mut clients = github::Clients::default();
+        let mut gh = Vec::new();
         for p in &config.providers {
             let unavailable = match p.kind {
                 ProviderKind::Local => None,
+                ProviderKind::Github if p.repos.is_empty() => {
+                    Some(format!("provider {:?} needs `repos`", p.id))
+                }
+                ProviderKind::Github => match clients.for_provider(p) {
+                    Ok((client, token)) => {
+                        if p.id == backlog_id {
+                            let label = p
+                                .incident_label
+                                .as_deref()
+                                .unwrap_or(github::DEFAULT_INCIDENT_LABEL);
+                            let src: Arc<dyn BacklogSource> = Arc::new(GithubBacklog::new(
+                                &p.id,
+                                Arc::clone(&client),
+                                p.repos.clone(),
+                                label,
+                                store_path.clone(),
+                                actor,
+                            ));
+                            backlog = Some((src, p.timeout()));
+                        }
+                        if builds_id == Some(p.id.as_str()) {
+                            let src: Arc<dyn BuildSource> = Arc::new(GithubRuns::new(
+                                &p.id,
+                                Arc::clone(&client),
+                                p.repos.clone(),
+                                p.branches.clone(),
+                            ));
+                            builds = Some((src, p.timeout()));
+                        }
+                        gh.push((p.id.clone(), client, token));
+                        None
+                    }
+                    Err(e) => Some(format!("provider {:?}: {e}", p.id)),
+                },
                 // Health sources: the monitor calls them from the checks that name them.
                 ProviderKind::Prometheus | ProviderKind::Alertmanager if p.url.is_none() => {
                     Some(format!("provider {:?} needs `url`", p.id))
@@ -112,18 +153,17 @@ impl Registry {
                 },
             );
         }
-        let builds = if pipelines {
+        if builds.is_none() && pipelines && builds_id.is_none_or(|b| b == LOCAL_ID) {
             let src: Arc<dyn BuildSource> = Arc::new(LocalBuilds::open(LOCAL_ID, &store_path)?);
-            Some((src, Duration::from_secs(DEFAULT_TIMEOUT_SECS)))
-        } else {
-            None
-        };
+            builds = Some((src, Duration::from_secs(DEFAULT_TIMEOUT_SECS)));
+        }
         Ok(Registry {
             backlog,
             backlog_missing,
             builds,
             infos,
             store_path,
+            github: gh,
         })
     }
 }

@@ -239,6 +239,16 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the open incident of `key` resolved (a dismissal: nothing more is filed for it).
+    pub fn resolve_incident(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE incidents SET state = 'resolved', firing = 0, resolved = ?2
+             WHERE key = ?1 AND state = 'open'",
+            params![key, now],
+        )?;
+        Ok(())
+    }
+
     /// Mutes `key` until `until`: fires under it file nothing.
     pub fn mute(
         &self,

@@ -141,11 +141,7 @@ impl Store {
         self.set_state(id, crate::domain::ItemState::Closed, now)?;
         for k in &keys {
             self.mute(k, until, &format!("dismissed #{id}"), actor, now)?;
-            self.conn.execute(
-                "UPDATE incidents SET state = 'resolved', firing = 0, resolved = ?2
-                 WHERE key = ?1 AND state = 'open'",
-                params![k, now],
-            )?;
+            self.resolve_incident(k, now)?;
         }
         Ok(keys)
     }

@@ -40,6 +40,11 @@ impl Sandbox {
 
     /// Runs a headless command and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_env(args, &[])
+    }
+
+    /// Runs a headless command with extra environment variables.
+    pub fn run_env(&self, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
         let out = std::process::Command::new(bin())
             .args(args)
             .current_dir(self.path())
@@ -47,6 +52,7 @@ impl Sandbox {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.path())
             .env("FLIGHTDECK_STATE_DIR", self.state())
+            .envs(envs.iter().copied())
             .output()
             .unwrap();
         (

@@ -1,0 +1,99 @@
+//! GitHub (or GitHub Enterprise) as a provider: issues for the backlog, Actions runs for builds,
+//! over one rate-limit-aware client per host.
+
+pub mod auth;
+pub mod client;
+pub mod issues;
+pub mod runs;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use auth::Token;
+pub use client::{Budget, GhClient};
+pub use issues::GithubBacklog;
+pub use runs::GithubRuns;
+
+use crate::config::ProviderConfig;
+use crate::providers::ProviderError;
+
+/// The public API when a provider sets no `api_url`.
+pub const DEFAULT_API: &str = "https://api.github.com";
+/// The label that marks incidents when a provider sets none.
+pub const DEFAULT_INCIDENT_LABEL: &str = "incident";
+
+/// Unix seconds of an RFC 3339 time (0 when unreadable).
+pub fn parse_time(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp())
+        .unwrap_or(0)
+}
+
+/// Splits `owner/name#12` into the repo and the number.
+pub fn repo_and_number(id: &str) -> Result<(String, u64), ProviderError> {
+    let bad = || ProviderError::Invalid(format!("not a GitHub issue id: {id:?}"));
+    let (repo, n) = id.rsplit_once('#').ok_or_else(bad)?;
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    if repo.split('/').count() != 2 || repo.split('/').any(|p| p.is_empty() || p == "..") {
+        return Err(bad());
+    }
+    Ok((repo.to_string(), n))
+}
+
+/// One client per API host, shared by every provider that names it.
+#[derive(Default)]
+pub struct Clients {
+    by_host: HashMap<String, (Arc<GhClient>, Option<Token>)>,
+}
+
+impl Clients {
+    /// The client for a provider's host, made (and its token found) on first use.
+    pub fn for_provider(
+        &mut self,
+        p: &ProviderConfig,
+    ) -> Result<(Arc<GhClient>, Option<Token>), String> {
+        let api = p.api_url.as_deref().unwrap_or(DEFAULT_API);
+        if let Some(c) = self.by_host.get(api) {
+            return Ok(c.clone());
+        }
+        let host = api
+            .split("://")
+            .nth(1)
+            .unwrap_or(api)
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let token = auth::resolve(p.token_cmd.as_deref(), p.token_env.as_deref(), &host)?;
+        let client =
+            GhClient::new(api, token.as_ref(), p.timeout()).map_err(|e| e.to_string())?;
+        let entry = (Arc::new(client), token);
+        self.by_host.insert(api.to_string(), entry.clone());
+        Ok(entry)
+    }
+
+    /// Every client made, with its provider-facing API URL.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &Arc<GhClient>, &Option<Token>)> {
+        self.by_host
+            .iter()
+            .map(|(k, (c, t))| (k.as_str(), c, t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_times() {
+        assert_eq!(
+            repo_and_number("acme/api#12").unwrap(),
+            ("acme/api".to_string(), 12)
+        );
+        assert!(repo_and_number("acme#12").is_err());
+        assert!(repo_and_number("../x#1").is_err());
+        assert!(repo_and_number("a/b#x").is_err());
+        assert_eq!(parse_time("2026-11-28T10:00:00Z"), 1_795_860_000);
+        assert_eq!(parse_time("garbage"), 0);
+    }
+}

@@ -1,0 +1,273 @@
+//! GitHub Actions workflow runs as a build source: runs of the configured repos (and branches),
+//! with their jobs and steps; a run's jobs are fetched again only when the run changed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+use super::client::GhClient;
+use super::issues::encode;
+use super::parse_time;
+use crate::domain::{Run, RunStatus, Step};
+use crate::providers::{BuildSource, ProviderError};
+
+/// Runs listed per repo and branch.
+const RUNS_PER_LIST: usize = 30;
+
+#[derive(Deserialize)]
+struct Actor {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct WfRun {
+    id: u64,
+    name: Option<String>,
+    run_number: u64,
+    status: Option<String>,
+    conclusion: Option<String>,
+    head_branch: Option<String>,
+    head_sha: Option<String>,
+    event: Option<String>,
+    actor: Option<Actor>,
+    run_started_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Deserialize)]
+struct RunList {
+    workflow_runs: Vec<WfRun>,
+}
+
+#[derive(Deserialize)]
+struct WfStep {
+    name: String,
+    status: Option<String>,
+    conclusion: Option<String>,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Job {
+    name: String,
+    status: Option<String>,
+    conclusion: Option<String>,
+    started_at: Option<String>,
+    completed_at: Option<String>,
+    #[serde(default)]
+    steps: Vec<WfStep>,
+}
+
+#[derive(Deserialize)]
+struct JobList {
+    jobs: Vec<Job>,
+}
+
+/// A run or step status from GitHub's `status` and `conclusion`.
+pub fn status_of(status: Option<&str>, conclusion: Option<&str>) -> RunStatus {
+    match (status.unwrap_or("queued"), conclusion) {
+        ("completed", Some("success" | "skipped" | "neutral")) => RunStatus::Success,
+        ("completed", Some("cancelled" | "stale")) => RunStatus::Cancelled,
+        ("completed", _) => RunStatus::Failure,
+        ("in_progress", _) => RunStatus::Running,
+        _ => RunStatus::Queued,
+    }
+}
+
+fn span(started: Option<&str>, completed: Option<&str>) -> (Option<i64>, Option<u64>) {
+    let s = started.map(parse_time).filter(|&t| t > 0);
+    let d = match (s, completed.map(parse_time).filter(|&t| t > 0)) {
+        (Some(a), Some(b)) if b >= a => Some((b - a) as u64 * 1000),
+        _ => None,
+    };
+    (s, d)
+}
+
+/// A run's jobs as steps: each job, then its steps indented under it.
+fn steps_of(jobs: Vec<Job>) -> Vec<Step> {
+    let mut out = Vec::new();
+    for j in jobs {
+        let (started, duration_ms) = span(j.started_at.as_deref(), j.completed_at.as_deref());
+        out.push(Step {
+            name: j.name.clone(),
+            status: status_of(j.status.as_deref(), j.conclusion.as_deref()),
+            exit_code: None,
+            started,
+            duration_ms,
+            log_range: None,
+        });
+        for s in j.steps {
+            let (started, duration_ms) =
+                span(s.started_at.as_deref(), s.completed_at.as_deref());
+            out.push(Step {
+                name: format!("  {}", s.name),
+                status: status_of(s.status.as_deref(), s.conclusion.as_deref()),
+                exit_code: None,
+                started,
+                duration_ms,
+                log_range: None,
+            });
+        }
+    }
+    out
+}
+
+/// Workflow runs of GitHub repositories.
+pub struct GithubRuns {
+    id: String,
+    client: Arc<GhClient>,
+    repos: Vec<String>,
+    branches: Vec<String>,
+    /// Steps by run id, with the run's `updated_at` they were read at.
+    jobs: Mutex<HashMap<u64, (String, Vec<Step>)>>,
+}
+
+impl GithubRuns {
+    /// Runs of `repos`, only on `branches` when any are given.
+    pub fn new(
+        id: &str,
+        client: Arc<GhClient>,
+        repos: Vec<String>,
+        branches: Vec<String>,
+    ) -> GithubRuns {
+        GithubRuns {
+            id: id.to_string(),
+            client,
+            repos,
+            branches,
+            jobs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn known_steps(&self, run: u64, updated: &str) -> Option<Vec<Step>> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get(&run)
+            .filter(|(at, _)| at == updated)
+            .map(|(_, s)| s.clone())
+    }
+
+    async fn list(&self, force: bool) -> Result<Option<Vec<Run>>, ProviderError> {
+        let mut runs: Vec<(String, WfRun)> = Vec::new();
+        let mut changed = false;
+        let filters: Vec<Option<&String>> = if self.branches.is_empty() {
+            vec![None]
+        } else {
+            self.branches.iter().map(Some).collect()
+        };
+        for repo in &self.repos {
+            for b in &filters {
+                let mut path = format!("/repos/{repo}/actions/runs?per_page={RUNS_PER_LIST}");
+                if let Some(b) = b {
+                    path.push_str(&format!("&branch={}", encode(b)));
+                }
+                let a = self.client.get(&path).await?;
+                changed |= !a.cached;
+                let list: RunList = serde_json::from_slice(&a.body).map_err(|e| {
+                    ProviderError::BadResponse(format!("{repo}: unreadable runs ({e})"))
+                })?;
+                runs.extend(list.workflow_runs.into_iter().map(|r| (repo.clone(), r)));
+            }
+        }
+        if !changed && !force {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut keep = Vec::new();
+        for (repo, r) in runs {
+            let steps = match self.known_steps(r.id, &r.updated_at) {
+                Some(s) => s,
+                None => match self
+                    .client
+                    .get(&format!("/repos/{repo}/actions/runs/{}/jobs?per_page=100", r.id))
+                    .await
+                    .and_then(|a| {
+                        serde_json::from_slice::<JobList>(&a.body).map_err(|e| {
+                            ProviderError::BadResponse(format!("{repo}: unreadable jobs ({e})"))
+                        })
+                    }) {
+                    Ok(list) => {
+                        let s = steps_of(list.jobs);
+                        self.jobs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(r.id, (r.updated_at.clone(), s.clone()));
+                        s
+                    }
+                    // The run list is still worth showing; its steps come with a later poll.
+                    Err(ProviderError::RateLimited(_)) | Err(ProviderError::Timeout(_)) => {
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            keep.push(r.id);
+            let status = status_of(r.status.as_deref(), r.conclusion.as_deref());
+            let started = parse_time(r.run_started_at.as_deref().unwrap_or(&r.created_at));
+            out.push(Run {
+                id: format!("{repo}/{}", r.id),
+                provider: self.id.clone(),
+                pipeline: format!(
+                    "{} · {}",
+                    repo.rsplit('/').next().unwrap_or(&repo),
+                    r.name.unwrap_or_else(|| "workflow".into())
+                ),
+                number: r.run_number,
+                status,
+                commit: r.head_sha.map(|s| s.chars().take(7).collect()),
+                branch: r.head_branch,
+                trigger: r.event.unwrap_or_default(),
+                actor: r.actor.map(|a| a.login).unwrap_or_default(),
+                started,
+                finished: status.is_final().then(|| parse_time(&r.updated_at)),
+                steps,
+                tests: None,
+                failed_tests: Vec::new(),
+                flaky_tests: Vec::new(),
+                log_path: None,
+            });
+        }
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| keep.contains(id));
+        out.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.id.cmp(&b.id)));
+        Ok(Some(out))
+    }
+}
+
+impl BuildSource for GithubRuns {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>> {
+        Box::pin(self.list(force))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map() {
+        assert_eq!(
+            status_of(Some("completed"), Some("success")),
+            RunStatus::Success
+        );
+        assert_eq!(
+            status_of(Some("completed"), Some("timed_out")),
+            RunStatus::Failure
+        );
+        assert_eq!(
+            status_of(Some("completed"), Some("cancelled")),
+            RunStatus::Cancelled
+        );
+        assert_eq!(status_of(Some("in_progress"), None), RunStatus::Running);
+        assert_eq!(status_of(Some("waiting"), None), RunStatus::Queued);
+    }
+}

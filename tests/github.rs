@@ -1,0 +1,373 @@
+//! The GitHub provider against a loopback GitHub API (wiremock with state): pagination, ETags
+//! and 304s, rate limits and their reset, 401, 5xx back-off, HTML and truncated answers, capped
+//! and trickling bodies, the incident marker and label, Actions runs, and a simulated hour of
+//! polling three repos (L2).
+
+mod common;
+#[path = "common/github.rs"]
+mod fake;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake::FakeGithub;
+use flightdeck::domain::{ItemKind, ItemState, NewItem, Severity};
+use flightdeck::providers::github::{GhClient, GithubBacklog, GithubRuns, Token};
+use flightdeck::providers::{BacklogMutation, BacklogSource, BuildSource, ProviderError};
+use wiremock::ResponseTemplate;
+
+const CANARY: &str = "ghp_CANARY0123456789abcdefCANARY";
+
+fn client(url: &str, timeout: Duration) -> Arc<GhClient> {
+    Arc::new(GhClient::new(url, Some(&Token::new(CANARY, "test")), timeout).unwrap())
+}
+
+fn backlog(c: &Arc<GhClient>, repos: &[&str], store: &std::path::Path) -> GithubBacklog {
+    GithubBacklog::new(
+        "gh",
+        Arc::clone(c),
+        repos.iter().map(|r| r.to_string()).collect(),
+        "incident",
+        store.to_path_buf(),
+        "ana",
+    )
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn issues_paginate_skip_pull_requests_and_unchanged_lists_cost_304s() {
+    let gh = FakeGithub::start().await;
+    for i in 0..150 {
+        gh.add_issue("acme/api", &format!("issue {i}"), &["bug"], false);
+    }
+    gh.add_issue("acme/api", "a pull request", &[], true);
+    gh.add_issue("acme/api", "\u{1b}]52;c;cHduZWQ=\u{7}\u{202e}evil", &["incident", "severity:high"], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+
+    let items = b.list(false).await.unwrap().expect("first list");
+    assert_eq!(items.len(), 151, "150 issues + 1 incident, no pull request");
+    let hostile = items.iter().find(|i| i.title.contains("evil")).unwrap();
+    assert_eq!(hostile.kind, ItemKind::Incident);
+    assert_eq!(hostile.severity, Some(Severity::High));
+    assert!(hostile.id.starts_with("acme/api#"));
+    let first = gh.seen();
+    assert_eq!(first.len(), 2, "two pages of 100: {first:?}");
+    assert!(first[1].path.contains("page=2"));
+    assert!(first.iter().all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str)));
+
+    assert_eq!(b.list(false).await.unwrap(), None, "unchanged: nothing new");
+    let again = &gh.seen()[2..];
+    assert!(again.iter().all(|s| s.conditional && s.status == 304), "{again:?}");
+    assert_eq!(b.list(true).await.unwrap().unwrap().len(), 151, "forced: served from the cache");
+    assert_eq!(c.budget().not_modified, 4);
+    assert_eq!(c.budget().limit, Some(5000));
+
+    gh.add_issue("acme/api", "new one", &[], false);
+    let items = b.list(false).await.unwrap().expect("a change is seen");
+    assert_eq!(items.len(), 152);
+}
+
+#[tokio::test]
+async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "unrelated", &["incident"], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s.db");
+    flightdeck::store::Store::open(&store).unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api", "acme/web"], &store);
+    let new = NewItem {
+        title: "api healthz failing".into(),
+        body: "evidence".into(),
+        kind: Some(ItemKind::Incident),
+        severity: Some(Severity::Critical),
+        labels: vec!["auto".into()],
+        key: Some("check:api healthz".into()),
+    };
+    gh.state.lock().unwrap().lose_next_create = true;
+    let err = b.apply(BacklogMutation::Create(new.clone())).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::BadResponse("502 Bad Gateway: HTML page: 502 Bad Gateway".into())
+    );
+    // The host is backed off after the 5xx; then reconcile by listing labelled issues (never
+    // search): the lost create is found.
+    let wait = c.budget().wait_until.expect("backing off");
+    assert!(b.find_key("check:api healthz").await.is_err(), "nothing sent while backing off");
+    while now_ms() < wait * 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let found = b.find_key("check:api healthz").await.unwrap().expect("found by marker");
+    assert_eq!(found.id, "acme/api#2");
+    assert!(found.auto);
+    assert_eq!(found.severity, Some(Severity::Critical));
+    let id = b.apply(BacklogMutation::Create(new)).await.unwrap();
+    assert_eq!(id, "acme/api#2", "a retried create returns the first issue");
+    let seen = gh.seen();
+    assert_eq!(seen.iter().filter(|s| s.method == "POST").count(), 1);
+    assert!(seen.iter().all(|s| !s.path.contains("/search")));
+    assert!(seen.iter().any(|s| s.path.contains("labels=incident")));
+    let stored = gh.issues("acme/api");
+    let issue = stored.iter().find(|i| i["number"] == 2).unwrap();
+    let labels: Vec<&str> = issue["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["auto", "incident", "severity:critical"]);
+    assert!(issue["body"].as_str().unwrap().contains("<!-- flightdeck-key: check:api healthz -->"));
+
+    // Triage: comment, acknowledge, assign, close and reopen.
+    b.apply(BacklogMutation::Comment { id: id.clone(), body: "looking".into() }).await.unwrap();
+    b.apply(BacklogMutation::Acknowledge { id: id.clone() }).await.unwrap();
+    b.apply(BacklogMutation::Assign { id: id.clone(), assignee: Some("bo".into()) }).await.unwrap();
+    b.apply(BacklogMutation::SetState { id: id.clone(), state: ItemState::Closed }).await.unwrap();
+    let item = b.find_key("check:api healthz").await.unwrap().unwrap();
+    assert_eq!(item.state, ItemState::Closed);
+    assert_eq!(item.assignee.as_deref(), Some("bo"));
+    assert!(item.labels.contains(&"acked".to_string()));
+    let comments = b.comments(&id).await.unwrap();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[1].body, "Acknowledged by ana.");
+
+    // An edit keeps the hidden key; a stale edit is refused.
+    let edit = NewItem { title: "renamed".into(), body: "new text".into(), ..NewItem::default() };
+    let err = b
+        .apply(BacklogMutation::Edit { id: id.clone(), item: edit.clone(), base: Some(1) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Invalid(ref m) if m.contains("conflict")), "{err:?}");
+    b.apply(BacklogMutation::Edit { id: id.clone(), item: edit, base: None }).await.unwrap();
+    let item = b.find_key("check:api healthz").await.unwrap().unwrap();
+    assert_eq!(item.title, "renamed");
+    assert_eq!(item.kind, ItemKind::Incident, "still an incident");
+
+    // Merge moves the key; dismiss mutes it in the workspace store.
+    b.apply(BacklogMutation::Merge { id: id.clone(), into: "acme/api#1".into() }).await.unwrap();
+    assert_eq!(b.find_key("check:api healthz").await.unwrap().unwrap().id, "acme/api#1");
+    b.apply(BacklogMutation::Dismiss { id: "acme/api#1".into(), hours: 2 }).await.unwrap();
+    let s = flightdeck::store::Store::open(&store).unwrap();
+    assert_eq!(s.mutes(flightdeck::domain::now()).unwrap().len(), 1);
+    assert!(b.apply(BacklogMutation::Comment { id: "nope".into(), body: "x".into() }).await.is_err());
+}
+
+#[tokio::test]
+async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "one", &[], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    let until = now_ms() / 1000 + 2;
+    gh.state.lock().unwrap().limited_until = Some(until);
+    let err = b.list(false).await.unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited(ref m) if m.contains("rate limit exceeded")), "{err:?}");
+    assert_eq!(gh.seen().len(), 1);
+    assert_eq!(c.budget().wait_until, Some(until));
+    let start = Instant::now();
+    while now_ms() / 1000 < until {
+        let err = b.list(false).await.unwrap_err();
+        assert!(matches!(err, ProviderError::RateLimited(_)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    assert_eq!(gh.seen().len(), 1, "no request before the reset");
+    assert!(b.list(false).await.unwrap().is_some(), "after the reset it polls again");
+    assert!(gh.seen()[1].at_ms >= until * 1000);
+
+    // retry-after on a secondary limit
+    gh.state.lock().unwrap().inject.push_back(
+        ResponseTemplate::new(403)
+            .insert_header("retry-after", "30")
+            .set_body_json(serde_json::json!({"message": "You have exceeded a secondary rate limit."})),
+    );
+    assert!(matches!(b.list(true).await, Err(ProviderError::RateLimited(_))));
+    let n = gh.seen().len();
+    assert!(matches!(b.list(true).await, Err(ProviderError::RateLimited(_))));
+    assert_eq!(gh.seen().len(), n);
+}
+
+#[tokio::test]
+async fn a_401_stops_that_host_and_server_errors_back_off() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "one", &[], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    gh.state.lock().unwrap().inject.push_back(
+        ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
+    );
+    let err = b.list(false).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth(ref m) if m.contains("Bad credentials")), "{err:?}");
+    assert!(err.to_string().starts_with("auth expired"));
+    for _ in 0..5 {
+        assert!(matches!(b.list(true).await, Err(ProviderError::Auth(_))));
+    }
+    assert_eq!(gh.seen().len(), 1, "no retry after a 401");
+    assert!(!err.to_string().contains(CANARY));
+
+    // A fresh client (another host would be another client): 5xx backs off.
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    gh.state.lock().unwrap().inject.push_back(
+        ResponseTemplate::new(504).set_body_string(
+            "<!DOCTYPE html>\n<html><head><title>504 Gateway Time-out</title></head><body><h1>504</h1>\n\n</body></html>",
+        ),
+    );
+    let err = b.list(false).await.unwrap_err().to_string();
+    assert_eq!(err, "bad response: 504 Gateway Timeout: HTML page: 504 Gateway Time-out");
+    let n = gh.seen().len();
+    let err = b.list(false).await.unwrap_err();
+    assert!(matches!(err, ProviderError::RateLimited(ref m) if m.contains("backing off")), "{err:?}");
+    assert_eq!(gh.seen().len(), n, "backing off sends nothing");
+}
+
+#[tokio::test]
+async fn truncated_huge_and_trickling_answers_fail_in_one_line() {
+    let gh = FakeGithub::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s.db");
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &store);
+    gh.state
+        .lock()
+        .unwrap()
+        .inject
+        .push_back(ResponseTemplate::new(200).set_body_string(r#"[{"number": 1, "tit"#));
+    let err = b.list(false).await.unwrap_err().to_string();
+    assert!(err.contains("unreadable answer"), "{err}");
+    assert!(!err.contains('\n'));
+
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &store);
+    gh.state
+        .lock()
+        .unwrap()
+        .inject
+        .push_back(ResponseTemplate::new(200).set_body_bytes(vec![b'['; 9 << 20]));
+    let err = b.list(false).await.unwrap_err().to_string();
+    assert_eq!(err, "bad response: answer larger than 8 MiB");
+
+    // A body that trickles one byte a second is abandoned at the call's timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n")
+                    .await;
+                for _ in 0..1000 {
+                    if sock.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    let c = client(&format!("http://{addr}"), Duration::from_secs(2));
+    let b = backlog(&c, &["acme/api"], &store);
+    let start = Instant::now();
+    let err = b.list(false).await.unwrap_err();
+    assert_eq!(err, ProviderError::Timeout(Duration::from_secs(2)));
+    assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn actions_runs_with_jobs_and_steps_fetched_again_only_when_a_run_changed() {
+    let gh = FakeGithub::start().await;
+    gh.add_run("acme/api", "CI", "completed", Some("success"));
+    gh.add_run("acme/api", "CI", "completed", Some("failure"));
+    gh.add_run("acme/web", "Deploy", "in_progress", None);
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into(), "acme/web".into()], vec![]);
+    let runs = r.runs(false).await.unwrap().unwrap();
+    assert_eq!(runs.len(), 3);
+    let failed = runs.iter().find(|r| r.status == flightdeck::domain::RunStatus::Failure).unwrap();
+    assert_eq!(failed.pipeline, "api · CI");
+    assert_eq!(failed.actor, "octocat");
+    assert_eq!(failed.commit.as_deref(), Some("0123456"));
+    assert_eq!(failed.branch.as_deref(), Some("main"));
+    let names: Vec<&str> = failed.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["build", "  Set up job", "  cargo test"]);
+    assert_eq!(failed.steps[0].duration_ms, Some(90_000));
+    let jobs = |s: &[fake::Seen]| s.iter().filter(|s| s.path.contains("/jobs")).count();
+    assert_eq!(jobs(&gh.seen()), 3);
+    assert_eq!(r.runs(false).await.unwrap(), None);
+    assert_eq!(r.runs(true).await.unwrap().unwrap().len(), 3);
+    assert_eq!(jobs(&gh.seen()), 3, "unchanged runs: no jobs fetched again");
+    gh.add_run("acme/api", "CI", "queued", None);
+    assert_eq!(r.runs(false).await.unwrap().unwrap().len(), 4);
+    assert_eq!(jobs(&gh.seen()), 4, "only the new run's jobs");
+}
+
+/// L2: an hour of default polling (every 10 s) of three repos' issues and runs, with a change
+/// every few minutes and a rate-limit window in the middle.
+#[tokio::test]
+async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited() {
+    let gh = FakeGithub::start().await;
+    let repos = ["acme/api", "acme/web", "acme/ops"];
+    for r in repos {
+        for i in 0..40 {
+            gh.add_issue(r, &format!("{r} {i}"), &[], false);
+        }
+        gh.add_run(r, "CI", "completed", Some("success"));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &repos, &tmp.path().join("s.db"));
+    let runs = GithubRuns::new("gh", Arc::clone(&c), repos.iter().map(|r| r.to_string()).collect(), vec![]);
+    let mut window = None;
+    for poll in 0..360 {
+        if poll % 30 == 29 {
+            gh.add_issue(repos[poll % 3], "new", &[], false);
+        }
+        if poll == 180 {
+            let until = now_ms() / 1000 + 2;
+            gh.state.lock().unwrap().limited_until = Some(until);
+            window = Some((gh.seen().len(), until * 1000));
+            // Polls go on at a faster pace while limited: none may reach the server.
+            while now_ms() < until * 1000 + 50 {
+                let _ = b.list(false).await;
+                let _ = runs.runs(false).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let _ = b.list(false).await;
+        let _ = runs.runs(false).await;
+    }
+    let seen = gh.seen();
+    let (from, to) = window.unwrap();
+    let during: Vec<_> = seen[from..].iter().filter(|s| s.at_ms < to).collect();
+    assert_eq!(during.len(), 1, "only the request that met the limit: {during:?}");
+    let lists: Vec<_> = seen
+        .iter()
+        .filter(|s| s.method == "GET" && (s.path.contains("/issues?") || s.path.contains("/runs?")))
+        .skip(6)
+        .collect();
+    let not_modified = lists.iter().filter(|s| s.status == 304).count();
+    let share = not_modified as f64 / lists.len() as f64;
+    eprintln!(
+        "L2: {} list polls after the first round, {} answered 304 ({:.1} %), {} requests in all",
+        lists.len(),
+        not_modified,
+        share * 100.0,
+        seen.len()
+    );
+    assert!(share >= 0.8, "only {:.1} % 304s", share * 100.0);
+}
