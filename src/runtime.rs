@@ -17,17 +17,25 @@ use crate::workspace::Workspace;
 
 /// Seconds between backlog refreshes from the local store.
 const LOCAL_REFRESH_SECS: i64 = 2;
+/// Seconds between backlog refreshes from GitHub (each an ETag-conditional request).
+const GITHUB_BACKLOG_SECS: i64 = 15;
+/// Seconds between refreshes of GitHub Actions runs.
+const GITHUB_RUNS_SECS: i64 = 10;
 
 /// The first state of a workspace at a terminal size.
 pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
+    let remote = |id: &str| ws.registry.github.iter().any(|g| g.0 == id);
     let backlog = match (&ws.registry.backlog, &ws.registry.backlog_missing) {
         (Some((src, _)), _) => Ok((
             src.id().to_string(),
-            ws.loaded
-                .config
-                .backlog
-                .refresh_secs
-                .map_or(LOCAL_REFRESH_SECS, |s| s.max(1) as i64),
+            ws.loaded.config.backlog.refresh_secs.map_or(
+                if remote(src.id()) {
+                    GITHUB_BACKLOG_SECS
+                } else {
+                    LOCAL_REFRESH_SECS
+                },
+                |s| s.max(1) as i64,
+            ),
         )),
         (None, Some(why)) => Err(why.clone()),
         (None, None) => Err("configure [backlog] provider".into()),
@@ -49,6 +57,15 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
             .mute_hours
             .unwrap_or(24)
             .clamp(1, 720),
+        builds_interval: match &ws.registry.builds {
+            Some((src, _)) if remote(src.id()) => ws
+                .loaded
+                .config
+                .builds
+                .refresh_secs
+                .map_or(GITHUB_RUNS_SECS, |s| s.max(1) as i64),
+            _ => 2,
+        },
         builds: ws.registry.builds.as_ref().map(|(src, _)| {
             (
                 src.id().to_string(),

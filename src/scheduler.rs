@@ -51,6 +51,8 @@ pub struct Scheduler {
     deploys: Option<Arc<deploys::Deploys>>,
     /// Alertmanager providers: id, URL, timeout.
     alertmanagers: Vec<(String, String, std::time::Duration)>,
+    /// GitHub clients by provider id: their budgets go to the status bar after each call.
+    github: Vec<(String, Arc<crate::providers::github::GhClient>)>,
     /// Remediations by check name, and where they run.
     remedies: Arc<(
         Vec<(String, crate::config::check::RemediationConfig)>,
@@ -70,6 +72,12 @@ impl Scheduler {
             store_path: ws.registry.store_path.clone(),
             actor: ws.actor.clone(),
             running: Arc::default(),
+            github: ws
+                .registry
+                .github
+                .iter()
+                .map(|(id, c, _)| (id.clone(), Arc::clone(c)))
+                .collect(),
             deploys: (!ws.targets.is_empty())
                 .then(|| ws.launcher().ok())
                 .flatten()
@@ -93,6 +101,17 @@ impl Scheduler {
                 .collect(),
                 crate::watch::place(ws),
             )),
+        }
+    }
+
+    /// Sends the GitHub budgets to the app; called after each provider call.
+    fn budgets(&self) -> impl Fn() + Send + 'static {
+        let (tx, gh) = (self.tx.clone(), self.github.clone());
+        move || {
+            if !gh.is_empty() {
+                let b = gh.iter().map(|(id, c)| (id.clone(), c.budget())).collect();
+                let _ = tx.send(Event::Budgets(b));
+            }
         }
     }
 
@@ -159,18 +178,22 @@ impl Scheduler {
                 let Some((source, timeout)) = self.backlog.clone() else {
                     return;
                 };
+                let report = self.budgets();
                 tokio::spawn(async move {
                     let result = with_timeout(timeout, source.list(force)).await;
                     let _ = tx.send(Event::BacklogListed { request, result });
+                    report();
                 });
             }
             Command::LoadComments { request, item } => {
                 let Some((source, timeout)) = self.backlog.clone() else {
                     return;
                 };
+                let report = self.budgets();
                 tokio::spawn(async move {
                     let result = with_timeout(timeout, source.comments(&item)).await;
                     let _ = tx.send(Event::CommentsLoaded { request, result });
+                    report();
                 });
             }
             Command::MutateBacklog { request, change } => {
@@ -178,18 +201,22 @@ impl Scheduler {
                     return;
                 };
                 let gate = self.gate.clone();
+                let report = self.budgets();
                 tokio::spawn(async move {
                     let result = gate.backlog(source.as_ref(), change, timeout).await;
                     let _ = tx.send(Event::Mutated { request, result });
+                    report();
                 });
             }
             Command::ListRuns { request, force } => {
                 let Some((source, timeout)) = self.builds.clone() else {
                     return;
                 };
+                let report = self.budgets();
                 tokio::spawn(async move {
                     let result = with_timeout(timeout, source.runs(force)).await;
                     let _ = tx.send(Event::RunsListed { request, result });
+                    report();
                 });
             }
             Command::LoadLog {

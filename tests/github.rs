@@ -371,3 +371,74 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     );
     assert!(share >= 0.8, "only {:.1} % 304s", share * 100.0);
 }
+
+/// `check` names the token's source (redacted), its scopes and the rate limit; `status --json`
+/// shows GitHub issues and runs; at trace level no file, output or argument carries the token (S1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_status_through_the_binary_never_disclose_the_token() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "login broken", &["bug"], false);
+    gh.add_run("acme/api", "CI", "completed", Some("failure"));
+    let sb = common::Sandbox::new();
+    common::fleet::write_config(
+        &sb,
+        &format!(
+            r#"
+[backlog]
+provider = "gh"
+[builds]
+provider = "gh"
+[[providers]]
+id = "gh"
+kind = "github"
+repos = ["acme/api"]
+api_url = "{}"
+"#,
+            gh.url()
+        ),
+    );
+    let sb = Arc::new(sb);
+    let run = |args: &'static [&'static str]| {
+        let sb = Arc::clone(&sb);
+        tokio::task::spawn_blocking(move || {
+            sb.run_env(args, &[("GH_TOKEN", CANARY), ("GITHUB_TOKEN", "ghp_OTHER")])
+        })
+    };
+    let (code, out, err) = run(&["--log-level", "trace", "check"]).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let line = out.lines().find(|l| l.starts_with("provider gh")).unwrap();
+    let redacted = format!("token from $GH_TOKEN ghp_… ({} chars)", CANARY.len());
+    assert!(line.contains(&redacted), "{line}");
+    assert!(line.contains("scopes: repo, workflow"), "{line}");
+    assert!(line.contains("rate limit "), "{line}");
+    assert!(line.contains("acme/api ✓") && line.contains("issues: 1") && line.contains("runs: 1"), "{line}");
+    let (code, out, err) = run(&["--log-level", "trace", "status", "--json"]).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["backlog"][0]["id"], "acme/api#1");
+    assert_eq!(v["backlog"][0]["provider"], "gh");
+    assert_eq!(v["builds"][0]["status"], "failure");
+    assert_eq!(v["builds"][0]["pipeline"], "api · CI");
+    for (code, out, err) in [(code, out, err)] {
+        assert_eq!(code, 0);
+        assert!(!out.contains(CANARY) && !err.contains(CANARY));
+    }
+    // No file under the sandbox (config, store, logs) holds the token.
+    let mut stack = vec![sb.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                assert!(
+                    !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+                    "token found in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(gh.seen().iter().all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str)));
+}

@@ -134,6 +134,8 @@ pub enum Event {
     },
     /// A signal asked the process to stop.
     Terminate(&'static str),
+    /// The API budget of each GitHub provider after a call.
+    Budgets(Vec<(String, crate::providers::github::Budget)>),
     /// The terminal went away (EOF or EIO on input).
     InputClosed,
 }
@@ -305,6 +307,8 @@ pub struct Init {
     pub backlog: Result<(String, i64), String>,
     /// Build provider id and the pipelines a person may start, when there are pipelines.
     pub builds: Option<(String, Vec<String>)>,
+    /// Seconds between refreshes of the builds pane.
+    pub builds_interval: i64,
     /// Whether any pipeline watches a branch.
     pub watches: bool,
     /// Deploy targets (empty: the deploys pane says it is not configured).
@@ -337,6 +341,7 @@ impl Init {
             }],
             backlog: Ok(("local".into(), 2)),
             builds: None,
+            builds_interval: 2,
             watches: false,
             targets: Vec::new(),
             health: false,
@@ -361,6 +366,8 @@ pub struct State {
     pub keymap: Keymap,
     /// Providers for the status bar.
     pub providers: Vec<ProviderInfo>,
+    /// The API budget of each GitHub provider, as last reported.
+    pub budgets: Vec<(String, crate::providers::github::Budget)>,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     /// The focused pane.
@@ -412,7 +419,7 @@ impl State {
         }
         let mut builds = builds::BuildsPane::default();
         if let Some((provider, pipelines)) = init.builds {
-            builds.feed = Some(feed::Feed::new(&provider, 2));
+            builds.feed = Some(feed::Feed::new(&provider, init.builds_interval.max(1)));
             builds.pipelines = pipelines;
         }
         let deploys = deploys::DeploysPane {
@@ -435,6 +442,7 @@ impl State {
             read_only: init.read_only,
             keymap: init.keymap,
             providers: init.providers,
+            budgets: Vec::new(),
             size: init.size,
             focus: PaneId::Backlog,
             zoom: false,

@@ -94,6 +94,12 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
                 state.dirty = true;
             }
         }
+        Event::Budgets(b) => {
+            if b != state.budgets {
+                state.budgets = b;
+                state.dirty = true;
+            }
+        }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
     cmds

@@ -12,6 +12,54 @@ use crate::providers::with_timeout;
 use crate::store::Store;
 use crate::workspace::Workspace;
 
+/// Reaches a GitHub provider: its token's source (redacted), scopes, rate limit and repos.
+async fn github_check(ws: &Workspace, id: &str) -> Result<String, String> {
+    let (_, client, token) = ws
+        .registry
+        .github
+        .iter()
+        .find(|g| g.0 == id)
+        .ok_or("no client")?;
+    let who = match token {
+        Some(t) => format!("token from {} {}", t.source, t.redacted()),
+        None => "no token: anonymous, 60 requests an hour".into(),
+    };
+    client
+        .send(http::Method::GET, "/rate_limit", None)
+        .await
+        .map_err(|e| format!("{who}: {e}"))?;
+    let b = client.budget();
+    let mut repos = Vec::new();
+    let conf = ws.loaded.config.providers.iter().find(|p| p.id == id);
+    for r in conf.map(|p| p.repos.as_slice()).unwrap_or_default() {
+        match client.get(&format!("/repos/{r}")).await {
+            Ok(_) => repos.push(format!("{r} ✓")),
+            Err(e) => return Err(format!("{who}; repo {r}: {e}")),
+        }
+    }
+    if let Some((src, t)) = ws.registry.backlog.as_ref().filter(|(s, _)| s.id() == id) {
+        let items = with_timeout(*t, src.list(true))
+            .await
+            .map_err(|e| format!("{who}; issues: {e}"))?;
+        repos.push(format!("issues: {}", items.map_or(0, |i| i.len())));
+    }
+    if let Some((src, t)) = ws.registry.builds.as_ref().filter(|(s, _)| s.id() == id) {
+        let runs = with_timeout(*t, src.runs(true))
+            .await
+            .map_err(|e| format!("{who}; runs: {e}"))?;
+        repos.push(format!("runs: {}", runs.map_or(0, |r| r.len())));
+    }
+    Ok(format!(
+        "{who}; scopes: {}; rate limit {}/{} until {}; {}",
+        b.scopes.as_deref().filter(|s| !s.is_empty()).unwrap_or("none reported"),
+        b.remaining.map_or("?".into(), |r| r.to_string()),
+        b.limit.map_or("?".into(), |r| r.to_string()),
+        b.reset
+            .map_or("?".into(), crate::providers::github::client::clock),
+        repos.join(", ")
+    ))
+}
+
 /// Refreshes every provider once and returns the state of all four panes as JSON.
 pub async fn status_json(ws: &Workspace) -> Value {
     let mut providers: Vec<Value> = ws
@@ -329,6 +377,13 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 format!("FAILED: {why}")
             }
             None => match &ws.registry.backlog {
+                _ if p.kind == "github" => match github_check(ws, &p.id).await {
+                    Ok(what) => format!("ok ({what})"),
+                    Err(e) => {
+                        ok = false;
+                        format!("FAILED: {e}")
+                    }
+                },
                 Some((src, t)) if src.id() == p.id => {
                     match with_timeout(*t, src.list(true)).await {
                         Ok(items) => format!("ok ({} items)", items.map_or(0, |i| i.len())),

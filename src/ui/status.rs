@@ -162,6 +162,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
         };
         right.push(Span::styled(format!(" {}", clean(&p.id)), bar));
         right.push(Span::styled(format!(" {glyph} "), theme.style(slot)));
+        if let Some((_, b)) = state.budgets.iter().find(|(id, _)| *id == p.id)
+            && let Some((text, slot)) = budget(b, now)
+        {
+            right.push(Span::styled(text, theme.style(slot)));
+        }
     }
     let width = area.width as usize;
     let providers_w: usize = right.iter().map(|s| s.content.width()).sum();
@@ -179,6 +184,30 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
     ));
     spans.extend(right);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
+}
+
+/// A GitHub provider's API budget: what is left of it, or until when nothing is sent.
+fn budget(b: &crate::providers::github::Budget, now: Timestamp) -> Option<(String, Slot)> {
+    if b.auth_failed.is_some() {
+        return Some(("auth expired ".into(), Slot::BadgeError));
+    }
+    if let Some(until) = b.wait_until.filter(|&u| u > now) {
+        let at = chrono::DateTime::from_timestamp(until, 0)
+            .map(|d| {
+                d.with_timezone(&chrono::Local)
+                    .format("%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        return Some((format!("paused → {at} "), Slot::BadgeStale));
+    }
+    let (left, limit) = (b.remaining?, b.limit?);
+    let slot = if left * 10 < limit {
+        Slot::BadgeStale
+    } else {
+        Slot::StatusbarHint
+    };
+    Some((format!("{left}/{limit} "), slot))
 }
 
 /// The spans that fit in `width` columns, the last one cut with `…`.

@@ -360,6 +360,10 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             let repo = repo_of(&segs);
             cond(s, &format!("{repo}/runs"), json!({"total_count": jobs.len(), "jobs": jobs}))
         }
+        ("GET", ["repos", _, _]) => {
+            let repo = repo_of(&segs);
+            (limits(ResponseTemplate::new(200), s).set_body_json(json!({"id": 1, "full_name": repo, "private": true, "default_branch": "main"})), 200)
+        }
         ("GET", ["rate_limit"]) => (
             limits(ResponseTemplate::new(200), s).set_body_json(json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600, "used": 5000 - s.remaining}}, "rate": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600}})),
             200,

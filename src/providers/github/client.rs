@@ -75,7 +75,9 @@ struct Conn {
 
 /// A client for one API host.
 pub struct GhClient {
-    octo: Octocrab,
+    octo: std::sync::OnceLock<Octocrab>,
+    root: String,
+    token: Option<Token>,
     host: String,
     base_path: String,
     timeout: Duration,
@@ -105,7 +107,8 @@ fn split_url(api_url: &str) -> Result<(http::Uri, String, String), ProviderError
 }
 
 impl GhClient {
-    /// A client for `api_url` with `token` (none: anonymous) and a per-call `timeout`.
+    /// A client for `api_url` with `token` (none: anonymous) and a per-call `timeout`; the
+    /// connection is made on first use, inside the runtime that uses it.
     pub fn new(
         api_url: &str,
         token: Option<&Token>,
@@ -117,25 +120,35 @@ impl GhClient {
             uri.scheme_str().unwrap_or("https"),
             uri.authority().map(|a| a.as_str()).unwrap_or_default()
         );
-        let mut b = Octocrab::builder()
-            .base_uri(root.as_str())
-            .map_err(|e| ProviderError::Invalid(format!("api_url {api_url:?}: {e}")))?
-            .set_connect_timeout(Some(timeout))
-            .set_read_timeout(Some(timeout));
-        if let Some(t) = token {
-            b = b.personal_token(t.secret().to_string());
-        }
-        let octo = b
-            .build()
-            .map_err(|e| ProviderError::Other(format!("GitHub client: {e}")))?;
         Ok(GhClient {
-            octo,
+            octo: std::sync::OnceLock::new(),
+            root,
+            token: token.cloned(),
             host,
             base_path,
             timeout,
             conn: tokio::sync::Mutex::new(Conn::default()),
             budget: Mutex::new(Budget::default()),
         })
+    }
+
+    /// The octocrab client, built on first use (it needs a running tokio runtime).
+    fn octo(&self) -> Result<&Octocrab, ProviderError> {
+        if let Some(o) = self.octo.get() {
+            return Ok(o);
+        }
+        let mut b = Octocrab::builder()
+            .base_uri(self.root.as_str())
+            .map_err(|e| ProviderError::Invalid(format!("api_url {:?}: {e}", self.root)))?
+            .set_connect_timeout(Some(self.timeout))
+            .set_read_timeout(Some(self.timeout));
+        if let Some(t) = &self.token {
+            b = b.personal_token(t.secret().to_string());
+        }
+        let o = b
+            .build()
+            .map_err(|e| ProviderError::Other(format!("GitHub client: {}", one_line(&e.to_string()))))?;
+        Ok(self.octo.get_or_init(|| o))
     }
 
     /// The host this client talks to (`api.github.com`, `127.0.0.1:8080`).
@@ -195,7 +208,7 @@ impl GhClient {
             let _one = self.conn.lock().await;
             self.ready()?;
             let req = self
-                .octo
+                .octo()?
                 .build_request(
                     http::Request::builder().method(Method::GET).uri(url),
                     None::<&()>,
@@ -203,7 +216,7 @@ impl GhClient {
                 .map_err(|e| ProviderError::Invalid(e.to_string()))?;
             self.with_budget(|b| b.sent += 1);
             let res = self
-                .octo
+                .octo()?
                 .execute(req)
                 .await
                 .map_err(|e| ProviderError::Unreachable(one_line(&e.to_string())))?;
@@ -272,11 +285,11 @@ impl GhClient {
                 builder = builder.header(http::header::IF_NONE_MATCH, c.etag.as_str());
             }
             let req = self
-                .octo
+                .octo()?
                 .build_request(builder, body)
                 .map_err(|e| ProviderError::Invalid(e.to_string()))?;
             self.with_budget(|b| b.sent += 1);
-            let res = match self.octo.execute(req).await {
+            let res = match self.octo()?.execute(req).await {
                 Ok(r) => r,
                 Err(e) => {
                     self.back_off(&mut conn, "unreachable");
