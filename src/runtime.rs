@@ -57,6 +57,11 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
             .mute_hours
             .unwrap_or(24)
             .clamp(1, 720),
+        builds_remote: ws
+            .registry
+            .builds
+            .as_ref()
+            .is_some_and(|(src, _)| remote(src.id())),
         builds_interval: match &ws.registry.builds {
             Some((src, _)) if remote(src.id()) => ws
                 .loaded

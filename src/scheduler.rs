@@ -278,6 +278,37 @@ impl Scheduler {
                     }
                 });
             }
+            Command::ActOnRun { run, action } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                let gate = self.gate.clone();
+                let report = self.budgets();
+                tokio::spawn(async move {
+                    let target = format!("run:{run}");
+                    let work = with_timeout(timeout, source.act(&run, action));
+                    let result = gate.run(action.audit_name(), &target, "", work).await;
+                    let what = format!("{} {run}", action.audit_name());
+                    let _ = tx.send(Event::RunActed { what, result });
+                    report();
+                });
+            }
+            Command::FetchLog { request, run } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                let report = self.budgets();
+                tokio::spawn(async move {
+                    // Logs can be large: a few call timeouts' worth.
+                    let result = with_timeout(timeout * 6, source.fetch_log(&run)).await;
+                    let _ = tx.send(Event::LogFetched {
+                        request,
+                        run,
+                        result,
+                    });
+                    report();
+                });
+            }
             Command::CancelRun { request, run } => {
                 let gate = self.gate.clone();
                 let path = self.store_path.clone();

@@ -295,7 +295,7 @@ async fn actions_runs_with_jobs_and_steps_fetched_again_only_when_a_run_changed(
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_run("acme/web", "Deploy", "in_progress", None);
     let c = client(&gh.url(), Duration::from_secs(5));
-    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into(), "acme/web".into()], vec![]);
+    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into(), "acme/web".into()], vec![], std::env::temp_dir());
     let runs = r.runs(false).await.unwrap().unwrap();
     assert_eq!(runs.len(), 3);
     let failed = runs.iter().find(|r| r.status == flightdeck::domain::RunStatus::Failure).unwrap();
@@ -331,7 +331,7 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     let tmp = tempfile::tempdir().unwrap();
     let c = client(&gh.url(), Duration::from_secs(5));
     let b = backlog(&c, &repos, &tmp.path().join("s.db"));
-    let runs = GithubRuns::new("gh", Arc::clone(&c), repos.iter().map(|r| r.to_string()).collect(), vec![]);
+    let runs = GithubRuns::new("gh", Arc::clone(&c), repos.iter().map(|r| r.to_string()).collect(), vec![], std::env::temp_dir());
     let mut window = None;
     for poll in 0..360 {
         if poll % 30 == 29 {
@@ -441,4 +441,39 @@ api_url = "{}"
         }
     }
     assert!(gh.seen().iter().all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str)));
+}
+
+#[tokio::test]
+async fn logs_of_finished_jobs_download_through_the_redirect_without_the_token_and_runs_are_steered() {
+    let gh = FakeGithub::start().await;
+    let done = gh.add_run("acme/api", "CI", "completed", Some("failure"));
+    let going = gh.add_run("acme/api", "CI", "in_progress", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into()], vec![], tmp.path().join("logs"));
+    r.runs(false).await.unwrap().unwrap();
+    let path = r.fetch_log(&format!("acme/api/{done}")).await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("=== job build (failure) ===\n"), "{text}");
+    assert!(text.contains(&format!("test ok for job {}", done * 10)));
+    let blob = gh.seen().into_iter().find(|s| s.path.starts_with("/_blob/")).unwrap();
+    assert_eq!(blob.auth, None, "the signed log URL gets no token");
+    let runs = r.runs(true).await.unwrap().unwrap();
+    assert_eq!(runs.iter().find(|x| x.id.ends_with(&done.to_string())).unwrap().log_path.as_deref(), Some(path.as_str()));
+    let text = std::fs::read_to_string(r.fetch_log(&format!("acme/api/{going}")).await.unwrap()).unwrap();
+    assert!(text.contains("still going"), "{text}");
+
+    use flightdeck::providers::RunAction;
+    assert_eq!(
+        r.act(&format!("acme/api/{done}"), RunAction::RerunFailed).await.unwrap(),
+        format!("acme/api run {done}: rerun of the failed jobs requested")
+    );
+    r.act(&format!("acme/api/{going}"), RunAction::Cancel).await.unwrap();
+    let err = r.act(&format!("acme/api/{going}"), RunAction::Cancel).await.unwrap_err();
+    assert!(err.to_string().contains("Cannot cancel a workflow run that is completed"), "{err}");
+    let runs = r.runs(false).await.unwrap().expect("the runs changed");
+    let status = |id: u64| runs.iter().find(|x| x.id.ends_with(&id.to_string())).unwrap().status;
+    assert_eq!(status(done), flightdeck::domain::RunStatus::Queued);
+    assert_eq!(status(going), flightdeck::domain::RunStatus::Cancelled);
+    assert!(r.fetch_log("../../etc/passwd").await.is_err());
 }

@@ -93,6 +93,7 @@ actions! {
     RunPipeline, "run_pipeline", Builds, true, ["p"], "Run a pipeline (choose which)";
     Rerun, "rerun", Builds, true, ["R"], "Run the selected run's pipeline again";
     CancelRun, "cancel_run", Builds, true, ["C"], "Cancel the selected running run (asks first)";
+    RerunFailed, "rerun_failed", Builds, true, ["F"], "Rerun only the failed jobs of the selected GitHub run";
     SearchNext, "search_next", Builds, false, ["n"], "Next match of the log search (/ searches)";
     SearchPrev, "search_prev", Builds, false, ["N"], "Previous match of the log search";
     FirstError, "first_error", Builds, false, ["e"], "Jump to the first error in the log";

@@ -81,6 +81,8 @@ pub struct BuildsPane {
     pub feed: Option<Feed>,
     /// Pipelines a person may start.
     pub pipelines: Vec<String>,
+    /// Runs come from a remote CI: logs are downloaded, reruns and cancels go to its API.
+    pub remote: bool,
 }
 
 impl BuildsPane {

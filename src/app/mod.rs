@@ -134,6 +134,22 @@ pub enum Event {
     },
     /// A signal asked the process to stop.
     Terminate(&'static str),
+    /// A remote run was rerun or cancelled (or the gate refused).
+    RunActed {
+        /// What was asked.
+        what: String,
+        /// The provider's answer.
+        result: Result<String, crate::engine::gate::GateError>,
+    },
+    /// A remote run's logs were downloaded.
+    LogFetched {
+        /// Request id.
+        request: u64,
+        /// Run id.
+        run: String,
+        /// The log file.
+        result: Result<String, ProviderError>,
+    },
     /// The API budget of each GitHub provider after a call.
     Budgets(Vec<(String, crate::providers::github::Budget)>),
     /// The terminal went away (EOF or EIO on input).
@@ -199,6 +215,20 @@ pub enum Command {
     },
     /// Look at the watched branches of the pipelines that have one.
     CheckTriggers,
+    /// Rerun or cancel a run of a remote CI, through the mutation gate.
+    ActOnRun {
+        /// Run id.
+        run: String,
+        /// What to do.
+        action: crate::providers::RunAction,
+    },
+    /// Download a remote run's logs to a file.
+    FetchLog {
+        /// Request id.
+        request: u64,
+        /// Run id.
+        run: String,
+    },
     /// Ask a running run to cancel, through the mutation gate.
     CancelRun {
         /// Request id.
@@ -309,6 +339,8 @@ pub struct Init {
     pub builds: Option<(String, Vec<String>)>,
     /// Seconds between refreshes of the builds pane.
     pub builds_interval: i64,
+    /// Whether runs come from a remote CI (GitHub Actions) rather than local pipelines.
+    pub builds_remote: bool,
     /// Whether any pipeline watches a branch.
     pub watches: bool,
     /// Deploy targets (empty: the deploys pane says it is not configured).
@@ -342,6 +374,7 @@ impl Init {
             backlog: Ok(("local".into(), 2)),
             builds: None,
             builds_interval: 2,
+            builds_remote: false,
             watches: false,
             targets: Vec::new(),
             health: false,
@@ -421,6 +454,7 @@ impl State {
         if let Some((provider, pipelines)) = init.builds {
             builds.feed = Some(feed::Feed::new(&provider, init.builds_interval.max(1)));
             builds.pipelines = pipelines;
+            builds.remote = init.builds_remote;
         }
         let deploys = deploys::DeploysPane {
             feed: (!init.targets.is_empty()).then(|| feed::Feed::new("local", 2)),

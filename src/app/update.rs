@@ -72,6 +72,8 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         | Event::LogFound { .. }
         | Event::PipelineDone { .. }
         | Event::CancelDone { .. }
+        | Event::LogFetched { .. }
+        | Event::RunActed { .. }
         | Event::TriggersChecked { .. }) => {
             builds::event(state, ev, now, &mut cmds);
         }
@@ -399,6 +401,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         }
         Action::RunPipeline
         | Action::Rerun
+        | Action::RerunFailed
         | Action::CancelRun
         | Action::SearchNext
         | Action::SearchPrev

@@ -179,6 +179,28 @@ pub trait BacklogSource: Send + Sync {
     fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>>;
 }
 
+/// What can be done to a run of a remote CI (local runs are steered through the store).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunAction {
+    /// Run every job again.
+    Rerun,
+    /// Run only the jobs that failed again.
+    RerunFailed,
+    /// Stop it.
+    Cancel,
+}
+
+impl RunAction {
+    /// The action name recorded in the audit log.
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            RunAction::Rerun => "rerun_run",
+            RunAction::RerunFailed => "rerun_failed_jobs",
+            RunAction::Cancel => "cancel_run",
+        }
+    }
+}
+
 /// A source of build runs (local pipelines, GitHub Actions, …).
 pub trait BuildSource: Send + Sync {
     /// The provider id from the config.
@@ -186,6 +208,16 @@ pub trait BuildSource: Send + Sync {
     /// The recent runs, newest first; `Ok(None)` when nothing changed since the last call.
     /// `force` asks for the full list even when nothing changed.
     fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
+    /// Reruns or cancels a run of a remote CI. Only the gate calls this.
+    fn act(&self, run: &str, action: RunAction) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let _ = (run, action);
+        Box::pin(async { Err(ProviderError::Invalid("not a remote CI run".into())) })
+    }
+    /// Downloads the logs of a remote run's finished jobs into a file; returns its path.
+    fn fetch_log(&self, run: &str) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let _ = run;
+        Box::pin(async { Err(ProviderError::Invalid("not a remote CI run".into())) })
+    }
 }
 
 /// Something that can be deployed to (a local fleet, an Ansible inventory, …).

@@ -104,6 +104,9 @@ impl Registry {
                                 Arc::clone(&client),
                                 p.repos.clone(),
                                 p.branches.clone(),
+                                store_path
+                                    .with_file_name("github-logs")
+                                    .join(p.id.replace(['/', '.'], "_")),
                             ));
                             builds = Some((src, p.timeout()));
                         }

@@ -364,6 +364,40 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             let repo = repo_of(&segs);
             (limits(ResponseTemplate::new(200), s).set_body_json(json!({"id": 1, "full_name": repo, "private": true, "default_branch": "main"})), 200)
         }
+        ("POST", ["repos", _, _, "actions", "runs", id, verb]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let repo = repo_of(&segs);
+            let Some(run) = s.runs.get_mut(&repo).and_then(|l| l.iter_mut().find(|r| r["id"] == id)) else {
+                return (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404);
+            };
+            let done = run["status"] == "completed";
+            match *verb {
+                "cancel" if done => return (ResponseTemplate::new(409).set_body_json(json!({"message": "Cannot cancel a workflow run that is completed."})), 409),
+                "cancel" => {
+                    run["status"] = json!("completed");
+                    run["conclusion"] = json!("cancelled");
+                }
+                "rerun" | "rerun-failed-jobs" if done => {
+                    run["status"] = json!("queued");
+                    run["conclusion"] = Value::Null;
+                }
+                _ => return (ResponseTemplate::new(403).set_body_json(json!({"message": "This workflow is already running"})), 403),
+            }
+            run["updated_at"] = json!(iso(now + 1));
+            s.bump(&format!("{repo}/runs"));
+            let code = if *verb == "cancel" { 202 } else { 201 };
+            (limits(ResponseTemplate::new(code), s).set_body_json(json!({})), code)
+        }
+        ("GET", ["repos", _, _, "actions", "jobs", id, "logs"]) => {
+            let url = format!("{}/_blob/job-logs/{id}?sig=abc", s.base);
+            (limits(ResponseTemplate::new(302), s).insert_header("location", url.as_str()), 302)
+        }
+        ("GET", ["_blob", "job-logs", id]) => {
+            let text = format!(
+                "2026-11-28T10:00:00.0000000Z ##[group]Run cargo test\n2026-11-28T10:00:01.0000000Z test ok for job {id}\n2026-11-28T10:00:02.0000000Z \u{1b}]0;pwned\u{7}error: test failed\n"
+            );
+            (ResponseTemplate::new(200).set_body_string(text), 200)
+        }
         ("GET", ["rate_limit"]) => (
             limits(ResponseTemplate::new(200), s).set_body_json(json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600, "used": 5000 - s.remaining}}, "rate": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600}})),
             200,

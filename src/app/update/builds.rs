@@ -9,6 +9,7 @@ use crate::app::overlay::{Confirmed, Overlay};
 use crate::app::{Command, Event, Level, State};
 use crate::domain::{PaneId, RunStatus, Timestamp};
 use crate::engine::pipeline::logfile::Anchor;
+use crate::providers::RunAction;
 use crate::ui::layout;
 
 /// Seconds between looks at watched branches.
@@ -149,7 +150,17 @@ pub(super) fn event(
             };
             match feed.answer(request, now, result) {
                 Answer::Data(runs) => {
+                    // A remote run that moved on while its log is open: download it again.
+                    let moved = state.builds.remote
+                        && state.builds.detail.as_ref().is_some_and(|d| {
+                            let old = state.builds.run(&d.run_id);
+                            let new = runs.iter().find(|r| r.id == d.run_id);
+                            matches!((old, new), (Some(o), Some(n)) if o.steps != n.steps || o.status != n.status)
+                        });
                     state.builds.set_runs(runs);
+                    if moved {
+                        fetch(state, cmds);
+                    }
                     let rows = layout::builds_rows(state);
                     state.builds.move_by(0, rows);
                     // A changed run may have new output: a following log view reads its end.
@@ -165,6 +176,38 @@ pub(super) fn event(
                 }
                 Answer::Redraw => state.dirty = true,
                 Answer::Nothing => {}
+            }
+        }
+        Event::LogFetched {
+            request,
+            run,
+            result,
+        } => {
+            let Some(d) = state.builds.detail.as_mut() else {
+                return true;
+            };
+            if d.request != Some(request) {
+                return true;
+            }
+            d.request = None;
+            match result {
+                Ok(path) => {
+                    if let Some(r) = state.builds.runs.iter_mut().find(|r| r.id == run) {
+                        r.log_path = Some(path);
+                    }
+                    load(state, Anchor::End, cmds);
+                }
+                Err(e) => d.window = Some(Err(e.to_string())),
+            }
+            state.dirty = true;
+        }
+        Event::RunActed { what: _, result } => {
+            match result {
+                Ok(msg) => flash(state, msg, Level::Info, now),
+                Err(e) => flash(state, e.to_string(), Level::Error, now),
+            }
+            if let Some(f) = state.builds.feed.as_mut() {
+                f.next_due = now + 2;
             }
         }
         Event::LogLoaded { request, result } => {
@@ -299,6 +342,25 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
                 })
             }
         },
+        Action::Rerun | Action::RerunFailed if state.builds.remote => match target {
+            Some(run) if run.status.is_final() => {
+                let action = if action == Action::Rerun {
+                    RunAction::Rerun
+                } else {
+                    RunAction::RerunFailed
+                };
+                flash(state, format!("asking GitHub: {}", action.audit_name().replace('_', " ")), Level::Info, now);
+                cmds.push(Command::ActOnRun { run: run.id, action });
+            }
+            Some(_) => flash(state, "that run is still going", Level::Error, now),
+            None => flash(state, "no run selected", Level::Error, now),
+        },
+        Action::RerunFailed => flash(
+            state,
+            "rerun of failed jobs is for GitHub runs; R reruns a local pipeline",
+            Level::Error,
+            now,
+        ),
         Action::Rerun => match target {
             Some(run) if run.status.is_final() => start(state, run.pipeline, "rerun", cmds, now),
             Some(_) => flash(state, "that run is still going", Level::Error, now),
@@ -307,10 +369,14 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
         Action::CancelRun => match target {
             Some(run) if !run.status.is_final() => {
                 state.overlay = Some(Overlay::Confirm {
-                    prompt: format!(
-                        "Cancel {} #{}? Its process group will be killed.",
-                        run.pipeline, run.number
-                    ),
+                    prompt: if state.builds.remote {
+                        format!("Cancel {} #{} on GitHub?", run.pipeline, run.number)
+                    } else {
+                        format!(
+                            "Cancel {} #{}? Its process group will be killed.",
+                            run.pipeline, run.number
+                        )
+                    },
                     then: Confirmed::CancelRun(run.id),
                 })
             }
@@ -371,6 +437,10 @@ pub(super) fn start(
 /// Carries out a confirmed action.
 pub(super) fn confirmed(state: &mut State, then: Confirmed, cmds: &mut Vec<Command>) {
     match then {
+        Confirmed::CancelRun(run) if state.builds.remote => cmds.push(Command::ActOnRun {
+            run,
+            action: RunAction::Cancel,
+        }),
         Confirmed::CancelRun(run) => {
             let request = state.request_id();
             cmds.push(Command::CancelRun { request, run });
@@ -395,7 +465,24 @@ pub(super) fn open(state: &mut State, cmds: &mut Vec<Command>) {
         return;
     };
     state.builds.detail = Some(RunDetail::new(&id));
-    load(state, Anchor::End, cmds);
+    if state.builds.remote {
+        fetch(state, cmds);
+    } else {
+        load(state, Anchor::End, cmds);
+    }
+}
+
+/// Downloads the open remote run's logs (then reads their end).
+fn fetch(state: &mut State, cmds: &mut Vec<Command>) {
+    let request = state.request_id();
+    let Some(d) = state.builds.detail.as_mut() else {
+        return;
+    };
+    d.request = Some(request);
+    cmds.push(Command::FetchLog {
+        request,
+        run: d.run_id.clone(),
+    });
 }
 
 /// Moves the selection, or scrolls the log in the detail view (positive is down).

@@ -76,6 +76,7 @@ struct Conn {
 /// A client for one API host.
 pub struct GhClient {
     octo: std::sync::OnceLock<Octocrab>,
+    anon: std::sync::OnceLock<Octocrab>,
     root: String,
     token: Option<Token>,
     host: String,
@@ -122,6 +123,7 @@ impl GhClient {
         );
         Ok(GhClient {
             octo: std::sync::OnceLock::new(),
+            anon: std::sync::OnceLock::new(),
             root,
             token: token.cloned(),
             host,
@@ -137,18 +139,31 @@ impl GhClient {
         if let Some(o) = self.octo.get() {
             return Ok(o);
         }
+        let o = self.build(self.token.as_ref())?;
+        Ok(self.octo.get_or_init(|| o))
+    }
+
+    /// A client without the token, for URLs outside the API (signed log downloads): octocrab
+    /// sends a personal token with every request, whatever its host.
+    fn anonymous(&self) -> Result<&Octocrab, ProviderError> {
+        if let Some(o) = self.anon.get() {
+            return Ok(o);
+        }
+        let o = self.build(None)?;
+        Ok(self.anon.get_or_init(|| o))
+    }
+
+    fn build(&self, token: Option<&Token>) -> Result<Octocrab, ProviderError> {
         let mut b = Octocrab::builder()
             .base_uri(self.root.as_str())
             .map_err(|e| ProviderError::Invalid(format!("api_url {:?}: {e}", self.root)))?
             .set_connect_timeout(Some(self.timeout))
             .set_read_timeout(Some(self.timeout));
-        if let Some(t) = &self.token {
+        if let Some(t) = token {
             b = b.personal_token(t.secret().to_string());
         }
-        let o = b
-            .build()
-            .map_err(|e| ProviderError::Other(format!("GitHub client: {}", one_line(&e.to_string()))))?;
-        Ok(self.octo.get_or_init(|| o))
+        b.build()
+            .map_err(|e| ProviderError::Other(format!("GitHub client: {}", one_line(&e.to_string()))))
     }
 
     /// The host this client talks to (`api.github.com`, `127.0.0.1:8080`).
@@ -208,7 +223,7 @@ impl GhClient {
             let _one = self.conn.lock().await;
             self.ready()?;
             let req = self
-                .octo()?
+                .anonymous()?
                 .build_request(
                     http::Request::builder().method(Method::GET).uri(url),
                     None::<&()>,
@@ -216,7 +231,7 @@ impl GhClient {
                 .map_err(|e| ProviderError::Invalid(e.to_string()))?;
             self.with_budget(|b| b.sent += 1);
             let res = self
-                .octo()?
+                .anonymous()?
                 .execute(req)
                 .await
                 .map_err(|e| ProviderError::Unreachable(one_line(&e.to_string())))?;

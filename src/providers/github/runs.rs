@@ -2,6 +2,7 @@
 //! with their jobs and steps; a run's jobs are fetched again only when the run changed.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
@@ -11,7 +12,7 @@ use super::client::GhClient;
 use super::issues::encode;
 use super::parse_time;
 use crate::domain::{Run, RunStatus, Step};
-use crate::providers::{BuildSource, ProviderError};
+use crate::providers::{BuildSource, ProviderError, RunAction};
 
 /// Runs listed per repo and branch.
 const RUNS_PER_LIST: usize = 30;
@@ -53,6 +54,7 @@ struct WfStep {
 
 #[derive(Deserialize)]
 struct Job {
+    id: u64,
     name: String,
     status: Option<String>,
     conclusion: Option<String>,
@@ -86,6 +88,25 @@ fn span(started: Option<&str>, completed: Option<&str>) -> (Option<i64>, Option<
     };
     (s, d)
 }
+
+/// A job as the log download needs it: id, name, status.
+#[derive(Clone, Debug)]
+struct JobRef {
+    id: u64,
+    name: String,
+    status: RunStatus,
+}
+
+/// What is remembered of a run's jobs, with the run's `updated_at` they were read at.
+#[derive(Clone)]
+struct Known {
+    updated: String,
+    steps: Vec<Step>,
+    jobs: Vec<JobRef>,
+}
+
+/// The most of one run's logs kept on disk.
+const LOG_CAP: usize = 64 << 20;
 
 /// A run's jobs as steps: each job, then its steps indented under it.
 fn steps_of(jobs: Vec<Job>) -> Vec<Step> {
@@ -122,17 +143,31 @@ pub struct GithubRuns {
     client: Arc<GhClient>,
     repos: Vec<String>,
     branches: Vec<String>,
-    /// Steps by run id, with the run's `updated_at` they were read at.
-    jobs: Mutex<HashMap<u64, (String, Vec<Step>)>>,
+    /// Steps and jobs by run id.
+    jobs: Mutex<HashMap<u64, Known>>,
+    /// Where downloaded logs go.
+    log_dir: PathBuf,
+    /// Logs downloaded, by run id.
+    logs: Mutex<HashMap<u64, String>>,
+}
+
+/// Splits a run id (`owner/name/123`) into the repo and the number.
+fn split_run(id: &str) -> Result<(String, u64), ProviderError> {
+    let bad = || ProviderError::Invalid(format!("not a GitHub run id: {id:?}"));
+    let (repo, n) = id.rsplit_once('/').ok_or_else(bad)?;
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    super::repo_and_number(&format!("{repo}#{n}"))
 }
 
 impl GithubRuns {
     /// Runs of `repos`, only on `branches` when any are given.
+    /// Runs of `repos`, only on `branches` when any are given; logs are downloaded to `log_dir`.
     pub fn new(
         id: &str,
         client: Arc<GhClient>,
         repos: Vec<String>,
         branches: Vec<String>,
+        log_dir: PathBuf,
     ) -> GithubRuns {
         GithubRuns {
             id: id.to_string(),
@@ -140,14 +175,115 @@ impl GithubRuns {
             repos,
             branches,
             jobs: Mutex::new(HashMap::new()),
+            log_dir,
+            logs: Mutex::new(HashMap::new()),
         }
     }
 
-    fn known_steps(&self, run: u64, updated: &str) -> Option<Vec<Step>> {
+    fn known(&self, run: u64, updated: &str) -> Option<Known> {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.get(&run)
-            .filter(|(at, _)| at == updated)
-            .map(|(_, s)| s.clone())
+        jobs.get(&run).filter(|k| k.updated == updated).cloned()
+    }
+
+    /// Reads a run's jobs and remembers them.
+    async fn read_jobs(&self, repo: &str, run: u64, updated: &str) -> Result<Known, ProviderError> {
+        let a = self
+            .client
+            .get(&format!("/repos/{repo}/actions/runs/{run}/jobs?per_page=100"))
+            .await?;
+        let list: JobList = serde_json::from_slice(&a.body)
+            .map_err(|e| ProviderError::BadResponse(format!("{repo}: unreadable jobs ({e})")))?;
+        let jobs = list
+            .jobs
+            .iter()
+            .map(|j| JobRef {
+                id: j.id,
+                name: j.name.clone(),
+                status: status_of(j.status.as_deref(), j.conclusion.as_deref()),
+            })
+            .collect();
+        let k = Known {
+            updated: updated.to_string(),
+            steps: steps_of(list.jobs),
+            jobs,
+        };
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run, k.clone());
+        Ok(k)
+    }
+
+    async fn download(&self, run_id: &str) -> Result<String, ProviderError> {
+        let (repo, run) = split_run(run_id)?;
+        let known = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(&run).cloned();
+        let known = match known {
+            Some(k) => k,
+            None => self.read_jobs(&repo, run, "").await?,
+        };
+        let mut out: Vec<u8> = Vec::new();
+        for j in &known.jobs {
+            out.extend_from_slice(
+                format!("=== job {} ({}) ===\n", j.name, j.status.as_str()).as_bytes(),
+            );
+            if !j.status.is_final() {
+                out.extend_from_slice(
+                    b"(still going: GitHub serves a job's log once it has ended)\n",
+                );
+                continue;
+            }
+            let a = self
+                .client
+                .get(&format!("/repos/{repo}/actions/jobs/{}/logs", j.id))
+                .await?;
+            let room = LOG_CAP.saturating_sub(out.len());
+            let body = match a.location {
+                Some(url) if a.status.is_redirection() => {
+                    self.client.get_absolute(&url, room).await?.body
+                }
+                _ => a.body,
+            };
+            out.extend_from_slice(&body[..body.len().min(room)]);
+            if !out.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+        }
+        let dir = self.log_dir.clone();
+        let name = format!("{}-{run}.log", repo.replace('/', "_"));
+        let path = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
+            crate::paths::private_dir(&dir)?;
+            let path = dir.join(name);
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &out)?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(path)
+        })
+        .await
+        .map_err(|e| ProviderError::Other(e.to_string()))?
+        .map_err(|e| ProviderError::Other(format!("cannot write the log: {e}")))?;
+        let path = path.display().to_string();
+        self.logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run, path.clone());
+        Ok(path)
+    }
+
+    async fn steer(&self, run_id: &str, action: RunAction) -> Result<String, ProviderError> {
+        let (repo, run) = split_run(run_id)?;
+        let (verb, done) = match action {
+            RunAction::Rerun => ("rerun", "rerun requested"),
+            RunAction::RerunFailed => ("rerun-failed-jobs", "rerun of the failed jobs requested"),
+            RunAction::Cancel => ("cancel", "cancel requested"),
+        };
+        self.client
+            .send(
+                http::Method::POST,
+                &format!("/repos/{repo}/actions/runs/{run}/{verb}"),
+                None,
+            )
+            .await?;
+        Ok(format!("{repo} run {run}: {done}"))
     }
 
     async fn list(&self, force: bool) -> Result<Option<Vec<Run>>, ProviderError> {
@@ -178,25 +314,10 @@ impl GithubRuns {
         let mut out = Vec::new();
         let mut keep = Vec::new();
         for (repo, r) in runs {
-            let steps = match self.known_steps(r.id, &r.updated_at) {
-                Some(s) => s,
-                None => match self
-                    .client
-                    .get(&format!("/repos/{repo}/actions/runs/{}/jobs?per_page=100", r.id))
-                    .await
-                    .and_then(|a| {
-                        serde_json::from_slice::<JobList>(&a.body).map_err(|e| {
-                            ProviderError::BadResponse(format!("{repo}: unreadable jobs ({e})"))
-                        })
-                    }) {
-                    Ok(list) => {
-                        let s = steps_of(list.jobs);
-                        self.jobs
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(r.id, (r.updated_at.clone(), s.clone()));
-                        s
-                    }
+            let steps = match self.known(r.id, &r.updated_at) {
+                Some(k) => k.steps,
+                None => match self.read_jobs(&repo, r.id, &r.updated_at).await {
+                    Ok(k) => k.steps,
                     // The run list is still worth showing; its steps come with a later poll.
                     Err(ProviderError::RateLimited(_)) | Err(ProviderError::Timeout(_)) => {
                         Vec::new()
@@ -227,7 +348,12 @@ impl GithubRuns {
                 tests: None,
                 failed_tests: Vec::new(),
                 flaky_tests: Vec::new(),
-                log_path: None,
+                log_path: self
+                    .logs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&r.id)
+                    .cloned(),
             });
         }
         self.jobs
@@ -246,6 +372,16 @@ impl BuildSource for GithubRuns {
 
     fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>> {
         Box::pin(self.list(force))
+    }
+
+    fn act(&self, run: &str, action: RunAction) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let run = run.to_string();
+        Box::pin(async move { self.steer(&run, action).await })
+    }
+
+    fn fetch_log(&self, run: &str) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let run = run.to_string();
+        Box::pin(async move { self.download(&run).await })
     }
 }
 
