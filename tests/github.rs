@@ -477,3 +477,96 @@ async fn logs_of_finished_jobs_download_through_the_redirect_without_the_token_a
     assert_eq!(status(going), flightdeck::domain::RunStatus::Cancelled);
     assert!(r.fetch_log("../../etc/passwd").await.is_err());
 }
+
+const DEPLOY_YML: &str = r#"name: Deploy
+run-name: Deploy ${{ inputs.environment }} ${{ inputs.flightdeck_id }}
+on:
+  workflow_dispatch:
+    inputs:
+      environment:
+        description: Where to deploy
+        type: choice
+        options: [staging, production]
+        required: true
+      dry_run:
+        type: boolean
+        default: false
+      flightdeck_id:
+        description: set by flightdeck to find the run it started
+"#;
+
+/// F12: the dispatched run is tracked exactly, whether the host returns its id, answers 204
+/// (found by the correlation input among others' runs), or times out after accepting; a
+/// dispatch whose run has not appeared is never sent again.
+#[tokio::test]
+async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
+    use std::collections::BTreeMap;
+    let gh = FakeGithub::start().await;
+    gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
+    gh.add_workflow("acme/api", 43, "CI", "name: CI\non:\n  push:\n    branches: [main]\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s.db");
+    flightdeck::store::Store::open(&store).unwrap();
+    let c = client(&gh.url(), Duration::from_secs(2));
+    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into()], vec![], tmp.path().join("logs"))
+        .with_dispatch(store.clone(), "ana")
+        .find_runs(3, Duration::from_millis(200));
+    let flows = r.workflows().await.unwrap();
+    assert_eq!(flows.len(), 1, "only the dispatchable workflow");
+    let w = flows[0].clone();
+    assert_eq!((w.name.as_str(), w.default_ref.as_str()), ("Deploy", "main"));
+    assert_eq!(w.inputs.len(), 3);
+    let mut values = BTreeMap::new();
+    values.insert("environment".to_string(), "moon".to_string());
+    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("one of: staging, production"), "{err}");
+    assert!(gh.state.lock().unwrap().dispatches.is_empty(), "a bad input is never sent");
+    values.insert("environment".to_string(), "staging".to_string());
+
+    // 1. The host returns the run id.
+    let (msg, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let first = run.expect("run id returned");
+    assert!(msg.contains("dispatched"), "{msg}");
+    let sent = gh.state.lock().unwrap().dispatches[0].clone();
+    assert_eq!(sent["ref"], "main");
+    assert_eq!(sent["inputs"]["dry_run"], "false");
+    assert!(sent["inputs"]["flightdeck_id"].as_str().unwrap().starts_with("fd-"));
+
+    // 2. 204: someone else's dispatch run appears too; ours is found by its correlation.
+    gh.state.lock().unwrap().dispatch_mode = "no_content".into();
+    gh.add_dispatch_run("acme/api", 42, "Deploy production by bo");
+    let (_, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let second = run.expect("found by correlation");
+    assert_ne!(second, first);
+    let runs = gh.state.lock().unwrap().runs["acme/api"].clone();
+    let title = |id: &str| {
+        runs.iter()
+            .find(|x| format!("acme/api/{}", x["id"]) == id)
+            .unwrap()["display_title"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let corr = gh.state.lock().unwrap().dispatches[1]["inputs"]["flightdeck_id"].as_str().unwrap().to_string();
+    assert!(title(&second).contains(&corr));
+
+    // 3. Accepted, but the answer is lost to a timeout: the next dispatch reconciles it first.
+    gh.state.lock().unwrap().dispatch_mode = "slow".into();
+    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
+    assert_eq!(err, ProviderError::Timeout(Duration::from_secs(2)));
+    gh.state.lock().unwrap().dispatch_mode = "run_id".into();
+    let (_, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    assert!(run.is_some());
+    let s = flightdeck::store::Store::open(&store).unwrap();
+    assert_eq!(s.dispatch_claimed("acme/api").unwrap().len(), 4, "every dispatch matched to its own run");
+    assert_eq!(gh.state.lock().unwrap().dispatches.len(), 4);
+
+    // 4. Accepted, and its run never shows: not sent again.
+    gh.state.lock().unwrap().dispatch_mode = "never".into();
+    let (msg, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    assert_eq!(run, None);
+    assert!(msg.contains("has not appeared yet"), "{msg}");
+    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("not sent again"), "{err}");
+    assert_eq!(gh.state.lock().unwrap().dispatches.len(), 5, "no blind resend");
+}

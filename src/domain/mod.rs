@@ -2,8 +2,10 @@
 
 pub mod backlog;
 pub mod ops;
+pub mod workflow;
 
 pub use backlog::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
+pub use workflow::{InputKind, Workflow, WorkflowInput};
 pub use ops::{
     Check, CheckStatus, DeployState, Deployment, Forecast, Node, Run, RunStatus, Step, TestCounts,
 };

@@ -213,6 +213,21 @@ pub trait BuildSource: Send + Sync {
         let _ = (run, action);
         Box::pin(async { Err(ProviderError::Invalid("not a remote CI run".into())) })
     }
+    /// Workflows that can be dispatched by hand, with their inputs (none for local pipelines).
+    fn workflows(&self) -> BoxFuture<'_, Result<Vec<crate::domain::Workflow>, ProviderError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Dispatches a workflow; a message and, once known, the run it started. Only the gate
+    /// calls this.
+    fn dispatch(
+        &self,
+        workflow: crate::domain::Workflow,
+        git_ref: String,
+        values: std::collections::BTreeMap<String, String>,
+    ) -> BoxFuture<'_, Result<(String, Option<String>), ProviderError>> {
+        let _ = (workflow, git_ref, values);
+        Box::pin(async { Err(ProviderError::Invalid("nothing to dispatch here".into())) })
+    }
     /// Downloads the logs of a remote run's finished jobs into a file; returns its path.
     fn fetch_log(&self, run: &str) -> BoxFuture<'_, Result<String, ProviderError>> {
         let _ = run;

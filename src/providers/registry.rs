@@ -107,7 +107,8 @@ impl Registry {
                                 store_path
                                     .with_file_name("github-logs")
                                     .join(p.id.replace(['/', '.'], "_")),
-                            ));
+                            )
+                            .with_dispatch(store_path.clone(), actor));
                             builds = Some((src, p.timeout()));
                         }
                         gh.push((p.id.clone(), client, token));

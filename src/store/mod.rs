@@ -7,6 +7,8 @@ mod incidents;
 mod items;
 mod runs;
 mod triage;
+mod dispatches;
+pub use dispatches::Dispatch;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};
 pub use deploys::{DeployRecord, JournalEntry, LockError, LockInfo, NewDeploy, NodeRecord};
@@ -240,6 +242,20 @@ const MIGRATIONS: &[&str] = &[
         last_run INTEGER,
         last_result TEXT
     );",
+    "CREATE TABLE dispatches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        workflow INTEGER NOT NULL,
+        git_ref TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        correlation TEXT NOT NULL,
+        state TEXT NOT NULL,
+        run_id INTEGER,
+        actor TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX dispatches_open ON dispatches(repo, workflow, state);",
 ];
 
 fn is_busy(e: &rusqlite::Error) -> bool {

@@ -39,6 +39,13 @@ pub struct State {
     pub lose_next_create: bool,
     pub seen: Vec<Seen>,
     pub remaining: i64,
+    /// Workflow files by repo: (id, name, path, YAML).
+    pub workflows: HashMap<String, Vec<(u64, String, String, String)>>,
+    /// How a dispatch is answered: `run_id` (200 with the run), `no_content` (204), `slow`
+    /// (the run starts but the answer comes after 3 s), `never` (204 and no run ever starts).
+    pub dispatch_mode: String,
+    /// Dispatch bodies received.
+    pub dispatches: Vec<Value>,
     next_id: u64,
 }
 
@@ -75,6 +82,7 @@ impl FakeGithub {
             base: server.uri(),
             remaining: 5000,
             next_id: 1000,
+            dispatch_mode: "run_id".into(),
             ..State::default()
         }));
         Mock::given(any())
@@ -124,6 +132,19 @@ impl FakeGithub {
         id
     }
 
+    /// Adds a workflow file to `repo`.
+    pub fn add_workflow(&self, repo: &str, id: u64, name: &str, yaml: &str) {
+        let mut s = self.state.lock().unwrap();
+        let path = format!(".github/workflows/{}.yml", name.to_lowercase());
+        s.workflows.entry(repo.into()).or_default().push((id, name.into(), path, yaml.into()));
+    }
+
+    /// Runs started by someone else through a dispatch of workflow `wid`.
+    pub fn add_dispatch_run(&self, repo: &str, wid: u64, title: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.dispatch_run(repo, wid, title)
+    }
+
     /// Every request seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
@@ -158,6 +179,23 @@ impl State {
         list.insert(0, v);
         self.bump(repo);
         n
+    }
+
+    pub fn dispatch_run(&mut self, repo: &str, wid: u64, title: &str) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let t = now_ms() / 1000;
+        let n = self.runs.get(repo).map_or(0, |r| r.len()) as u64 + 1;
+        let run = json!({
+            "id": id, "name": "Deploy", "display_title": title, "run_number": n, "status": "queued",
+            "conclusion": null, "head_branch": "main", "head_sha": "89abcdef0123456789abcdef0123456789abcdef",
+            "event": "workflow_dispatch", "workflow_id": wid, "actor": user("octocat"),
+            "run_started_at": iso(t), "created_at": iso(t), "updated_at": iso(t),
+        });
+        self.runs.entry(repo.to_string()).or_default().insert(0, run);
+        self.jobs.insert(id, vec![]);
+        self.bump(&format!("{repo}/runs"));
+        id
     }
 
     fn etag(&self, key: &str, path: &str) -> String {
@@ -397,6 +435,64 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 "2026-11-28T10:00:00.0000000Z ##[group]Run cargo test\n2026-11-28T10:00:01.0000000Z test ok for job {id}\n2026-11-28T10:00:02.0000000Z \u{1b}]0;pwned\u{7}error: test failed\n"
             );
             (ResponseTemplate::new(200).set_body_string(text), 200)
+        }
+        ("GET", ["repos", _, _, "actions", "workflows"]) => {
+            let repo = repo_of(&segs);
+            let list: Vec<Value> = s.workflows.get(&repo).into_iter().flatten().map(|(id, name, path, _)| {
+                json!({"id": id, "node_id": "W_x", "name": name, "path": path, "state": "active",
+                       "html_url": format!("https://github.com/{repo}/blob/main/{path}")})
+            }).collect();
+            cond(s, &format!("{repo}/workflows"), json!({"total_count": list.len(), "workflows": list}))
+        }
+        ("GET", ["repos", _, _, "contents", rest @ ..]) => {
+            use base64::Engine as _;
+            let repo = repo_of(&segs);
+            let path = rest.join("/");
+            match s.workflows.get(&repo).into_iter().flatten().find(|w| w.2 == path) {
+                Some(w) => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(&w.3);
+                    // GitHub wraps the base64 at 60 columns.
+                    let wrapped: Vec<String> = b64.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                    cond(s, &format!("{repo}/workflows"), json!({"type": "file", "encoding": "base64", "path": path, "content": wrapped.join("\n")}))
+                }
+                None => (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404),
+            }
+        }
+        ("POST", ["repos", _, _, "actions", "workflows", wid, "dispatches"]) => {
+            let repo = repo_of(&segs);
+            let wid: u64 = wid.parse().unwrap_or(0);
+            s.dispatches.push(body.clone());
+            let title = format!(
+                "Deploy {} {}",
+                body["inputs"]["environment"].as_str().unwrap_or(""),
+                body["inputs"]["flightdeck_id"].as_str().unwrap_or("")
+            );
+            match s.dispatch_mode.as_str() {
+                "run_id" => {
+                    let id = s.dispatch_run(&repo, wid, &title);
+                    (limits(ResponseTemplate::new(200), s).set_body_json(json!({"workflow_run_id": id, "run_url": format!("{}/repos/{repo}/actions/runs/{id}", s.base), "html_url": format!("https://github.com/{repo}/actions/runs/{id}")})), 200)
+                }
+                "no_content" => {
+                    s.dispatch_run(&repo, wid, &title);
+                    (limits(ResponseTemplate::new(204), s), 204)
+                }
+                "slow" => {
+                    s.dispatch_run(&repo, wid, &title);
+                    (limits(ResponseTemplate::new(204), s).set_delay(std::time::Duration::from_secs(3)), 204)
+                }
+                _ => (limits(ResponseTemplate::new(204), s), 204),
+            }
+        }
+        ("GET", ["repos", _, _, "actions", "workflows", wid, "runs"]) => {
+            let repo = repo_of(&segs);
+            let wid: u64 = wid.parse().unwrap_or(0);
+            let mut list = s.runs.get(&repo).cloned().unwrap_or_default();
+            list.retain(|r| r["workflow_id"] == wid);
+            if let Some(e) = query(req, "event") {
+                list.retain(|r| r["event"] == e.as_str());
+            }
+            let n = list.len();
+            (limits(ResponseTemplate::new(200), s).set_body_json(json!({"total_count": n, "workflow_runs": list})), 200)
         }
         ("GET", ["rate_limit"]) => (
             limits(ResponseTemplate::new(200), s).set_body_json(json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600, "used": 5000 - s.remaining}}, "rate": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600}})),

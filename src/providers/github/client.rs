@@ -157,8 +157,8 @@ impl GhClient {
         let mut b = Octocrab::builder()
             .base_uri(self.root.as_str())
             .map_err(|e| ProviderError::Invalid(format!("api_url {:?}: {e}", self.root)))?
-            .set_connect_timeout(Some(self.timeout))
-            .set_read_timeout(Some(self.timeout));
+            // The whole call is timed out by `call`; a read timeout here would race it.
+            .set_connect_timeout(Some(self.timeout));
         if let Some(t) = token {
             b = b.personal_token(t.secret().to_string());
         }

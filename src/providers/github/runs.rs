@@ -1,7 +1,7 @@
 //! GitHub Actions workflow runs as a build source: runs of the configured repos (and branches),
 //! with their jobs and steps; a run's jobs are fetched again only when the run changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -9,9 +9,10 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use super::client::GhClient;
+use super::dispatch::{Dispatched, Dispatcher};
 use super::issues::encode;
 use super::parse_time;
-use crate::domain::{Run, RunStatus, Step};
+use crate::domain::{Run, RunStatus, Step, Workflow};
 use crate::providers::{BuildSource, ProviderError, RunAction};
 
 /// Runs listed per repo and branch.
@@ -149,6 +150,8 @@ pub struct GithubRuns {
     log_dir: PathBuf,
     /// Logs downloaded, by run id.
     logs: Mutex<HashMap<u64, String>>,
+    /// Dispatches, when the workspace store is known.
+    dispatcher: Option<Dispatcher>,
 }
 
 /// Splits a run id (`owner/name/123`) into the repo and the number.
@@ -177,7 +180,28 @@ impl GithubRuns {
             jobs: Mutex::new(HashMap::new()),
             log_dir,
             logs: Mutex::new(HashMap::new()),
+            dispatcher: None,
         }
+    }
+
+    /// Lets workflows be dispatched, recording each dispatch in the workspace `store`.
+    pub fn with_dispatch(mut self, store: PathBuf, actor: &str) -> GithubRuns {
+        self.dispatcher = Some(Dispatcher {
+            provider: self.id.clone(),
+            client: Arc::clone(&self.client),
+            store,
+            actor: actor.to_string(),
+            find: (5, std::time::Duration::from_secs(2)),
+        });
+        self
+    }
+
+    /// How many times, and how often, a dispatch looks for its new run (tests shorten it).
+    pub fn find_runs(mut self, tries: u32, every: std::time::Duration) -> GithubRuns {
+        if let Some(d) = self.dispatcher.as_mut() {
+            d.find = (tries, every);
+        }
+        self
     }
 
     fn known(&self, run: u64, updated: &str) -> Option<Known> {
@@ -377,6 +401,39 @@ impl BuildSource for GithubRuns {
     fn act(&self, run: &str, action: RunAction) -> BoxFuture<'_, Result<String, ProviderError>> {
         let run = run.to_string();
         Box::pin(async move { self.steer(&run, action).await })
+    }
+
+    fn workflows(&self) -> BoxFuture<'_, Result<Vec<Workflow>, ProviderError>> {
+        Box::pin(async move {
+            match &self.dispatcher {
+                Some(d) => d.workflows(&self.repos).await,
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn dispatch(
+        &self,
+        workflow: Workflow,
+        git_ref: String,
+        values: BTreeMap<String, String>,
+    ) -> BoxFuture<'_, Result<(String, Option<String>), ProviderError>> {
+        Box::pin(async move {
+            let d = self
+                .dispatcher
+                .as_ref()
+                .ok_or_else(|| ProviderError::Invalid("dispatch is not set up".into()))?;
+            if !self.repos.contains(&workflow.repo) {
+                return Err(ProviderError::Invalid(format!(
+                    "{} is not a configured repo",
+                    workflow.repo
+                )));
+            }
+            Ok(match d.dispatch(&workflow, &git_ref, &values).await? {
+                Dispatched::Run(run) => (format!("{} dispatched: run {run}", workflow.name), Some(run)),
+                Dispatched::Pending(msg) => (msg, None),
+            })
+        })
     }
 
     fn fetch_log(&self, run: &str) -> BoxFuture<'_, Result<String, ProviderError>> {

@@ -311,3 +311,68 @@ fn watched_branches_are_checked_every_few_seconds_and_new_commits_run() {
         matches!(&cmds[0], Command::RunPipeline { pipeline, trigger: "commit", .. } if pipeline == "ci")
     );
 }
+
+#[test]
+fn remote_runs_download_their_log_and_are_steered_through_the_api() {
+    use crate::providers::RunAction;
+    let mut s = State::new(Init {
+        builds: Some(("gh".into(), vec![])),
+        builds_remote: true,
+        builds_interval: 10,
+        ..Init::local("demo", (80, 24))
+    });
+    update(&mut s, Event::Tick, 100);
+    let mut done = run(1, RunStatus::Failure);
+    done.log_path = None;
+    update(
+        &mut s,
+        Event::RunsListed {
+            request: 2,
+            result: Ok(Some(vec![run(2, RunStatus::Running), done])),
+        },
+        100,
+    );
+    key(&mut s, KeyCode::Char('2'), KeyModifiers::NONE);
+    // The running run cannot be rerun; the finished one can, whole or its failed jobs.
+    assert!(key(&mut s, KeyCode::Char('R'), KeyModifiers::NONE).is_empty());
+    key(&mut s, KeyCode::Char('j'), KeyModifiers::NONE);
+    let cmds = key(&mut s, KeyCode::Char('F'), KeyModifiers::NONE);
+    assert_eq!(
+        cmds,
+        vec![Command::ActOnRun {
+            run: "1".into(),
+            action: RunAction::RerunFailed
+        }]
+    );
+    key(&mut s, KeyCode::Char('k'), KeyModifiers::NONE);
+    key(&mut s, KeyCode::Char('C'), KeyModifiers::NONE);
+    assert!(matches!(&s.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("on GitHub")));
+    let cmds = key(&mut s, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(
+        cmds,
+        vec![Command::ActOnRun {
+            run: "2".into(),
+            action: RunAction::Cancel
+        }]
+    );
+    // Opening a run downloads its log first, then reads the end of it.
+    key(&mut s, KeyCode::Char('j'), KeyModifiers::NONE);
+    let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
+    let Some(Command::FetchLog { request, run }) = cmds.first().cloned() else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(run, "1");
+    let cmds = update(
+        &mut s,
+        Event::LogFetched {
+            request,
+            run: "1".into(),
+            result: Ok("/cache/1.log".into()),
+        },
+        100,
+    );
+    assert!(
+        matches!(&cmds[0], Command::LoadLog { path, anchor: Anchor::End, .. } if path == "/cache/1.log"),
+        "{cmds:?}"
+    );
+}
