@@ -293,6 +293,46 @@ impl Scheduler {
                     report();
                 });
             }
+            Command::ListWorkflows { request } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                let report = self.budgets();
+                tokio::spawn(async move {
+                    // One call per workflow file: a few call timeouts' worth.
+                    let result = with_timeout(timeout * 3, source.workflows()).await;
+                    let _ = tx.send(Event::WorkflowsListed { request, result });
+                    report();
+                });
+            }
+            Command::Dispatch {
+                workflow,
+                git_ref,
+                values,
+            } => {
+                let Some((source, timeout)) = self.builds.clone() else {
+                    return;
+                };
+                let gate = self.gate.clone();
+                let report = self.budgets();
+                tokio::spawn(async move {
+                    let target = format!("workflow:{}/{}", workflow.repo, workflow.id);
+                    let keys: Vec<&String> = values.keys().collect();
+                    let detail = format!(
+                        "{} on {git_ref} with {}",
+                        workflow.name,
+                        serde_json::to_string(&keys).unwrap_or_default()
+                    );
+                    // Looking for the new run takes up to ~10 s after the dispatch itself.
+                    let work = with_timeout(
+                        timeout * 2 + std::time::Duration::from_secs(12),
+                        source.dispatch(workflow, git_ref, values),
+                    );
+                    let result = gate.run("dispatch_workflow", &target, &detail, work).await;
+                    let _ = tx.send(Event::Dispatched { result });
+                    report();
+                });
+            }
             Command::FetchLog { request, run } => {
                 let Some((source, timeout)) = self.builds.clone() else {
                     return;

@@ -83,6 +83,10 @@ pub struct BuildsPane {
     pub pipelines: Vec<String>,
     /// Runs come from a remote CI: logs are downloaded, reruns and cancels go to its API.
     pub remote: bool,
+    /// A dispatched run to select as soon as it is listed.
+    pub track: Option<String>,
+    /// The workflow list awaited.
+    pub workflows_request: Option<u64>,
 }
 
 impl BuildsPane {
@@ -96,6 +100,14 @@ impl BuildsPane {
             self.selected = pos;
         }
         self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+        if let Some(pos) = self
+            .track
+            .as_ref()
+            .and_then(|t| self.runs.iter().position(|r| &r.id == t))
+        {
+            self.selected = pos;
+            self.track = None;
+        }
     }
 
     /// The selected run.

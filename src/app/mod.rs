@@ -4,6 +4,7 @@ pub mod action;
 pub mod backlog;
 pub mod builds;
 pub mod deploys;
+pub mod dispatch;
 pub mod feed;
 pub mod health;
 pub mod input;
@@ -141,6 +142,18 @@ pub enum Event {
         /// The provider's answer.
         result: Result<String, crate::engine::gate::GateError>,
     },
+    /// The workflows that can be dispatched.
+    WorkflowsListed {
+        /// Request id.
+        request: u64,
+        /// The workflows.
+        result: Result<Vec<crate::domain::Workflow>, ProviderError>,
+    },
+    /// A dispatch was sent (or refused): a message and, once known, its run.
+    Dispatched {
+        /// The answer.
+        result: Result<(String, Option<String>), crate::engine::gate::GateError>,
+    },
     /// A remote run's logs were downloaded.
     LogFetched {
         /// Request id.
@@ -221,6 +234,20 @@ pub enum Command {
         run: String,
         /// What to do.
         action: crate::providers::RunAction,
+    },
+    /// Read the workflows that can be dispatched.
+    ListWorkflows {
+        /// Request id.
+        request: u64,
+    },
+    /// Dispatch a workflow, through the mutation gate.
+    Dispatch {
+        /// The workflow.
+        workflow: crate::domain::Workflow,
+        /// Branch or tag.
+        git_ref: String,
+        /// Checked inputs.
+        values: std::collections::BTreeMap<String, String>,
     },
     /// Download a remote run's logs to a file.
     FetchLog {

@@ -212,6 +212,8 @@ pub enum Choice {
     Pipeline,
     /// Which version to deploy to this target.
     Version(String),
+    /// Which workflow to dispatch.
+    Workflow(Vec<crate::domain::Workflow>),
 }
 
 /// What a one-line triage prompt asks for.
@@ -263,6 +265,8 @@ pub enum Overlay {
     Palette(PaletteState),
     /// Create or edit an item.
     Form(ItemForm),
+    /// Dispatch a workflow with its inputs.
+    Dispatch(super::dispatch::DispatchForm),
     /// Write a comment.
     Comment {
         /// Item id.

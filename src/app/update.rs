@@ -73,6 +73,8 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         | Event::PipelineDone { .. }
         | Event::CancelDone { .. }
         | Event::LogFetched { .. }
+        | Event::WorkflowsListed { .. }
+        | Event::Dispatched { .. }
         | Event::RunActed { .. }
         | Event::TriggersChecked { .. }) => {
             builds::event(state, ev, now, &mut cmds);
@@ -213,6 +215,7 @@ fn keep_selection_visible(state: &mut State) {
 fn active_text(state: &mut State) -> Option<&mut TextBox> {
     match state.overlay.as_mut() {
         Some(Overlay::Form(f)) => f.focused_text(),
+        Some(Overlay::Dispatch(f)) => f.focused_text(),
         Some(Overlay::Palette(p)) => Some(&mut p.input),
         Some(Overlay::Comment { text, .. })
         | Some(Overlay::Labels { text, .. })

@@ -6,6 +6,7 @@ pub mod text;
 mod backlog;
 mod builds;
 mod deploys;
+mod dispatch;
 mod health;
 mod overlay;
 mod panes;

@@ -26,6 +26,7 @@ pub fn render(
         Overlay::Help { scroll } => help(frame, area, state, *scroll, theme),
         Overlay::Palette(p) => palette(frame, area, state, p, theme),
         Overlay::Form(f) => form(frame, area, state, f, theme),
+        Overlay::Dispatch(f) => super::dispatch::render(frame, area, state, f, theme),
         Overlay::Comment { item, text, error } => {
             let title = format!(" Comment on #{item} ");
             editor(
@@ -260,7 +261,7 @@ fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line
     out
 }
 
-fn label(text: &str, focused: bool, theme: &Theme) -> Span<'static> {
+pub(super) fn label(text: &str, focused: bool, theme: &Theme) -> Span<'static> {
     let style = if focused {
         theme.style(Slot::HelpKey).add_modifier(Modifier::BOLD)
     } else {
@@ -337,7 +338,7 @@ fn form(frame: &mut Frame, area: Rect, state: &State, f: &ItemForm, theme: &Them
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn status_line(state: &State, error: Option<&str>, theme: &Theme) -> Line<'static> {
+pub(super) fn status_line(state: &State, error: Option<&str>, theme: &Theme) -> Line<'static> {
     if state.pending.is_some() {
         Line::from(Span::styled("saving…", theme.style(Slot::Info)))
     } else if let Some(e) = error {

@@ -43,6 +43,14 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (CancelRun, "cancel"),
             (Back, "back"),
         ],
+        PaneId::Builds if state.builds.feed.is_some() && state.builds.remote => vec![
+            (MoveDown, "move"),
+            (Open, "log"),
+            (RunPipeline, "dispatch"),
+            (Rerun, "rerun"),
+            (RerunFailed, "rerun failed"),
+            (CancelRun, "cancel"),
+        ],
         PaneId::Builds if state.builds.feed.is_some() => vec![
             (MoveDown, "move"),
             (Open, "open"),
@@ -79,11 +87,14 @@ fn mode_hint(state: &State) -> Option<&'static str> {
     match &state.overlay {
         Some(Overlay::Form(_)) => Some("ctrl-s save · tab next field · esc close (draft kept)"),
         Some(Overlay::Comment { .. }) => Some("ctrl-s post · esc close (draft kept)"),
+        Some(Overlay::Dispatch(_)) => {
+            Some("enter dispatches · tab next input · ←/→ change a choice · esc close")
+        }
         Some(Overlay::Labels { .. } | Overlay::Triage { .. }) => Some("enter save · esc cancel"),
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
         Some(Overlay::Choose {
-            then: Choice::Pipeline,
+            then: Choice::Pipeline | Choice::Workflow(_),
             ..
         }) => Some("j/k choose · enter run · esc close"),
         Some(Overlay::Choose { .. }) => Some("j/k choose · enter plans the deploy · esc close"),

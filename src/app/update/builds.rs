@@ -178,6 +178,45 @@ pub(super) fn event(
                 Answer::Nothing => {}
             }
         }
+        Event::WorkflowsListed { request, result } => {
+            if state.builds.workflows_request != Some(request) {
+                return true;
+            }
+            state.builds.workflows_request = None;
+            match result {
+                Ok(w) if w.is_empty() => flash(
+                    state,
+                    "no workflow here can be dispatched (on: workflow_dispatch)",
+                    Level::Error,
+                    now,
+                ),
+                Ok(w) => {
+                    state.flash = None;
+                    state.overlay = Some(Overlay::Choose {
+                        title: "Dispatch which workflow?".into(),
+                        options: w.iter().map(|w| format!("{} · {}", w.repo, w.name)).collect(),
+                        selected: 0,
+                        then: Choice::Workflow(w),
+                    });
+                }
+                Err(e) => flash(state, format!("workflows: {e}"), Level::Error, now),
+            }
+            state.dirty = true;
+        }
+        Event::Dispatched { result } => {
+            match result {
+                Ok((msg, run)) => {
+                    flash(state, msg, Level::Info, now);
+                    state.builds.track = run;
+                }
+                Err(e) => flash(state, format!("dispatch: {e}"), Level::Error, now),
+            }
+            if let Some(f) = state.builds.feed.as_mut() {
+                f.next_due = now;
+                f.force = true;
+            }
+            refresh_if_due(state, now, cmds);
+        }
         Event::LogFetched {
             request,
             run,
@@ -326,6 +365,12 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
     }
     .cloned();
     match action {
+        Action::RunPipeline if state.builds.remote => {
+            let request = state.request_id();
+            state.builds.workflows_request = Some(request);
+            flash(state, "reading the workflows…", Level::Info, now);
+            cmds.push(Command::ListWorkflows { request });
+        }
         Action::RunPipeline => match state.builds.pipelines.len() {
             0 => flash(
                 state,

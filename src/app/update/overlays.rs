@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{dispatch, flash, is_ctrl, submit};
+use crate::app::dispatch::{DispatchForm, FormKey};
 use crate::app::input::Edit;
 use crate::app::overlay::{Choice, Field, ItemForm, Overlay};
 use crate::app::{Command, Level, State};
@@ -87,6 +88,18 @@ pub(super) fn overlay_key(
             state.overlay = Some(Overlay::Comment { item, text, error });
         }
         Overlay::DeployPlan(c) => return super::deploys::plan_key(state, c, key, now, cmds),
+        Overlay::Dispatch(mut f) => match f.key(&key) {
+            FormKey::Close => return true,
+            FormKey::Edit => state.overlay = Some(Overlay::Dispatch(f)),
+            FormKey::Submit(git_ref, values) => {
+                flash(state, format!("dispatching {}…", f.workflow.name), Level::Info, now);
+                cmds.push(Command::Dispatch {
+                    workflow: f.workflow,
+                    git_ref,
+                    values,
+                });
+            }
+        },
         Overlay::Choose {
             title,
             options,
@@ -102,6 +115,12 @@ pub(super) fn overlay_key(
                         }
                         (Some(v), Choice::Version(target)) => {
                             super::deploys::plan(state, &target, DeployKind::Deploy, &v, now)
+                        }
+                        (Some(_), Choice::Workflow(mut w)) => {
+                            if selected < w.len() {
+                                let w = w.swap_remove(selected);
+                                state.overlay = Some(Overlay::Dispatch(DispatchForm::new(w)));
+                            }
                         }
                         (None, _) => {}
                     }
