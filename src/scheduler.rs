@@ -293,6 +293,25 @@ impl Scheduler {
                     report();
                 });
             }
+            Command::OpenWeb { pane, id } => {
+                let url = match pane {
+                    crate::domain::PaneId::Backlog => {
+                        self.backlog.as_ref().and_then(|(s, _)| s.web_url(&id))
+                    }
+                    crate::domain::PaneId::Builds => {
+                        self.builds.as_ref().and_then(|(s, _)| s.web_url(&id))
+                    }
+                    _ => None,
+                };
+                let (text, error) = match url {
+                    None => (
+                        "this has no web page (it lives in the local store)".into(),
+                        true,
+                    ),
+                    Some(url) => crate::browser::open(&url),
+                };
+                let _ = tx.send(Event::Notice { text, error });
+            }
             Command::ListWorkflows { request } => {
                 let Some((source, timeout)) = self.builds.clone() else {
                     return;

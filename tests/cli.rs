@@ -38,11 +38,17 @@ fn check_reports_and_fails_on_unavailable_providers() {
         "{out}"
     );
     let cfg = sb.path().join("gh.toml");
-    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\n").unwrap();
+    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"cmd\"\nkind = \"command\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
     let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("provider gh (github): FAILED: provider kind `github` is not available"),
+        out.contains("provider cmd (command): FAILED: provider kind `command` is not available"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "provider gh (github): FAILED: no token: anonymous, 60 requests an hour: unreachable"
+        ),
         "{out}"
     );
 }

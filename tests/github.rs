@@ -47,7 +47,12 @@ async fn issues_paginate_skip_pull_requests_and_unchanged_lists_cost_304s() {
         gh.add_issue("acme/api", &format!("issue {i}"), &["bug"], false);
     }
     gh.add_issue("acme/api", "a pull request", &[], true);
-    gh.add_issue("acme/api", "\u{1b}]52;c;cHduZWQ=\u{7}\u{202e}evil", &["incident", "severity:high"], false);
+    gh.add_issue(
+        "acme/api",
+        "\u{1b}]52;c;cHduZWQ=\u{7}\u{202e}evil",
+        &["incident", "severity:high"],
+        false,
+    );
     let tmp = tempfile::tempdir().unwrap();
     let c = client(&gh.url(), Duration::from_secs(5));
     let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
@@ -61,12 +66,23 @@ async fn issues_paginate_skip_pull_requests_and_unchanged_lists_cost_304s() {
     let first = gh.seen();
     assert_eq!(first.len(), 2, "two pages of 100: {first:?}");
     assert!(first[1].path.contains("page=2"));
-    assert!(first.iter().all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str)));
+    assert!(
+        first
+            .iter()
+            .all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str))
+    );
 
     assert_eq!(b.list(false).await.unwrap(), None, "unchanged: nothing new");
     let again = &gh.seen()[2..];
-    assert!(again.iter().all(|s| s.conditional && s.status == 304), "{again:?}");
-    assert_eq!(b.list(true).await.unwrap().unwrap().len(), 151, "forced: served from the cache");
+    assert!(
+        again.iter().all(|s| s.conditional && s.status == 304),
+        "{again:?}"
+    );
+    assert_eq!(
+        b.list(true).await.unwrap().unwrap().len(),
+        151,
+        "forced: served from the cache"
+    );
     assert_eq!(c.budget().not_modified, 4);
     assert_eq!(c.budget().limit, Some(5000));
 
@@ -93,7 +109,10 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
         key: Some("check:api healthz".into()),
     };
     gh.state.lock().unwrap().lose_next_create = true;
-    let err = b.apply(BacklogMutation::Create(new.clone())).await.unwrap_err();
+    let err = b
+        .apply(BacklogMutation::Create(new.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         ProviderError::BadResponse("502 Bad Gateway: HTML page: 502 Bad Gateway".into())
@@ -101,11 +120,18 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
     // The host is backed off after the 5xx; then reconcile by listing labelled issues (never
     // search): the lost create is found.
     let wait = c.budget().wait_until.expect("backing off");
-    assert!(b.find_key("check:api healthz").await.is_err(), "nothing sent while backing off");
+    assert!(
+        b.find_key("check:api healthz").await.is_err(),
+        "nothing sent while backing off"
+    );
     while now_ms() < wait * 1000 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let found = b.find_key("check:api healthz").await.unwrap().expect("found by marker");
+    let found = b
+        .find_key("check:api healthz")
+        .await
+        .unwrap()
+        .expect("found by marker");
     assert_eq!(found.id, "acme/api#2");
     assert!(found.auto);
     assert_eq!(found.severity, Some(Severity::Critical));
@@ -117,15 +143,42 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
     assert!(seen.iter().any(|s| s.path.contains("labels=incident")));
     let stored = gh.issues("acme/api");
     let issue = stored.iter().find(|i| i["number"] == 2).unwrap();
-    let labels: Vec<&str> = issue["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = issue["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     assert_eq!(labels, ["auto", "incident", "severity:critical"]);
-    assert!(issue["body"].as_str().unwrap().contains("<!-- flightdeck-key: check:api healthz -->"));
+    assert!(
+        issue["body"]
+            .as_str()
+            .unwrap()
+            .contains("<!-- flightdeck-key: check:api healthz -->")
+    );
 
     // Triage: comment, acknowledge, assign, close and reopen.
-    b.apply(BacklogMutation::Comment { id: id.clone(), body: "looking".into() }).await.unwrap();
-    b.apply(BacklogMutation::Acknowledge { id: id.clone() }).await.unwrap();
-    b.apply(BacklogMutation::Assign { id: id.clone(), assignee: Some("bo".into()) }).await.unwrap();
-    b.apply(BacklogMutation::SetState { id: id.clone(), state: ItemState::Closed }).await.unwrap();
+    b.apply(BacklogMutation::Comment {
+        id: id.clone(),
+        body: "looking".into(),
+    })
+    .await
+    .unwrap();
+    b.apply(BacklogMutation::Acknowledge { id: id.clone() })
+        .await
+        .unwrap();
+    b.apply(BacklogMutation::Assign {
+        id: id.clone(),
+        assignee: Some("bo".into()),
+    })
+    .await
+    .unwrap();
+    b.apply(BacklogMutation::SetState {
+        id: id.clone(),
+        state: ItemState::Closed,
+    })
+    .await
+    .unwrap();
     let item = b.find_key("check:api healthz").await.unwrap().unwrap();
     assert_eq!(item.state, ItemState::Closed);
     assert_eq!(item.assignee.as_deref(), Some("bo"));
@@ -135,24 +188,61 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
     assert_eq!(comments[1].body, "Acknowledged by ana.");
 
     // An edit keeps the hidden key; a stale edit is refused.
-    let edit = NewItem { title: "renamed".into(), body: "new text".into(), ..NewItem::default() };
+    let edit = NewItem {
+        title: "renamed".into(),
+        body: "new text".into(),
+        ..NewItem::default()
+    };
     let err = b
-        .apply(BacklogMutation::Edit { id: id.clone(), item: edit.clone(), base: Some(1) })
+        .apply(BacklogMutation::Edit {
+            id: id.clone(),
+            item: edit.clone(),
+            base: Some(1),
+        })
         .await
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Invalid(ref m) if m.contains("conflict")), "{err:?}");
-    b.apply(BacklogMutation::Edit { id: id.clone(), item: edit, base: None }).await.unwrap();
+    assert!(
+        matches!(err, ProviderError::Invalid(ref m) if m.contains("conflict")),
+        "{err:?}"
+    );
+    b.apply(BacklogMutation::Edit {
+        id: id.clone(),
+        item: edit,
+        base: None,
+    })
+    .await
+    .unwrap();
     let item = b.find_key("check:api healthz").await.unwrap().unwrap();
     assert_eq!(item.title, "renamed");
     assert_eq!(item.kind, ItemKind::Incident, "still an incident");
 
     // Merge moves the key; dismiss mutes it in the workspace store.
-    b.apply(BacklogMutation::Merge { id: id.clone(), into: "acme/api#1".into() }).await.unwrap();
-    assert_eq!(b.find_key("check:api healthz").await.unwrap().unwrap().id, "acme/api#1");
-    b.apply(BacklogMutation::Dismiss { id: "acme/api#1".into(), hours: 2 }).await.unwrap();
+    b.apply(BacklogMutation::Merge {
+        id: id.clone(),
+        into: "acme/api#1".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        b.find_key("check:api healthz").await.unwrap().unwrap().id,
+        "acme/api#1"
+    );
+    b.apply(BacklogMutation::Dismiss {
+        id: "acme/api#1".into(),
+        hours: 2,
+    })
+    .await
+    .unwrap();
     let s = flightdeck::store::Store::open(&store).unwrap();
     assert_eq!(s.mutes(flightdeck::domain::now()).unwrap().len(), 1);
-    assert!(b.apply(BacklogMutation::Comment { id: "nope".into(), body: "x".into() }).await.is_err());
+    assert!(
+        b.apply(BacklogMutation::Comment {
+            id: "nope".into(),
+            body: "x".into()
+        })
+        .await
+        .is_err()
+    );
 }
 
 #[tokio::test]
@@ -165,7 +255,10 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
     let until = now_ms() / 1000 + 2;
     gh.state.lock().unwrap().limited_until = Some(until);
     let err = b.list(false).await.unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited(ref m) if m.contains("rate limit exceeded")), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::RateLimited(ref m) if m.contains("rate limit exceeded")),
+        "{err:?}"
+    );
     assert_eq!(gh.seen().len(), 1);
     assert_eq!(c.budget().wait_until, Some(until));
     let start = Instant::now();
@@ -176,18 +269,29 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
     }
     assert!(start.elapsed() >= Duration::from_millis(900));
     assert_eq!(gh.seen().len(), 1, "no request before the reset");
-    assert!(b.list(false).await.unwrap().is_some(), "after the reset it polls again");
+    assert!(
+        b.list(false).await.unwrap().is_some(),
+        "after the reset it polls again"
+    );
     assert!(gh.seen()[1].at_ms >= until * 1000);
 
     // retry-after on a secondary limit
     gh.state.lock().unwrap().inject.push_back(
         ResponseTemplate::new(403)
             .insert_header("retry-after", "30")
-            .set_body_json(serde_json::json!({"message": "You have exceeded a secondary rate limit."})),
+            .set_body_json(
+                serde_json::json!({"message": "You have exceeded a secondary rate limit."}),
+            ),
     );
-    assert!(matches!(b.list(true).await, Err(ProviderError::RateLimited(_))));
+    assert!(matches!(
+        b.list(true).await,
+        Err(ProviderError::RateLimited(_))
+    ));
     let n = gh.seen().len();
-    assert!(matches!(b.list(true).await, Err(ProviderError::RateLimited(_))));
+    assert!(matches!(
+        b.list(true).await,
+        Err(ProviderError::RateLimited(_))
+    ));
     assert_eq!(gh.seen().len(), n);
 }
 
@@ -202,7 +306,10 @@ async fn a_401_stops_that_host_and_server_errors_back_off() {
         ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
     );
     let err = b.list(false).await.unwrap_err();
-    assert!(matches!(err, ProviderError::Auth(ref m) if m.contains("Bad credentials")), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::Auth(ref m) if m.contains("Bad credentials")),
+        "{err:?}"
+    );
     assert!(err.to_string().starts_with("auth expired"));
     for _ in 0..5 {
         assert!(matches!(b.list(true).await, Err(ProviderError::Auth(_))));
@@ -219,10 +326,16 @@ async fn a_401_stops_that_host_and_server_errors_back_off() {
         ),
     );
     let err = b.list(false).await.unwrap_err().to_string();
-    assert_eq!(err, "bad response: 504 Gateway Timeout: HTML page: 504 Gateway Time-out");
+    assert_eq!(
+        err,
+        "bad response: 504 Gateway Timeout: HTML page: 504 Gateway Time-out"
+    );
     let n = gh.seen().len();
     let err = b.list(false).await.unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited(ref m) if m.contains("backing off")), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::RateLimited(ref m) if m.contains("backing off")),
+        "{err:?}"
+    );
     assert_eq!(gh.seen().len(), n, "backing off sends nothing");
 }
 
@@ -295,10 +408,19 @@ async fn actions_runs_with_jobs_and_steps_fetched_again_only_when_a_run_changed(
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_run("acme/web", "Deploy", "in_progress", None);
     let c = client(&gh.url(), Duration::from_secs(5));
-    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into(), "acme/web".into()], vec![], std::env::temp_dir());
+    let r = GithubRuns::new(
+        "gh",
+        Arc::clone(&c),
+        vec!["acme/api".into(), "acme/web".into()],
+        vec![],
+        std::env::temp_dir(),
+    );
     let runs = r.runs(false).await.unwrap().unwrap();
     assert_eq!(runs.len(), 3);
-    let failed = runs.iter().find(|r| r.status == flightdeck::domain::RunStatus::Failure).unwrap();
+    let failed = runs
+        .iter()
+        .find(|r| r.status == flightdeck::domain::RunStatus::Failure)
+        .unwrap();
     assert_eq!(failed.pipeline, "api · CI");
     assert_eq!(failed.actor, "octocat");
     assert_eq!(failed.commit.as_deref(), Some("0123456"));
@@ -331,7 +453,13 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     let tmp = tempfile::tempdir().unwrap();
     let c = client(&gh.url(), Duration::from_secs(5));
     let b = backlog(&c, &repos, &tmp.path().join("s.db"));
-    let runs = GithubRuns::new("gh", Arc::clone(&c), repos.iter().map(|r| r.to_string()).collect(), vec![], std::env::temp_dir());
+    let runs = GithubRuns::new(
+        "gh",
+        Arc::clone(&c),
+        repos.iter().map(|r| r.to_string()).collect(),
+        vec![],
+        std::env::temp_dir(),
+    );
     let mut window = None;
     for poll in 0..360 {
         if poll % 30 == 29 {
@@ -354,7 +482,11 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     let seen = gh.seen();
     let (from, to) = window.unwrap();
     let during: Vec<_> = seen[from..].iter().filter(|s| s.at_ms < to).collect();
-    assert_eq!(during.len(), 1, "only the request that met the limit: {during:?}");
+    assert_eq!(
+        during.len(),
+        1,
+        "only the request that met the limit: {during:?}"
+    );
     let lists: Vec<_> = seen
         .iter()
         .filter(|s| s.method == "GET" && (s.path.contains("/issues?") || s.path.contains("/runs?")))
@@ -411,15 +543,21 @@ api_url = "{}"
     assert!(line.contains(&redacted), "{line}");
     assert!(line.contains("scopes: repo, workflow"), "{line}");
     assert!(line.contains("rate limit "), "{line}");
-    assert!(line.contains("acme/api ✓") && line.contains("issues: 1") && line.contains("runs: 1"), "{line}");
-    let (code, out, err) = run(&["--log-level", "trace", "status", "--json"]).await.unwrap();
+    assert!(
+        line.contains("acme/api ✓") && line.contains("issues: 1") && line.contains("runs: 1"),
+        "{line}"
+    );
+    let (code, out, err) = run(&["--log-level", "trace", "status", "--json"])
+        .await
+        .unwrap();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["backlog"][0]["id"], "acme/api#1");
     assert_eq!(v["backlog"][0]["provider"], "gh");
     assert_eq!(v["builds"][0]["status"], "failure");
     assert_eq!(v["builds"][0]["pipeline"], "api · CI");
-    for (code, out, err) in [(code, out, err)] {
+    {
+        let (code, out, err) = (code, out, err);
         assert_eq!(code, 0);
         assert!(!out.contains(CANARY) && !err.contains(CANARY));
     }
@@ -440,39 +578,78 @@ api_url = "{}"
             }
         }
     }
-    assert!(gh.seen().iter().all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str)));
+    assert!(
+        gh.seen()
+            .iter()
+            .all(|s| s.auth.as_deref() == Some(&format!("Bearer {CANARY}") as &str))
+    );
 }
 
 #[tokio::test]
-async fn logs_of_finished_jobs_download_through_the_redirect_without_the_token_and_runs_are_steered() {
+async fn logs_of_finished_jobs_download_through_the_redirect_without_the_token_and_runs_are_steered()
+ {
     let gh = FakeGithub::start().await;
     let done = gh.add_run("acme/api", "CI", "completed", Some("failure"));
     let going = gh.add_run("acme/api", "CI", "in_progress", None);
     let tmp = tempfile::tempdir().unwrap();
     let c = client(&gh.url(), Duration::from_secs(5));
-    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into()], vec![], tmp.path().join("logs"));
+    let r = GithubRuns::new(
+        "gh",
+        Arc::clone(&c),
+        vec!["acme/api".into()],
+        vec![],
+        tmp.path().join("logs"),
+    );
     r.runs(false).await.unwrap().unwrap();
     let path = r.fetch_log(&format!("acme/api/{done}")).await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("=== job build (failure) ===\n"), "{text}");
     assert!(text.contains(&format!("test ok for job {}", done * 10)));
-    let blob = gh.seen().into_iter().find(|s| s.path.starts_with("/_blob/")).unwrap();
+    let blob = gh
+        .seen()
+        .into_iter()
+        .find(|s| s.path.starts_with("/_blob/"))
+        .unwrap();
     assert_eq!(blob.auth, None, "the signed log URL gets no token");
     let runs = r.runs(true).await.unwrap().unwrap();
-    assert_eq!(runs.iter().find(|x| x.id.ends_with(&done.to_string())).unwrap().log_path.as_deref(), Some(path.as_str()));
-    let text = std::fs::read_to_string(r.fetch_log(&format!("acme/api/{going}")).await.unwrap()).unwrap();
+    assert_eq!(
+        runs.iter()
+            .find(|x| x.id.ends_with(&done.to_string()))
+            .unwrap()
+            .log_path
+            .as_deref(),
+        Some(path.as_str())
+    );
+    let text =
+        std::fs::read_to_string(r.fetch_log(&format!("acme/api/{going}")).await.unwrap()).unwrap();
     assert!(text.contains("still going"), "{text}");
 
     use flightdeck::providers::RunAction;
     assert_eq!(
-        r.act(&format!("acme/api/{done}"), RunAction::RerunFailed).await.unwrap(),
+        r.act(&format!("acme/api/{done}"), RunAction::RerunFailed)
+            .await
+            .unwrap(),
         format!("acme/api run {done}: rerun of the failed jobs requested")
     );
-    r.act(&format!("acme/api/{going}"), RunAction::Cancel).await.unwrap();
-    let err = r.act(&format!("acme/api/{going}"), RunAction::Cancel).await.unwrap_err();
-    assert!(err.to_string().contains("Cannot cancel a workflow run that is completed"), "{err}");
+    r.act(&format!("acme/api/{going}"), RunAction::Cancel)
+        .await
+        .unwrap();
+    let err = r
+        .act(&format!("acme/api/{going}"), RunAction::Cancel)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Cannot cancel a workflow run that is completed"),
+        "{err}"
+    );
     let runs = r.runs(false).await.unwrap().expect("the runs changed");
-    let status = |id: u64| runs.iter().find(|x| x.id.ends_with(&id.to_string())).unwrap().status;
+    let status = |id: u64| {
+        runs.iter()
+            .find(|x| x.id.ends_with(&id.to_string()))
+            .unwrap()
+            .status
+    };
     assert_eq!(status(done), flightdeck::domain::RunStatus::Queued);
     assert_eq!(status(going), flightdeck::domain::RunStatus::Cancelled);
     assert!(r.fetch_log("../../etc/passwd").await.is_err());
@@ -503,39 +680,73 @@ async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
     use std::collections::BTreeMap;
     let gh = FakeGithub::start().await;
     gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
-    gh.add_workflow("acme/api", 43, "CI", "name: CI\non:\n  push:\n    branches: [main]\n");
+    gh.add_workflow(
+        "acme/api",
+        43,
+        "CI",
+        "name: CI\non:\n  push:\n    branches: [main]\n",
+    );
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s.db");
     flightdeck::store::Store::open(&store).unwrap();
     let c = client(&gh.url(), Duration::from_secs(2));
-    let r = GithubRuns::new("gh", Arc::clone(&c), vec!["acme/api".into()], vec![], tmp.path().join("logs"))
-        .with_dispatch(store.clone(), "ana")
-        .find_runs(3, Duration::from_millis(200));
+    let r = GithubRuns::new(
+        "gh",
+        Arc::clone(&c),
+        vec!["acme/api".into()],
+        vec![],
+        tmp.path().join("logs"),
+    )
+    .with_dispatch(store.clone(), "ana")
+    .find_runs(3, Duration::from_millis(200));
     let flows = r.workflows().await.unwrap();
     assert_eq!(flows.len(), 1, "only the dispatchable workflow");
     let w = flows[0].clone();
-    assert_eq!((w.name.as_str(), w.default_ref.as_str()), ("Deploy", "main"));
+    assert_eq!(
+        (w.name.as_str(), w.default_ref.as_str()),
+        ("Deploy", "main")
+    );
     assert_eq!(w.inputs.len(), 3);
     let mut values = BTreeMap::new();
     values.insert("environment".to_string(), "moon".to_string());
-    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
-    assert!(err.to_string().contains("one of: staging, production"), "{err}");
-    assert!(gh.state.lock().unwrap().dispatches.is_empty(), "a bad input is never sent");
+    let err = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("one of: staging, production"),
+        "{err}"
+    );
+    assert!(
+        gh.state.lock().unwrap().dispatches.is_empty(),
+        "a bad input is never sent"
+    );
     values.insert("environment".to_string(), "staging".to_string());
 
     // 1. The host returns the run id.
-    let (msg, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let (msg, run) = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap();
     let first = run.expect("run id returned");
     assert!(msg.contains("dispatched"), "{msg}");
     let sent = gh.state.lock().unwrap().dispatches[0].clone();
     assert_eq!(sent["ref"], "main");
     assert_eq!(sent["inputs"]["dry_run"], "false");
-    assert!(sent["inputs"]["flightdeck_id"].as_str().unwrap().starts_with("fd-"));
+    assert!(
+        sent["inputs"]["flightdeck_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("fd-")
+    );
 
     // 2. 204: someone else's dispatch run appears too; ours is found by its correlation.
     gh.state.lock().unwrap().dispatch_mode = "no_content".into();
     gh.add_dispatch_run("acme/api", 42, "Deploy production by bo");
-    let (_, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let (_, run) = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap();
     let second = run.expect("found by correlation");
     assert_ne!(second, first);
     let runs = gh.state.lock().unwrap().runs["acme/api"].clone();
@@ -547,26 +758,151 @@ async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
             .unwrap()
             .to_string()
     };
-    let corr = gh.state.lock().unwrap().dispatches[1]["inputs"]["flightdeck_id"].as_str().unwrap().to_string();
+    let corr = gh.state.lock().unwrap().dispatches[1]["inputs"]["flightdeck_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(title(&second).contains(&corr));
 
     // 3. Accepted, but the answer is lost to a timeout: the next dispatch reconciles it first.
     gh.state.lock().unwrap().dispatch_mode = "slow".into();
-    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
+    let err = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err, ProviderError::Timeout(Duration::from_secs(2)));
     gh.state.lock().unwrap().dispatch_mode = "run_id".into();
-    let (_, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let (_, run) = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap();
     assert!(run.is_some());
     let s = flightdeck::store::Store::open(&store).unwrap();
-    assert_eq!(s.dispatch_claimed("acme/api").unwrap().len(), 4, "every dispatch matched to its own run");
+    assert_eq!(
+        s.dispatch_claimed("acme/api").unwrap().len(),
+        4,
+        "every dispatch matched to its own run"
+    );
     assert_eq!(gh.state.lock().unwrap().dispatches.len(), 4);
 
     // 4. Accepted, and its run never shows: not sent again.
     gh.state.lock().unwrap().dispatch_mode = "never".into();
-    let (msg, run) = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap();
+    let (msg, run) = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap();
     assert_eq!(run, None);
     assert!(msg.contains("has not appeared yet"), "{msg}");
-    let err = r.dispatch(w.clone(), "main".into(), values.clone()).await.unwrap_err();
+    let err = r
+        .dispatch(w.clone(), "main".into(), values.clone())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not sent again"), "{err}");
-    assert_eq!(gh.state.lock().unwrap().dispatches.len(), 5, "no blind resend");
+    assert_eq!(
+        gh.state.lock().unwrap().dispatches.len(),
+        5,
+        "no blind resend"
+    );
+}
+
+/// The cockpit in a real terminal on a GitHub workspace: issues and runs listed, the budget in
+/// the status bar, a failed run's log downloaded and shown, a workflow dispatched from its form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cockpit_lists_github_issues_and_runs_opens_logs_and_dispatches() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "Login page times out", &["bug"], false);
+    gh.add_run("acme/api", "CI", "completed", Some("failure"));
+    gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
+    let sb = common::Sandbox::new();
+    common::fleet::write_config(
+        &sb,
+        &format!(
+            r#"
+[backlog]
+provider = "gh"
+[builds]
+provider = "gh"
+[[providers]]
+id = "gh"
+kind = "github"
+repos = ["acme/api"]
+api_url = "{}"
+"#,
+            gh.url()
+        ),
+    );
+    let state = Arc::clone(&gh.state);
+    tokio::task::spawn_blocking(move || {
+        let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", CANARY)], 120, 32);
+        c.wait_for("Login page times out", 10);
+        c.wait_for("api · CI", 10);
+        c.wait_for("/5000", 10);
+        c.send("2");
+        c.send("\r");
+        c.wait_for("test ok for job", 10);
+        // The log line's OSC title sequence is dropped, its text kept.
+        c.wait_for("error: test failed", 5);
+        assert!(!c.screen().contains("pwned"), "{}", c.screen());
+        c.send("\x1b");
+        c.send("p");
+        c.wait_for("Dispatch which workflow?", 10);
+        c.send("\r");
+        c.wait_for("Dispatch acme/api · Deploy", 5);
+        c.send("\t");
+        c.send("\x1b[C");
+        c.wait_for("‹ production ›", 5);
+        c.send("\r");
+        c.wait_for("Deploy dispatched", 10);
+        assert!(!c.screen().contains(CANARY));
+        // No display here: `o` shows the selected run's web page instead of opening it.
+        c.send("o");
+        c.wait_for("/acme/api/actions/runs/", 5);
+        let sent = state.lock().unwrap().dispatches.clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["inputs"]["environment"], "production");
+        c.send("q");
+    })
+    .await
+    .unwrap();
+}
+
+/// Not a test: serves the fake GitHub (with a few issues, runs and a dispatchable workflow) for
+/// trying the cockpit by hand and for `scripts/screenshots.sh`. Its URL goes to the file named
+/// by `FAKE_GITHUB_URL_FILE`; it serves until that file is removed (or ten minutes pass).
+#[tokio::test]
+#[ignore]
+async fn serve_fake_github() {
+    let Ok(file) = std::env::var("FAKE_GITHUB_URL_FILE") else {
+        return;
+    };
+    let gh = FakeGithub::start().await;
+    gh.add_issue(
+        "acme/api",
+        "Checkout returns 502 under load",
+        &["bug", "p1"],
+        false,
+    );
+    gh.add_issue(
+        "acme/api",
+        "Add rate limiting to /login",
+        &["enhancement"],
+        false,
+    );
+    gh.add_issue(
+        "acme/web",
+        "api healthz failing",
+        &["incident", "severity:critical"],
+        false,
+    );
+    gh.add_issue("acme/web", "Dark mode for the dashboard", &[], false);
+    gh.add_run("acme/api", "CI", "completed", Some("success"));
+    gh.add_run("acme/api", "CI", "completed", Some("failure"));
+    gh.add_run("acme/web", "CI", "in_progress", None);
+    gh.add_run("acme/web", "Release", "completed", Some("success"));
+    gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
+    std::fs::write(&file, gh.url()).unwrap();
+    let end = Instant::now() + Duration::from_secs(600);
+    while std::path::Path::new(&file).exists() && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

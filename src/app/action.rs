@@ -78,6 +78,7 @@ actions! {
     PageUp, "page_up", List, false, ["ctrl-u", "pgup"], "Page up";
     Open, "open", List, false, ["enter"], "Open the detail view";
     Back, "back", List, false, ["esc"], "Back out (close the view, clear the filter)";
+    OpenWeb, "open_web", List, false, ["o"], "Open the selected item or run in a browser (over SSH: show its URL)";
     Filter, "filter", List, false, ["/"], "Filter the list (is:open kind:incident label:x sev:high text)";
     NewItem, "new_item", Backlog, true, ["n"], "New item";
     EditItem, "edit_item", Backlog, true, ["e"], "Edit the selected item";

@@ -83,6 +83,8 @@ pub struct BuildsPane {
     pub pipelines: Vec<String>,
     /// Runs come from a remote CI: logs are downloaded, reruns and cancels go to its API.
     pub remote: bool,
+    /// Seconds between refreshes of remote runs.
+    pub interval: i64,
     /// A dispatched run to select as soon as it is listed.
     pub track: Option<String>,
     /// The workflow list awaited.

@@ -125,8 +125,7 @@ impl DispatchForm {
 
     fn submit(&mut self) -> FormKey {
         let git_ref = self.git_ref.text.trim().to_string();
-        if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace)
-        {
+        if git_ref.is_empty() || git_ref.starts_with('-') || git_ref.contains(char::is_whitespace) {
             self.error = Some("the ref is a branch or tag name".into());
             return FormKey::Edit;
         }

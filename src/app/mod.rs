@@ -142,6 +142,13 @@ pub enum Event {
         /// The provider's answer.
         result: Result<String, crate::engine::gate::GateError>,
     },
+    /// A message for the status bar.
+    Notice {
+        /// The text.
+        text: String,
+        /// Whether it reports a failure.
+        error: bool,
+    },
     /// The workflows that can be dispatched.
     WorkflowsListed {
         /// Request id.
@@ -234,6 +241,13 @@ pub enum Command {
         run: String,
         /// What to do.
         action: crate::providers::RunAction,
+    },
+    /// Open an item's or a run's web page (or show its URL).
+    OpenWeb {
+        /// Which pane it is in.
+        pane: PaneId,
+        /// Its id.
+        id: String,
     },
     /// Read the workflows that can be dispatched.
     ListWorkflows {
@@ -482,6 +496,7 @@ impl State {
             builds.feed = Some(feed::Feed::new(&provider, init.builds_interval.max(1)));
             builds.pipelines = pipelines;
             builds.remote = init.builds_remote;
+            builds.interval = init.builds_interval.max(1);
         }
         let deploys = deploys::DeploysPane {
             feed: (!init.targets.is_empty()).then(|| feed::Feed::new("local", 2)),

@@ -98,6 +98,10 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
                 state.dirty = true;
             }
         }
+        Event::Notice { text, error } => {
+            let level = if error { Level::Error } else { Level::Info };
+            flash(state, text, level, now);
+        }
         Event::Budgets(b) => {
             if b != state.budgets {
                 state.budgets = b;
@@ -376,6 +380,30 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::MoveBottom => move_or_scroll(state, isize::MAX / 2, cmds),
         Action::Open => open_detail(state, cmds),
         Action::Back => back(state),
+        Action::OpenWeb => {
+            let id = match state.focus {
+                PaneId::Backlog => state
+                    .backlog
+                    .detail
+                    .as_ref()
+                    .map(|d| d.item_id.clone())
+                    .or_else(|| state.backlog.selected_item().map(|i| i.id.clone())),
+                PaneId::Builds => state
+                    .builds
+                    .detail
+                    .as_ref()
+                    .map(|d| d.run_id.clone())
+                    .or_else(|| state.builds.selected_run().map(|r| r.id.clone())),
+                _ => None,
+            };
+            match id {
+                Some(id) => cmds.push(Command::OpenWeb {
+                    pane: state.focus,
+                    id,
+                }),
+                None => flash(state, "nothing selected with a web page", Level::Error, now),
+            }
+        }
         Action::Filter => {
             if let (PaneId::Builds, Some(d)) = (state.focus, state.builds.detail.as_mut()) {
                 d.searching = true;

@@ -468,10 +468,16 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             format!("no github provider with id {id:?} (define it in [[providers]])"),
         ));
     }
-    for p in c.providers.iter().filter(|p| p.kind == ProviderKind::Github) {
-        if let Some(r) = p.repos.iter().find(|r| {
-            r.split('/').count() != 2 || r.split('/').any(|x| x.is_empty() || x == "..")
-        }) {
+    for p in c
+        .providers
+        .iter()
+        .filter(|p| p.kind == ProviderKind::Github)
+    {
+        if let Some(r) = p
+            .repos
+            .iter()
+            .find(|r| r.split('/').count() != 2 || r.split('/').any(|x| x.is_empty() || x == ".."))
+        {
             return Err(loaded.error_at(
                 "providers",
                 "repos",

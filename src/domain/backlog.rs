@@ -185,6 +185,15 @@ pub struct NewItem {
     pub key: Option<String>,
 }
 
+/// How an item is named in messages: `#12` in the local store, `acme/api#12` on GitHub.
+pub fn item_ref(id: &str) -> String {
+    if id.contains('#') {
+        id.to_string()
+    } else {
+        format!("#{id}")
+    }
+}
+
 /// Splits a comma- or space-separated label list into sorted unique labels.
 pub fn parse_labels(text: &str) -> Vec<String> {
     let mut labels: Vec<String> = text

@@ -5,10 +5,10 @@ pub mod ops;
 pub mod workflow;
 
 pub use backlog::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
-pub use workflow::{InputKind, Workflow, WorkflowInput};
 pub use ops::{
     Check, CheckStatus, DeployState, Deployment, Forecast, Node, Run, RunStatus, Step, TestCounts,
 };
+pub use workflow::{InputKind, Workflow, WorkflowInput};
 
 /// Seconds since the Unix epoch, UTC. All stored and displayed times use it.
 pub type Timestamp = i64;

@@ -77,11 +77,9 @@ impl WorkflowInput {
                 .filter(|n| n.is_finite())
                 .map(|_| v.to_string())
                 .ok_or_else(|| format!("{} is a number", self.name)),
-            InputKind::Choice(options) if !options.iter().any(|o| o == v) => Err(format!(
-                "{} is one of: {}",
-                self.name,
-                options.join(", ")
-            )),
+            InputKind::Choice(options) if !options.iter().any(|o| o == v) => {
+                Err(format!("{} is one of: {}", self.name, options.join(", ")))
+            }
             _ => Ok(v.to_string()),
         }
     }
@@ -133,7 +131,12 @@ mod tests {
             path: "x".into(),
             default_ref: "main".into(),
             inputs: vec![
-                input("env", InputKind::Choice(vec!["staging".into(), "prod".into()]), true, None),
+                input(
+                    "env",
+                    InputKind::Choice(vec!["staging".into(), "prod".into()]),
+                    true,
+                    None,
+                ),
                 input("dry", InputKind::Boolean, false, Some("false")),
                 input("replicas", InputKind::Number, false, None),
             ],

@@ -51,7 +51,10 @@ async fn github_check(ws: &Workspace, id: &str) -> Result<String, String> {
     }
     Ok(format!(
         "{who}; scopes: {}; rate limit {}/{} until {}; {}",
-        b.scopes.as_deref().filter(|s| !s.is_empty()).unwrap_or("none reported"),
+        b.scopes
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("none reported"),
         b.remaining.map_or("?".into(), |r| r.to_string()),
         b.limit.map_or("?".into(), |r| r.to_string()),
         b.reset

@@ -175,6 +175,11 @@ pub trait BacklogSource: Send + Sync {
         &self,
         key: &str,
     ) -> BoxFuture<'_, Result<Option<crate::domain::WorkItem>, ProviderError>>;
+    /// The item's web page, when its provider has one.
+    fn web_url(&self, id: &str) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// Applies a mutation and returns the id of the item it touched. Only the gate calls this.
     fn apply(&self, change: BacklogMutation) -> BoxFuture<'_, Result<String, ProviderError>>;
 }
@@ -208,6 +213,11 @@ pub trait BuildSource: Send + Sync {
     /// The recent runs, newest first; `Ok(None)` when nothing changed since the last call.
     /// `force` asks for the full list even when nothing changed.
     fn runs(&self, force: bool) -> BoxFuture<'_, Result<Option<Vec<Run>>, ProviderError>>;
+    /// The run's web page, when its provider has one.
+    fn web_url(&self, run: &str) -> Option<String> {
+        let _ = run;
+        None
+    }
     /// Reruns or cancels a run of a remote CI. Only the gate calls this.
     fn act(&self, run: &str, action: RunAction) -> BoxFuture<'_, Result<String, ProviderError>> {
         let _ = (run, action);

@@ -99,16 +99,18 @@ impl Registry {
                             backlog = Some((src, p.timeout()));
                         }
                         if builds_id == Some(p.id.as_str()) {
-                            let src: Arc<dyn BuildSource> = Arc::new(GithubRuns::new(
-                                &p.id,
-                                Arc::clone(&client),
-                                p.repos.clone(),
-                                p.branches.clone(),
-                                store_path
-                                    .with_file_name("github-logs")
-                                    .join(p.id.replace(['/', '.'], "_")),
-                            )
-                            .with_dispatch(store_path.clone(), actor));
+                            let src: Arc<dyn BuildSource> = Arc::new(
+                                GithubRuns::new(
+                                    &p.id,
+                                    Arc::clone(&client),
+                                    p.repos.clone(),
+                                    p.branches.clone(),
+                                    store_path
+                                        .with_file_name("github-logs")
+                                        .join(p.id.replace(['/', '.'], "_")),
+                                )
+                                .with_dispatch(store_path.clone(), actor),
+                            );
                             builds = Some((src, p.timeout()));
                         }
                         gh.push((p.id.clone(), client, token));

@@ -64,7 +64,16 @@ impl Store {
             "INSERT INTO dispatches (provider, repo, workflow, git_ref, inputs, correlation,
                                      state, actor, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7, ?8)",
-            params![provider, repo, workflow as i64, git_ref, inputs, correlation, actor, now],
+            params![
+                provider,
+                repo,
+                workflow as i64,
+                git_ref,
+                inputs,
+                correlation,
+                actor,
+                now
+            ],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -105,9 +114,9 @@ impl Store {
 
     /// Runs already matched to a dispatch of this repo (never matched twice).
     pub fn dispatch_claimed(&self, repo: &str) -> Result<Vec<u64>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT run_id FROM dispatches WHERE repo = ?1 AND run_id IS NOT NULL",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT run_id FROM dispatches WHERE repo = ?1 AND run_id IS NOT NULL")?;
         let rows = stmt.query_map([repo], |r| r.get::<_, i64>(0))?;
         Ok(rows.filter_map(Result::ok).map(|v| v as u64).collect())
     }

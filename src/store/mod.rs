@@ -2,12 +2,12 @@
 
 mod audit;
 mod deploys;
+mod dispatches;
 mod health;
 mod incidents;
 mod items;
 mod runs;
 mod triage;
-mod dispatches;
 pub use dispatches::Dispatch;
 
 pub use audit::{AuditRecord, AuditReport, AuditVerifyError};

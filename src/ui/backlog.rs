@@ -54,8 +54,16 @@ pub fn render(
         return;
     };
     let width = inner.width as usize;
+    // Local ids are short numbers; GitHub's carry their repo (`api#12`).
+    let id_w = b
+        .items
+        .iter()
+        .map(|i| short_id(&i.id).width() + 1)
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 14);
     let mut lines = vec![Line::from(Span::styled(
-        row_text(width, "ID", "STATE", "KIND", "TITLE", "LABELS", "AGE"),
+        row_text(width, id_w, "ID", "STATE", "KIND", "TITLE", "LABELS", "AGE"),
         theme.style(Slot::TextDim),
     ))];
     let filter_line = b.filtering || !b.filter.text.is_empty();
@@ -81,6 +89,7 @@ pub fn render(
         lines.push(item_row(
             &b.items[idx],
             width,
+            id_w,
             pos == b.selected,
             focused,
             theme,
@@ -111,8 +120,18 @@ pub(super) fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Opti
     None
 }
 
+/// An item's id as the list shows it: `#12` locally, `api#12` for `acme/api#12`.
+pub(super) fn short_id(id: &str) -> String {
+    match id.split_once('#') {
+        Some((repo, n)) => format!("{}#{n}", repo.rsplit('/').next().unwrap_or(repo)),
+        None => format!("#{id}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn row_text(
     width: usize,
+    id_w: usize,
     id: &str,
     state: &str,
     kind: &str,
@@ -120,7 +139,7 @@ fn row_text(
     labels: &str,
     age: &str,
 ) -> String {
-    let fixed = 6 + 9 + 10 + 5;
+    let fixed = id_w + 9 + 10 + 5;
     let labels_w = if width >= 100 {
         24
     } else if width >= 70 {
@@ -131,7 +150,7 @@ fn row_text(
     let title_w = width.saturating_sub(fixed + labels_w + 1).max(4);
     let mut s = format!(
         "{}{}{}{} ",
-        pad(id, 6),
+        pad(id, id_w),
         pad(state, 9),
         pad(kind, 10),
         pad(title, title_w)
@@ -179,6 +198,7 @@ fn sev_slot(s: Severity) -> Slot {
 fn item_row(
     item: &WorkItem,
     width: usize,
+    id_w: usize,
     selected: bool,
     focused: bool,
     theme: &Theme,
@@ -194,7 +214,8 @@ fn item_row(
     let labels = clean(&joined);
     let text = row_text(
         width,
-        &format!("#{}", item.id),
+        id_w,
+        &clean(&short_id(&item.id)),
         state_glyph(item.state),
         &kind_text(item),
         &title,
@@ -212,7 +233,7 @@ fn item_row(
         return Line::from(Span::styled(text, style));
     }
     // Split the row at the column boundaries to colour state and kind.
-    let (id, rest) = split_cols(&text, 6);
+    let (id, rest) = split_cols(&text, id_w);
     let (st, rest) = split_cols(rest, 9);
     let (kind, rest) = split_cols(rest, 10);
     let state_style = match item.state {
@@ -268,7 +289,14 @@ fn detail(
     };
     let dim = theme.style(Slot::TextDim);
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("#{} ", item.id), dim),
+        Span::styled(
+            if item.id.contains('#') {
+                format!("{} ", clean(&item.id))
+            } else {
+                format!("#{} ", item.id)
+            },
+            dim,
+        ),
         Span::styled(
             clean(&item.title).into_owned(),
             theme.style(Slot::MarkdownHeading),

@@ -85,8 +85,10 @@ pub fn render(
     if inner.height == 0 || width < 10 {
         return;
     }
+    // Remote CIs report no test counts: their column gives its room to the pipeline.
+    let tests = !b.remote;
     let header = row(
-        width, "RUN", "PIPELINE", "STATUS", "COMMIT", "TIME", "AGE", "TESTS",
+        width, tests, "RUN", "PIPELINE", "STATUS", "COMMIT", "TIME", "AGE", "TESTS",
     );
     let mut lines = vec![Line::from(Span::styled(header, theme.style(Slot::TextDim)))];
     if b.runs.is_empty() {
@@ -106,6 +108,7 @@ pub fn render(
         let commit: String = r.commit.as_deref().unwrap_or("—").chars().take(7).collect();
         let text = row(
             width,
+            tests,
             &format!("#{}", r.number),
             &clean(&r.pipeline),
             &status_text(r),
@@ -131,6 +134,7 @@ pub fn render(
 #[allow(clippy::too_many_arguments)]
 fn row(
     width: usize,
+    tests_col: bool,
     run: &str,
     pipeline: &str,
     status: &str,
@@ -139,8 +143,8 @@ fn row(
     age: &str,
     tests: &str,
 ) -> String {
-    let fixed = 7 + 16 + 8 + 8 + 5 + 10;
-    let pipe_w = width.saturating_sub(fixed).clamp(9, 24);
+    let fixed = 7 + 16 + 8 + 8 + 5 + if tests_col { 10 } else { 0 };
+    let pipe_w = width.saturating_sub(fixed).clamp(9, 32);
     let s = format!(
         "{}{}{}{}{:>7} {:>4} {}",
         pad(run, 7),
@@ -149,7 +153,7 @@ fn row(
         pad(commit, 8),
         time,
         age,
-        tests
+        if tests_col { tests } else { "" }
     );
     pad(&s, width)
 }

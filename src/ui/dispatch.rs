@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::overlay::{frame_block, input_line, label, popup, status_line};
+use super::overlay::{frame_block, input_line, label_w, popup, status_line};
 use super::text::clean;
 use crate::app::State;
 use crate::app::dispatch::DispatchForm;
@@ -17,20 +17,30 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, f: &DispatchForm, th
     let inputs = f.inputs();
     let rect = popup(area, 84, (inputs.len() as u16 * 2 + 7).min(30));
     frame.render_widget(Clear, rect);
-    let title = format!(" Dispatch {} · {} ", clean(&f.workflow.repo), clean(&f.workflow.name));
+    let title = format!(
+        " Dispatch {} · {} ",
+        clean(&f.workflow.repo),
+        clean(&f.workflow.name)
+    );
     let block = frame_block(title, theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let w = (inner.width as usize).saturating_sub(12);
+    let name_w = inputs
+        .iter()
+        .map(|i| i.name.chars().count() + 1)
+        .max()
+        .unwrap_or(10)
+        .clamp(10, 24);
+    let w = (inner.width as usize).saturating_sub(name_w + 2);
     let mut lines = vec![Line::from(
-        vec![label("ref", f.focus == 0, theme)]
+        vec![label_w("ref", f.focus == 0, name_w, theme)]
             .into_iter()
             .chain(input_line(&f.git_ref, "", f.focus == 0, w, theme).spans)
             .collect::<Vec<_>>(),
     )];
     for (n, (i, v)) in inputs.iter().zip(&f.values).enumerate() {
         let focused = f.focus == n + 1;
-        let mut spans = vec![label(&i.name, focused, theme)];
+        let mut spans = vec![label_w(&clean(&i.name), focused, name_w, theme)];
         match &i.kind {
             InputKind::Choice(_) | InputKind::Boolean => {
                 let style = if focused {
@@ -57,7 +67,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, f: &DispatchForm, th
             format!("{} · {need}{kind}", i.description)
         };
         lines.push(Line::from(Span::styled(
-            format!("            {}", clean(&about)),
+            format!("{}{}", " ".repeat(name_w + 2), clean(&about)),
             theme.style(Slot::TextDim),
         )));
     }

@@ -262,13 +262,18 @@ fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line
 }
 
 pub(super) fn label(text: &str, focused: bool, theme: &Theme) -> Span<'static> {
+    label_w(text, focused, 10, theme)
+}
+
+/// A field label padded to `width` columns, marked `▸` when focused.
+pub(super) fn label_w(text: &str, focused: bool, width: usize, theme: &Theme) -> Span<'static> {
     let style = if focused {
         theme.style(Slot::HelpKey).add_modifier(Modifier::BOLD)
     } else {
         theme.style(Slot::TextDim)
     };
     Span::styled(
-        format!("{}{}", if focused { "▸ " } else { "  " }, pad(text, 10)),
+        format!("{}{}", if focused { "▸ " } else { "  " }, pad(text, width)),
         style,
     )
 }

@@ -36,6 +36,14 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (CycleStateFilter, "open/closed/all"),
             (CycleSort, "sort"),
         ],
+        PaneId::Builds if state.builds.remote && state.builds.detail.is_some() => vec![
+            (MoveDown, "scroll"),
+            (FirstError, "first error"),
+            (Rerun, "rerun"),
+            (RerunFailed, "rerun failed"),
+            (CancelRun, "cancel"),
+            (Back, "back"),
+        ],
         PaneId::Builds if state.builds.feed.is_some() && state.builds.detail.is_some() => vec![
             (MoveDown, "scroll"),
             (MoveBottom, "follow"),

@@ -136,7 +136,10 @@ impl FakeGithub {
     pub fn add_workflow(&self, repo: &str, id: u64, name: &str, yaml: &str) {
         let mut s = self.state.lock().unwrap();
         let path = format!(".github/workflows/{}.yml", name.to_lowercase());
-        s.workflows.entry(repo.into()).or_default().push((id, name.into(), path, yaml.into()));
+        s.workflows
+            .entry(repo.into())
+            .or_default()
+            .push((id, name.into(), path, yaml.into()));
     }
 
     /// Runs started by someone else through a dispatch of workflow `wid`.
@@ -152,7 +155,13 @@ impl FakeGithub {
 
     /// The issues of a repo as stored.
     pub fn issues(&self, repo: &str) -> Vec<Value> {
-        self.state.lock().unwrap().issues.get(repo).cloned().unwrap_or_default()
+        self.state
+            .lock()
+            .unwrap()
+            .issues
+            .get(repo)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -161,7 +170,14 @@ impl State {
         *self.version.entry(repo.to_string()).or_default() += 1;
     }
 
-    pub fn add_issue(&mut self, repo: &str, title: &str, body: &str, labels: &[&str], pr: bool) -> u64 {
+    pub fn add_issue(
+        &mut self,
+        repo: &str,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+        pr: bool,
+    ) -> u64 {
         let list = self.issues.entry(repo.to_string()).or_default();
         let n = list.len() as u64 + 1;
         let t = now_ms() / 1000;
@@ -192,14 +208,21 @@ impl State {
             "event": "workflow_dispatch", "workflow_id": wid, "actor": user("octocat"),
             "run_started_at": iso(t), "created_at": iso(t), "updated_at": iso(t),
         });
-        self.runs.entry(repo.to_string()).or_default().insert(0, run);
+        self.runs
+            .entry(repo.to_string())
+            .or_default()
+            .insert(0, run);
         self.jobs.insert(id, vec![]);
         self.bump(&format!("{repo}/runs"));
         id
     }
 
     fn etag(&self, key: &str, path: &str) -> String {
-        format!("W/\"{}-{}\"", self.version.get(key).copied().unwrap_or(0), path.len())
+        format!(
+            "W/\"{}-{}\"",
+            self.version.get(key).copied().unwrap_or(0),
+            path.len()
+        )
     }
 }
 
@@ -208,6 +231,15 @@ fn query(req: &Request, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.to_string())
+}
+
+/// The issue numbered `n` (as the path spells it) in `repo`.
+fn issue_mut<'a>(s: &'a mut State, repo: &str, n: &str) -> Option<&'a mut Value> {
+    let n: u64 = n.parse().ok()?;
+    s.issues
+        .get_mut(repo)?
+        .iter_mut()
+        .find(|i| i["number"].as_u64() == Some(n))
 }
 
 fn repo_of(segs: &[&str]) -> String {
@@ -234,7 +266,11 @@ impl Respond for Handler {
         s.seen.push(Seen {
             at_ms: now,
             method: req.method.to_string(),
-            path: format!("{}{}", path, req.url.query().map(|q| format!("?{q}")).unwrap_or_default()),
+            path: format!(
+                "{}{}",
+                path,
+                req.url.query().map(|q| format!("?{q}")).unwrap_or_default()
+            ),
             conditional: inm.is_some(),
             status,
             auth,
@@ -246,7 +282,10 @@ impl Respond for Handler {
 fn limits(t: ResponseTemplate, s: &State) -> ResponseTemplate {
     t.insert_header("x-ratelimit-limit", "5000")
         .insert_header("x-ratelimit-remaining", s.remaining.to_string().as_str())
-        .insert_header("x-ratelimit-reset", (now_ms() / 1000 + 3600).to_string().as_str())
+        .insert_header(
+            "x-ratelimit-reset",
+            (now_ms() / 1000 + 3600).to_string().as_str(),
+        )
         .insert_header("x-oauth-scopes", "repo, workflow")
 }
 
@@ -273,9 +312,17 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
     let cond = |s: &State, key: &str, v: Value| -> (ResponseTemplate, u16) {
         let etag = s.etag(key, path);
         if inm == Some(etag.as_str()) {
-            return (limits(ResponseTemplate::new(304), s).insert_header("etag", etag.as_str()), 304);
+            return (
+                limits(ResponseTemplate::new(304), s).insert_header("etag", etag.as_str()),
+                304,
+            );
         }
-        (limits(ResponseTemplate::new(200), s).insert_header("etag", etag.as_str()).set_body_json(v), 200)
+        (
+            limits(ResponseTemplate::new(200), s)
+                .insert_header("etag", etag.as_str())
+                .set_body_json(v),
+            200,
+        )
     };
     match (method, segs.as_slice()) {
         ("GET", ["repos", _, _, "issues"]) => {
@@ -306,7 +353,7 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
         }
         ("GET", ["repos", _, _, "issues", n]) => {
             let repo = repo_of(&segs);
-            match s.issues.get(&repo).and_then(|l| l.iter().find(|i| i["number"].to_string() == *n)).cloned() {
+            match issue_mut(s, &repo, n).map(|i| i.clone()) {
                 Some(i) => cond(s, &repo, i),
                 None => (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404),
             }
@@ -327,7 +374,7 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
         ("PATCH", ["repos", _, _, "issues", n]) => {
             let repo = repo_of(&segs);
             let t = iso(now);
-            let Some(i) = s.issues.get_mut(&repo).and_then(|l| l.iter_mut().find(|i| i["number"].to_string() == *n)) else {
+            let Some(i) = issue_mut(s, &repo, n) else {
                 return (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404);
             };
             for k in ["title", "body", "state"] {
@@ -349,7 +396,7 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
         }
         ("POST" | "PUT", ["repos", _, _, "issues", n, "labels"]) => {
             let repo = repo_of(&segs);
-            let Some(i) = s.issues.get_mut(&repo).and_then(|l| l.iter_mut().find(|i| i["number"].to_string() == *n)) else {
+            let Some(i) = issue_mut(s, &repo, n) else {
                 return (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404);
             };
             let new: Vec<Value> = body["labels"].as_array().cloned().unwrap_or_default();
@@ -375,7 +422,7 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             let key = format!("{repo}#{n}");
             let c = json!({"id": now_ms(), "body": body["body"], "user": user("flightdeck-bot"), "created_at": iso(now), "updated_at": iso(now)});
             s.comments.entry(key).or_default().push(c.clone());
-            if let Some(i) = s.issues.get_mut(&repo).and_then(|l| l.iter_mut().find(|i| i["number"].to_string() == *n)) {
+            if let Some(i) = issue_mut(s, &repo, n) {
                 i["comments"] = json!(i["comments"].as_u64().unwrap_or(0) + 1);
             }
             s.bump(&repo);

@@ -5,6 +5,7 @@ use crate::app::action::Action;
 use crate::app::input::TextBox;
 use crate::app::overlay::{ItemForm, Overlay};
 use crate::app::{Command, Level, Pending, State};
+use crate::domain::backlog::item_ref;
 use crate::domain::{ItemState, Timestamp};
 use crate::providers::BacklogMutation;
 
@@ -81,14 +82,14 @@ pub(super) fn triage(state: &mut State, action: Action, now: Timestamp, cmds: &m
     if incident_only && item.kind != crate::domain::ItemKind::Incident {
         flash(
             state,
-            format!("#{} is not an incident", item.id),
+            format!("{} is not an incident", item_ref(&item.id)),
             Level::Error,
             now,
         );
         return;
     }
     if action == Action::AckIncident && item.state == crate::domain::ItemState::Closed {
-        let msg = format!("#{} is closed: nothing to acknowledge", item.id);
+        let msg = format!("{} is closed: nothing to acknowledge", item_ref(&item.id));
         flash(state, msg, Level::Error, now);
         return;
     }
@@ -97,7 +98,12 @@ pub(super) fn triage(state: &mut State, action: Action, now: Timestamp, cmds: &m
             let change = BacklogMutation::Acknowledge {
                 id: item.id.clone(),
             };
-            submit(state, change, format!("acknowledged #{}", item.id), cmds);
+            submit(
+                state,
+                change,
+                format!("acknowledged {}", item_ref(&item.id)),
+                cmds,
+            );
             return;
         }
         Action::AssignItem => (Triage::Assign, item.assignee.clone().unwrap_or_default()),
@@ -130,7 +136,7 @@ pub(super) fn toggle_state(state: &mut State, now: Timestamp, cmds: &mut Vec<Com
             id: id.clone(),
             state: next,
         },
-        format!("{verb} #{id}"),
+        format!("{verb} {}", item_ref(&id)),
         cmds,
     );
 }
@@ -173,7 +179,7 @@ pub(super) fn mutated(
             if editor_open {
                 state.overlay = None;
             }
-            let msg = pending.success.replace("#new", &format!("#{id}"));
+            let msg = pending.success.replace("#new", &item_ref(&id));
             flash(state, msg, Level::Info, now);
             if let Some(f) = state.backlog.feed.as_mut() {
                 f.next_due = now;

@@ -15,9 +15,16 @@ use crate::ui::layout;
 /// Seconds between looks at watched branches.
 pub const WATCH_SECS: Timestamp = 5;
 
-/// Starts a runs refresh when due; every second while something runs, else every two.
+/// Starts a runs refresh when due: local runs every second while something runs, else every
+/// two; remote runs at their configured pace, at most every 5 s while something runs.
 pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
-    let interval = if state.builds.any_running() { 1 } else { 2 };
+    let running = state.builds.any_running();
+    let interval = match (state.builds.remote, running) {
+        (false, true) => 1,
+        (false, false) => 2,
+        (true, true) => state.builds.interval.min(5),
+        (true, false) => state.builds.interval,
+    };
     let Some(feed) = state.builds.feed.as_mut() else {
         return;
     };
@@ -194,7 +201,10 @@ pub(super) fn event(
                     state.flash = None;
                     state.overlay = Some(Overlay::Choose {
                         title: "Dispatch which workflow?".into(),
-                        options: w.iter().map(|w| format!("{} · {}", w.repo, w.name)).collect(),
+                        options: w
+                            .iter()
+                            .map(|w| format!("{} · {}", w.repo, w.name))
+                            .collect(),
                         selected: 0,
                         then: Choice::Workflow(w),
                     });
@@ -394,8 +404,16 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
                 } else {
                     RunAction::RerunFailed
                 };
-                flash(state, format!("asking GitHub: {}", action.audit_name().replace('_', " ")), Level::Info, now);
-                cmds.push(Command::ActOnRun { run: run.id, action });
+                flash(
+                    state,
+                    format!("asking GitHub: {}", action.audit_name().replace('_', " ")),
+                    Level::Info,
+                    now,
+                );
+                cmds.push(Command::ActOnRun {
+                    run: run.id,
+                    action,
+                });
             }
             Some(_) => flash(state, "that run is still going", Level::Error, now),
             None => flash(state, "no run selected", Level::Error, now),

@@ -8,6 +8,7 @@ use crate::app::input::Edit;
 use crate::app::overlay::{Choice, Field, ItemForm, Overlay};
 use crate::app::{Command, Level, State};
 use crate::domain::Timestamp;
+use crate::domain::backlog::item_ref;
 use crate::engine::deploy::DeployKind;
 use crate::providers::BacklogMutation;
 
@@ -81,7 +82,12 @@ pub(super) fn overlay_key(
                     id: item.clone(),
                     body: text.text.clone(),
                 };
-                submit(state, change, format!("commented on #{item}"), cmds);
+                submit(
+                    state,
+                    change,
+                    format!("commented on {}", item_ref(&item)),
+                    cmds,
+                );
             } else if state.pending.is_none() {
                 text.key(&key);
             }
@@ -92,7 +98,12 @@ pub(super) fn overlay_key(
             FormKey::Close => return true,
             FormKey::Edit => state.overlay = Some(Overlay::Dispatch(f)),
             FormKey::Submit(git_ref, values) => {
-                flash(state, format!("dispatching {}…", f.workflow.name), Level::Info, now);
+                flash(
+                    state,
+                    format!("dispatching {}…", f.workflow.name),
+                    Level::Info,
+                    now,
+                );
                 cmds.push(Command::Dispatch {
                     workflow: f.workflow,
                     git_ref,
@@ -165,7 +176,7 @@ pub(super) fn overlay_key(
                     id: item.clone(),
                     labels,
                 };
-                submit(state, change, format!("labelled #{item}"), cmds);
+                submit(state, change, format!("labelled {}", item_ref(&item)), cmds);
             } else if state.pending.is_none() {
                 text.key(&key);
             }
@@ -245,8 +256,8 @@ fn triage_change(
         Triage::Assign => {
             let who = (!answer.is_empty()).then(|| answer.to_string());
             let done = match &who {
-                Some(w) => format!("assigned #{item} to {w}"),
-                None => format!("unassigned #{item}"),
+                Some(w) => format!("assigned {} to {w}", item_ref(item)),
+                None => format!("unassigned {}", item_ref(item)),
             };
             (BacklogMutation::Assign { id, assignee: who }, done)
         }
@@ -258,7 +269,7 @@ fn triage_change(
             if into == item {
                 return Err("an item cannot be merged into itself".into());
             }
-            let done = format!("merged #{item} into #{into}");
+            let done = format!("merged {} into {}", item_ref(item), item_ref(into));
             (
                 BacklogMutation::Merge {
                     id,
@@ -274,7 +285,7 @@ fn triage_change(
                 .ok()
                 .filter(|h| (1..=720).contains(h))
                 .ok_or("hours between 1 and 720")?;
-            let done = format!("dismissed #{item}; muted for {hours} h");
+            let done = format!("dismissed {}; muted for {hours} h", item_ref(item));
             (BacklogMutation::Dismiss { id, hours }, done)
         }
     })
@@ -343,7 +354,7 @@ fn form_key(
                             item,
                             base: f.base,
                         },
-                        format!("saved #{id}"),
+                        format!("saved {}", item_ref(id)),
                     ),
                     None => (BacklogMutation::Create(item), "created #new".to_string()),
                 };

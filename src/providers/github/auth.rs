@@ -75,10 +75,10 @@ pub fn resolve(
     }
     names.extend(["GH_TOKEN", "GITHUB_TOKEN"]);
     for n in names {
-        if let Ok(v) = std::env::var(n) {
-            if !v.trim().is_empty() {
-                return Ok(Some(Token::new(&v, &format!("${n}"))));
-            }
+        if let Ok(v) = std::env::var(n)
+            && !v.trim().is_empty()
+        {
+            return Ok(Some(Token::new(&v, &format!("${n}"))));
         }
     }
     let argv = [
@@ -146,7 +146,9 @@ mod tests {
     #[test]
     fn a_command_comes_first_and_a_slow_one_times_out() {
         let argv = vec!["sh".to_string(), "-c".into(), "echo tok123".into()];
-        let t = resolve(Some(&argv), None, "api.github.com").unwrap().unwrap();
+        let t = resolve(Some(&argv), None, "api.github.com")
+            .unwrap()
+            .unwrap();
         assert_eq!(t.secret(), "tok123");
         assert_eq!(t.source, "token_cmd `sh`");
         let slow = vec!["sleep".to_string(), "30".into()];

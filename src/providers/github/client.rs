@@ -89,7 +89,9 @@ pub struct GhClient {
 
 impl std::fmt::Debug for GhClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GhClient").field("host", &self.host).finish()
+        f.debug_struct("GhClient")
+            .field("host", &self.host)
+            .finish()
     }
 }
 
@@ -162,8 +164,14 @@ impl GhClient {
         if let Some(t) = token {
             b = b.personal_token(t.secret().to_string());
         }
-        b.build()
-            .map_err(|e| ProviderError::Other(format!("GitHub client: {}", one_line(&e.to_string()))))
+        b.build().map_err(|e| {
+            ProviderError::Other(format!("GitHub client: {}", one_line(&e.to_string())))
+        })
+    }
+
+    /// The web site pages of this host live on (`https://github.com`).
+    pub fn web(&self) -> String {
+        super::web_base(&format!("{}{}", self.root, self.base_path))
     }
 
     /// The host this client talks to (`api.github.com`, `127.0.0.1:8080`).
@@ -173,7 +181,10 @@ impl GhClient {
 
     /// The budget as last reported.
     pub fn budget(&self) -> Budget {
-        self.budget.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn with_budget<T>(&self, f: impl FnOnce(&mut Budget) -> T) -> T {
@@ -263,13 +274,13 @@ impl GhClient {
         if let Some(why) = b.auth_failed {
             return Err(ProviderError::Auth(why));
         }
-        if let (Some(until), Some(why)) = (b.wait_until, b.waiting) {
-            if crate::domain::now() < until {
-                return Err(ProviderError::RateLimited(format!(
-                    "{why}; next request after {}",
-                    clock(until)
-                )));
-            }
+        if let (Some(until), Some(why)) = (b.wait_until, b.waiting)
+            && crate::domain::now() < until
+        {
+            return Err(ProviderError::RateLimited(format!(
+                "{why}; next request after {}",
+                clock(until)
+            )));
         }
         Ok(())
     }
@@ -343,31 +354,33 @@ impl GhClient {
                 .get(http::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            if conditional && status == StatusCode::OK {
-                if let Some(etag) = headers.get(http::header::ETAG).and_then(|v| v.to_str().ok())
+            if conditional
+                && status == StatusCode::OK
+                && let Some(etag) = headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+            {
+                conn.uses += 1;
+                let used = conn.uses;
+                if conn.cache.len() >= CACHE_ENTRIES
+                    && !conn.cache.contains_key(path)
+                    && let Some(old) = conn
+                        .cache
+                        .iter()
+                        .min_by_key(|(_, c)| c.used)
+                        .map(|(k, _)| k.clone())
                 {
-                    conn.uses += 1;
-                    let used = conn.uses;
-                    if conn.cache.len() >= CACHE_ENTRIES && !conn.cache.contains_key(path) {
-                        if let Some(old) = conn
-                            .cache
-                            .iter()
-                            .min_by_key(|(_, c)| c.used)
-                            .map(|(k, _)| k.clone())
-                        {
-                            conn.cache.remove(&old);
-                        }
-                    }
-                    conn.cache.insert(
-                        path.to_string(),
-                        Cached {
-                            etag: etag.to_string(),
-                            body: body.clone(),
-                            next: next.clone(),
-                            used,
-                        },
-                    );
+                    conn.cache.remove(&old);
                 }
+                conn.cache.insert(
+                    path.to_string(),
+                    Cached {
+                        etag: etag.to_string(),
+                        body: body.clone(),
+                        next: next.clone(),
+                        used,
+                    },
+                );
             }
             Ok(Answer {
                 status,
@@ -385,7 +398,10 @@ impl GhClient {
 
     /// Records the rate-limit headers of an answer.
     fn note_budget(&self, h: &HeaderMap) {
-        let num = |k: &str| h.get(k).and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok());
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
+        };
         self.with_budget(|b| {
             if let Some(r) = num("x-ratelimit-remaining") {
                 b.remaining = Some(r.max(0) as u64);
@@ -400,11 +416,11 @@ impl GhClient {
                 b.scopes = Some(s.to_string());
             }
             // A spent budget: wait for the reset rather than spend a request to learn it.
-            if b.remaining == Some(0) {
-                if let Some(reset) = b.reset.filter(|&t| t > crate::domain::now()) {
-                    b.waiting = Some("rate limit spent".into());
-                    b.wait_until = Some(reset);
-                }
+            if b.remaining == Some(0)
+                && let Some(reset) = b.reset.filter(|&t| t > crate::domain::now())
+            {
+                b.waiting = Some("rate limit spent".into());
+                b.wait_until = Some(reset);
             }
         });
     }
@@ -485,7 +501,11 @@ impl GhClient {
 }
 
 /// Reads a body up to `cap` bytes: past it, an error, or (`truncate`) the first `cap` bytes.
-async fn read_capped<B>(mut body: B, cap: usize, truncate: bool) -> Result<bytes::Bytes, ProviderError>
+async fn read_capped<B>(
+    mut body: B,
+    cap: usize,
+    truncate: bool,
+) -> Result<bytes::Bytes, ProviderError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Unpin,
     B::Error: std::fmt::Display,
@@ -531,17 +551,17 @@ fn link_next(h: &HeaderMap, base_path: &str) -> Option<String> {
 /// start of the text.
 pub fn summarize(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]);
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-        if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
-            return one_line(m);
-        }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(m) = v.get("message").and_then(|m| m.as_str())
+    {
+        return one_line(m);
     }
     let lower = text.to_ascii_lowercase();
     if lower.contains("<html") || lower.contains("<!doctype") {
-        if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
-            if a + 7 <= b {
-                return format!("HTML page: {}", one_line(&text[a + 7..b]));
-            }
+        if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
+            && a + 7 <= b
+        {
+            return format!("HTML page: {}", one_line(&text[a + 7..b]));
         }
         return "an HTML page".into();
     }

@@ -183,7 +183,10 @@ impl Dispatcher {
         Ok(out)
     }
 
-    fn store<T>(&self, f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError>) -> Result<T, ProviderError> {
+    fn store<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError>,
+    ) -> Result<T, ProviderError> {
         let s = Store::open(&self.store)?;
         Ok(f(&s)?)
     }
@@ -332,7 +335,10 @@ on:
 "#;
         let inputs = dispatch_inputs(y).unwrap().unwrap();
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["environment", "dry_run", "replicas", "flightdeck_id"]);
+        assert_eq!(
+            names,
+            ["environment", "dry_run", "replicas", "flightdeck_id"]
+        );
         assert_eq!(
             inputs[0].kind,
             InputKind::Choice(vec!["staging".into(), "production".into()])
@@ -341,8 +347,14 @@ on:
         assert_eq!(inputs[1].default.as_deref(), Some("false"));
         assert_eq!(inputs[2].default.as_deref(), Some("3"));
         assert_eq!(inputs[3].kind, InputKind::Text);
-        assert_eq!(dispatch_inputs("on: workflow_dispatch").unwrap(), Some(vec![]));
-        assert_eq!(dispatch_inputs("on: [push, workflow_dispatch]").unwrap(), Some(vec![]));
+        assert_eq!(
+            dispatch_inputs("on: workflow_dispatch").unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(
+            dispatch_inputs("on: [push, workflow_dispatch]").unwrap(),
+            Some(vec![])
+        );
         assert_eq!(dispatch_inputs("on: push").unwrap(), None);
         assert!(dispatch_inputs("on: [unclosed").is_err());
     }

@@ -24,7 +24,10 @@ const ACKED: &str = "acked";
 /// The hidden marker that carries a dedup key in an issue's body.
 pub fn key_marker(key: &str) -> String {
     // `--` would end the HTML comment early.
-    format!("<!-- flightdeck-key: {} -->", key.replace("--", "-\u{2010}"))
+    format!(
+        "<!-- flightdeck-key: {} -->",
+        key.replace("--", "-\u{2010}")
+    )
 }
 
 /// Every dedup key marked in a body.
@@ -110,7 +113,7 @@ impl GithubBacklog {
         let mut labels: Vec<String> = i.labels.into_iter().map(|l| l.name).collect();
         labels.sort();
         labels.dedup();
-        let incident = labels.iter().any(|l| *l == self.label);
+        let incident = labels.contains(&self.label);
         let severity = labels
             .iter()
             .find_map(|l| l.strip_prefix("severity:").and_then(Severity::parse));
@@ -119,7 +122,9 @@ impl GithubBacklog {
             id: format!("{repo}#{}", i.number),
             provider: self.id.clone(),
             title: i.title,
-            auto: !keys_in(&body).is_empty(),
+            // Keys the cockpit's own forms make start with `ui:`; the rest were filed by the
+            // incident loop.
+            auto: keys_in(&body).iter().any(|k| !k.starts_with("ui:")),
             body,
             state: if i.state == "closed" {
                 ItemState::Closed
@@ -175,7 +180,10 @@ impl GithubBacklog {
 
     async fn issue(&self, id: &str) -> Result<(String, u64, WorkItem), ProviderError> {
         let (repo, n) = repo_and_number(id)?;
-        let a = self.client.get(&format!("/repos/{repo}/issues/{n}")).await?;
+        let a = self
+            .client
+            .get(&format!("/repos/{repo}/issues/{n}"))
+            .await?;
         let i: Issue = serde_json::from_slice(&a.body).map_err(|e| bad(&repo, &e))?;
         let item = self.item(&repo, i);
         Ok((repo, n, item))
@@ -204,7 +212,11 @@ impl GithubBacklog {
     async fn patch(&self, id: &str, body: serde_json::Value) -> Result<String, ProviderError> {
         let (repo, n) = repo_and_number(id)?;
         self.client
-            .send(Method::PATCH, &format!("/repos/{repo}/issues/{n}"), Some(&body))
+            .send(
+                Method::PATCH,
+                &format!("/repos/{repo}/issues/{n}"),
+                Some(&body),
+            )
             .await?;
         Ok(id.to_string())
     }
@@ -241,10 +253,10 @@ impl GithubBacklog {
         if item.title.trim().is_empty() {
             return Err(ProviderError::Invalid("the title is empty".into()));
         }
-        if let Some(k) = &item.key {
-            if let Some(found) = self.by_key(k).await? {
-                return Ok(found.id);
-            }
+        if let Some(k) = &item.key
+            && let Some(found) = self.by_key(k).await?
+        {
+            return Ok(found.id);
         }
         let repo = self
             .repos
@@ -259,7 +271,9 @@ impl GithubBacklog {
             .send(
                 Method::POST,
                 &format!("/repos/{repo}/issues"),
-                Some(&json!({ "title": item.title, "body": body, "labels": self.labels_for(&item) })),
+                Some(
+                    &json!({ "title": item.title, "body": body, "labels": self.labels_for(&item) }),
+                ),
             )
             .await?;
         let i: Issue = serde_json::from_slice(&a.body).map_err(|e| bad(repo, &e))?;
@@ -371,7 +385,13 @@ impl GithubBacklog {
                 tokio::task::spawn_blocking(move || -> Result<(), ProviderError> {
                     let s = crate::store::Store::open(&store)?;
                     for k in &keys {
-                        s.mute(k, now + hours as i64 * 3600, &format!("dismissed {id}"), &actor, now)?;
+                        s.mute(
+                            k,
+                            now + hours as i64 * 3600,
+                            &format!("dismissed {id}"),
+                            &actor,
+                            now,
+                        )?;
                         s.resolve_incident(k, now)?;
                     }
                     Ok(())
@@ -416,7 +436,10 @@ impl BacklogSource for GithubBacklog {
             let (repo, n) = repo_and_number(&id)?;
             let (pages, _) = self
                 .client
-                .get_pages(&format!("/repos/{repo}/issues/{n}/comments?per_page=100"), 10)
+                .get_pages(
+                    &format!("/repos/{repo}/issues/{n}/comments?per_page=100"),
+                    10,
+                )
                 .await?;
             let mut out = Vec::new();
             for p in pages {
@@ -430,6 +453,11 @@ impl BacklogSource for GithubBacklog {
             }
             Ok(out)
         })
+    }
+
+    fn web_url(&self, id: &str) -> Option<String> {
+        let (repo, n) = repo_and_number(id).ok()?;
+        Some(format!("{}/{repo}/issues/{n}", self.client.web()))
     }
 
     fn find_key(&self, key: &str) -> BoxFuture<'_, Result<Option<WorkItem>, ProviderError>> {

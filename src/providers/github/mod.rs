@@ -41,6 +41,16 @@ pub fn repo_and_number(id: &str) -> Result<(String, u64), ProviderError> {
     Ok((repo.to_string(), n))
 }
 
+/// The web site of an API URL: `https://api.github.com` → `https://github.com`,
+/// `https://ghe.corp/api/v3` → `https://ghe.corp`.
+pub fn web_base(api_url: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    if let Some(rest) = api.strip_prefix("https://api.") {
+        return format!("https://{rest}");
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+}
+
 /// One client per API host, shared by every provider that names it.
 #[derive(Default)]
 pub struct Clients {
@@ -66,8 +76,7 @@ impl Clients {
             .unwrap_or_default()
             .to_string();
         let token = auth::resolve(p.token_cmd.as_deref(), p.token_env.as_deref(), &host)?;
-        let client =
-            GhClient::new(api, token.as_ref(), p.timeout()).map_err(|e| e.to_string())?;
+        let client = GhClient::new(api, token.as_ref(), p.timeout()).map_err(|e| e.to_string())?;
         let entry = (Arc::new(client), token);
         self.by_host.insert(api.to_string(), entry.clone());
         Ok(entry)
@@ -75,9 +84,7 @@ impl Clients {
 
     /// Every client made, with its provider-facing API URL.
     pub fn all(&self) -> impl Iterator<Item = (&str, &Arc<GhClient>, &Option<Token>)> {
-        self.by_host
-            .iter()
-            .map(|(k, (c, t))| (k.as_str(), c, t))
+        self.by_host.iter().map(|(k, (c, t))| (k.as_str(), c, t))
     }
 }
 
@@ -96,5 +103,7 @@ mod tests {
         assert!(repo_and_number("a/b#x").is_err());
         assert_eq!(parse_time("2026-11-28T10:00:00Z"), 1_795_860_000);
         assert_eq!(parse_time("garbage"), 0);
+        assert_eq!(web_base("https://api.github.com"), "https://github.com");
+        assert_eq!(web_base("https://ghe.corp/api/v3/"), "https://ghe.corp");
     }
 }

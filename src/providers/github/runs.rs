@@ -123,8 +123,7 @@ fn steps_of(jobs: Vec<Job>) -> Vec<Step> {
             log_range: None,
         });
         for s in j.steps {
-            let (started, duration_ms) =
-                span(s.started_at.as_deref(), s.completed_at.as_deref());
+            let (started, duration_ms) = span(s.started_at.as_deref(), s.completed_at.as_deref());
             out.push(Step {
                 name: format!("  {}", s.name),
                 status: status_of(s.status.as_deref(), s.conclusion.as_deref()),
@@ -213,7 +212,9 @@ impl GithubRuns {
     async fn read_jobs(&self, repo: &str, run: u64, updated: &str) -> Result<Known, ProviderError> {
         let a = self
             .client
-            .get(&format!("/repos/{repo}/actions/runs/{run}/jobs?per_page=100"))
+            .get(&format!(
+                "/repos/{repo}/actions/runs/{run}/jobs?per_page=100"
+            ))
             .await?;
         let list: JobList = serde_json::from_slice(&a.body)
             .map_err(|e| ProviderError::BadResponse(format!("{repo}: unreadable jobs ({e})")))?;
@@ -240,7 +241,12 @@ impl GithubRuns {
 
     async fn download(&self, run_id: &str) -> Result<String, ProviderError> {
         let (repo, run) = split_run(run_id)?;
-        let known = self.jobs.lock().unwrap_or_else(|p| p.into_inner()).get(&run).cloned();
+        let known = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&run)
+            .cloned();
         let known = match known {
             Some(k) => k,
             None => self.read_jobs(&repo, run, "").await?,
@@ -398,6 +404,11 @@ impl BuildSource for GithubRuns {
         Box::pin(self.list(force))
     }
 
+    fn web_url(&self, run: &str) -> Option<String> {
+        let (repo, n) = split_run(run).ok()?;
+        Some(format!("{}/{repo}/actions/runs/{n}", self.client.web()))
+    }
+
     fn act(&self, run: &str, action: RunAction) -> BoxFuture<'_, Result<String, ProviderError>> {
         let run = run.to_string();
         Box::pin(async move { self.steer(&run, action).await })
@@ -430,7 +441,10 @@ impl BuildSource for GithubRuns {
                 )));
             }
             Ok(match d.dispatch(&workflow, &git_ref, &values).await? {
-                Dispatched::Run(run) => (format!("{} dispatched: run {run}", workflow.name), Some(run)),
+                Dispatched::Run(run) => (
+                    format!("{} dispatched: run {run}", workflow.name),
+                    Some(run),
+                ),
                 Dispatched::Pending(msg) => (msg, None),
             })
         })

@@ -346,7 +346,9 @@ fn remote_runs_download_their_log_and_are_steered_through_the_api() {
     );
     key(&mut s, KeyCode::Char('k'), KeyModifiers::NONE);
     key(&mut s, KeyCode::Char('C'), KeyModifiers::NONE);
-    assert!(matches!(&s.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("on GitHub")));
+    assert!(
+        matches!(&s.overlay, Some(Overlay::Confirm { prompt, .. }) if prompt.contains("on GitHub"))
+    );
     let cmds = key(&mut s, KeyCode::Char('y'), KeyModifiers::NONE);
     assert_eq!(
         cmds,
