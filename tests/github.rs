@@ -906,3 +906,55 @@ async fn serve_fake_github() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The incident loop files into GitHub: a failing check becomes one labelled issue with the
+/// hidden key, found again (not filed twice) by a second watcher, and closed on recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_files_a_failing_check_into_github_issues_once() {
+    let gh = FakeGithub::start().await;
+    let sb = common::Sandbox::new();
+    // A port nothing listens on: the probe fails at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    common::fleet::write_config(
+        &sb,
+        &format!(
+            r#"
+[backlog]
+provider = "gh"
+[[providers]]
+id = "gh"
+kind = "github"
+repos = ["acme/api"]
+api_url = "{}"
+incident_label = "sev-incident"
+[[checks]]
+name = "api healthz"
+kind = "http"
+url = "http://127.0.0.1:{port}/healthz"
+service = "api"
+for_secs = 0
+"#,
+            gh.url()
+        ),
+    );
+    let sb = Arc::new(sb);
+    for _ in 0..2 {
+        let sb = Arc::clone(&sb);
+        let (code, out, err) = tokio::task::spawn_blocking(move || {
+            sb.run_env(&["watch", "--once"], &[("GH_TOKEN", CANARY)])
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let issues = gh.issues("acme/api");
+    assert_eq!(issues.len(), 1, "one incident for one failing check: {issues:#?}");
+    let i = &issues[0];
+    let labels: Vec<&str> = i["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"sev-incident"), "{labels:?}");
+    assert!(i["body"].as_str().unwrap().contains("<!-- flightdeck-key: "));
+    assert!(i["title"].as_str().unwrap().contains("api healthz"), "{}", i["title"]);
+    assert!(gh.seen().iter().all(|s| !s.path.contains("/search")));
+}
