@@ -11,14 +11,20 @@ done
 cargo build --release --quiet
 bin="$PWD/target/release/flightdeck"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  rm -f "$work/github.url"
+  rm -rf "$work"
+}
+trap cleanup EXIT
 out="$PWD/screenshots"
 mkdir -p "$out"
 
 # shot NAME COLS ROWS "ARGS" KEYS... — KEYS are tmux send-keys words, "sleep" pauses briefly.
+# ONLY=WORD regenerates only the shots whose name contains WORD.
 shot() {
   local name=$1 cols=$2 rows=$3 args=$4
   shift 4
+  if [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]]; then return 0; fi
   local state="$work/state-$name"
   local sock="fdshots-$name-$$"
   # RUNS=N before `shot` runs demo-ci N times first, so the builds pane has history.
@@ -73,3 +79,26 @@ shot palette-120x32 120 32 "" ":" "lab"
 shot light-theme-120x32 120 32 "--theme light" j
 shot ansi16-theme-80x24 80 24 "--theme ansi16" a a
 shot no-color-80x24 80 24 "--color never" j
+
+# GitHub: the tests' loopback GitHub API (issues, Actions runs, a dispatchable workflow).
+if [ -z "${ONLY:-}" ] || [[ github == *"$ONLY"* ]]; then
+  FAKE_GITHUB_URL_FILE="$work/github.url" cargo nextest run --test github serve_fake_github \
+    --run-ignored only --no-capture >/dev/null 2>&1 &
+  for _ in $(seq 1 600); do [ -s "$work/github.url" ] && break; sleep 0.5; done
+  cat > "$work/github.toml" <<EOF_TOML
+workspace = "acme"
+[backlog]
+provider = "gh"
+[builds]
+provider = "gh"
+[[providers]]
+id = "gh"
+kind = "github"
+repos = ["acme/api", "acme/web"]
+api_url = "$(cat "$work/github.url")"
+EOF_TOML
+  shot github-120x32 120 32 "--config $work/github.toml" 2 j
+  shot github-run-log-120x32 120 32 "--config $work/github.toml" 2 j Enter sleep
+  shot github-dispatch-120x32 120 32 "--config $work/github.toml" 2 p sleep Enter Tab Right
+  rm -f "$work/github.url"
+fi
