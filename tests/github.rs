@@ -950,11 +950,29 @@ for_secs = 0
         assert_eq!(code, 0, "{out}{err}");
     }
     let issues = gh.issues("acme/api");
-    assert_eq!(issues.len(), 1, "one incident for one failing check: {issues:#?}");
+    assert_eq!(
+        issues.len(),
+        1,
+        "one incident for one failing check: {issues:#?}"
+    );
     let i = &issues[0];
-    let labels: Vec<&str> = i["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = i["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     assert!(labels.contains(&"sev-incident"), "{labels:?}");
-    assert!(i["body"].as_str().unwrap().contains("<!-- flightdeck-key: "));
-    assert!(i["title"].as_str().unwrap().contains("api healthz"), "{}", i["title"]);
+    assert!(
+        i["body"]
+            .as_str()
+            .unwrap()
+            .contains("<!-- flightdeck-key: ")
+    );
+    assert!(
+        i["title"].as_str().unwrap().contains("api healthz"),
+        "{}",
+        i["title"]
+    );
     assert!(gh.seen().iter().all(|s| !s.path.contains("/search")));
 }
