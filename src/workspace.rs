@@ -97,6 +97,7 @@ impl Workspace {
             base_dir: self.base_dir.clone(),
             actor: self.actor.clone(),
             program: std::env::current_exe().wrap_err("cannot find the flightdeck binary")?,
+            providers: self.loaded.config.providers.clone(),
         })
     }
 

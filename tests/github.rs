@@ -976,3 +976,89 @@ for_secs = 0
     );
     assert!(gh.seen().iter().all(|s| !s.path.contains("/search")));
 }
+
+/// The `github-actions` engine: a deploy dispatches the workflow with the version and follows
+/// exactly its run; a failed run rolls back by dispatching the previous version, once; all
+/// through the same journal and lock as the other engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_actions_deploys_follow_their_run_and_roll_back() {
+    let gh = FakeGithub::start().await;
+    gh.add_workflow(
+        "acme/api",
+        42,
+        "Deploy",
+        &DEPLOY_YML.replace(
+            "      dry_run:",
+            "      version:\n        required: true\n      dry_run:",
+        ),
+    );
+    let sb = common::Sandbox::new();
+    common::fleet::write_config(
+        &sb,
+        &format!(
+            r#"
+[[providers]]
+id = "gh"
+kind = "github"
+repos = ["acme/api"]
+api_url = "{}"
+[[targets]]
+name = "api"
+environment = "staging"
+engine = "github-actions"
+github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_secs = 1, inputs = {{ environment = "staging" }} }}
+"#,
+            gh.url()
+        ),
+    );
+    let sb = Arc::new(sb);
+    let run = |args: Vec<&'static str>| {
+        let sb = Arc::clone(&sb);
+        tokio::task::spawn_blocking(move || sb.run_env(&args, &[("GH_TOKEN", CANARY)]))
+    };
+    let (code, out, err) = run(vec!["deploy", "api", "v1", "--yes"]).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": succeeded in"), "{out}");
+    let (code, out, err) = run(vec!["deploy", "api", "bad", "--yes"]).await.unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(": rolled_back in") && out.contains("ended failure"),
+        "{out}"
+    );
+    let sent: Vec<String> = gh
+        .state
+        .lock()
+        .unwrap()
+        .dispatches
+        .iter()
+        .map(|d| {
+            format!(
+                "{}@{}",
+                d["inputs"]["version"].as_str().unwrap(),
+                d["inputs"]["environment"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        ["v1@staging", "bad@staging", "v1@staging"],
+        "deploy, deploy, one rollback"
+    );
+    let s = tokio::task::spawn_blocking({
+        let sb = Arc::clone(&sb);
+        move || sb.status(&[])
+    })
+    .await
+    .unwrap();
+    let t = s["deploys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "api")
+        .unwrap()
+        .clone();
+    assert_eq!(t["state"], "rolled_back", "{t}");
+    assert_eq!(t["nodes"][0]["name"], "staging");
+    assert_eq!(t["nodes"][0]["version"], "v1", "{t}");
+    assert!(t["lock"].is_null(), "the lock is released: {t}");
+}

@@ -150,7 +150,7 @@ impl KeyList {
 }
 
 /// Provider kinds the config may name.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// The embedded SQLite store.
@@ -185,7 +185,7 @@ impl ProviderKind {
 }
 
 /// `[[providers]]`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Unique id, referenced by panes.
@@ -344,7 +344,13 @@ pub fn load(source: ConfigSource) -> Result<Loaded, ConfigError> {
 
 /// Parses config text; `path` only labels errors.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let config: Config = toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))?;
+    let mut config: Config = toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))?;
+    // A github-actions target deploys one environment: it is the target's one node.
+    for t in &mut config.targets {
+        if t.engine == EngineKind::GithubActions && t.nodes.is_empty() {
+            t.nodes = vec![t.environment.clone()];
+        }
+    }
     let loaded = Loaded {
         config,
         source: ConfigSource::Flag(path.to_path_buf()),
@@ -389,6 +395,18 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     for t in &c.targets {
         if let Err((key, msg)) = target::validate(t) {
             return Err(loaded.error_at("targets", key, msg));
+        }
+        if let Some(g) = &t.github
+            && !c
+                .providers
+                .iter()
+                .any(|x| x.id == g.provider && x.kind == ProviderKind::Github)
+        {
+            return Err(loaded.error_at(
+                "targets",
+                "github",
+                format!("target {:?}: no github provider {:?}", t.name, g.provider),
+            ));
         }
         for g in &t.smoke {
             if let Some(p) = &g.prometheus

@@ -46,6 +46,8 @@ pub struct TargetConfig {
     pub script: ScriptConfig,
     /// `ansible`: the playbook and how to roll back.
     pub ansible: Option<AnsibleConfig>,
+    /// `github-actions`: the workflow a deploy dispatches.
+    pub github: Option<GithubDeployConfig>,
     /// Environment for every command this target runs.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -80,6 +82,8 @@ pub enum EngineKind {
     Script,
     /// `ansible-playbook` on an inventory.
     Ansible,
+    /// A GitHub Actions workflow, dispatched once per deploy; the environment is its one node.
+    GithubActions,
 }
 
 impl EngineKind {
@@ -89,6 +93,7 @@ impl EngineKind {
             EngineKind::LocalFleet => "local-fleet",
             EngineKind::Script => "script",
             EngineKind::Ansible => "ansible",
+            EngineKind::GithubActions => "github-actions",
         }
     }
 }
@@ -203,6 +208,28 @@ pub struct AnsibleConfig {
     pub args: Vec<String>,
 }
 
+/// `github = { provider = "gh", repo = "acme/api", workflow = "deploy.yml" }`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GithubDeployConfig {
+    /// The `github` provider whose host and token are used.
+    pub provider: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// The workflow's file name (`deploy.yml`) or id.
+    pub workflow: String,
+    /// The branch or tag it runs on (default: the repo's default branch).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// The input that receives the version (default `version`).
+    pub version_input: Option<String>,
+    /// Other inputs, sent as they are.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// Seconds between looks at the run (default 5).
+    pub poll_secs: Option<u64>,
+}
+
 /// Checks one target; the error names the key at fault and says what is wrong.
 pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
     if t.name.trim().is_empty() {
@@ -256,6 +283,34 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
                 "inventory",
                 format!(
                     "target {:?} uses engine \"ansible\" and needs an `inventory`",
+                    t.name
+                ),
+            ));
+        }
+    } else if t.engine == EngineKind::GithubActions {
+        let Some(g) = &t.github else {
+            return Err((
+                "github",
+                format!(
+                    "target {:?} uses engine \"github-actions\" but has no `github = {{ provider = …, repo = …, workflow = … }}`",
+                    t.name
+                ),
+            ));
+        };
+        if g.repo.split('/').count() != 2 || g.repo.split('/').any(|p| p.is_empty() || p == "..") {
+            return Err(("github", format!("repo {:?} is not `owner/name`", g.repo)));
+        }
+        if g.workflow.is_empty() || g.workflow.contains(['/', '?', '#']) {
+            return Err((
+                "github",
+                format!("workflow {:?} is a file name or an id", g.workflow),
+            ));
+        }
+        if t.nodes.len() > 1 {
+            return Err((
+                "nodes",
+                format!(
+                    "target {:?}: a github-actions target deploys one environment (no node list)",
                     t.name
                 ),
             ));

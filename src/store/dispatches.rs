@@ -92,21 +92,23 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest dispatch of a workflow whose run is not known yet, if any.
+    /// The oldest dispatch of a workflow by `actor` whose run is not known yet, if any.
     pub fn dispatch_unreconciled(
         &self,
         repo: &str,
         workflow: u64,
+        actor: &str,
     ) -> Result<Option<Dispatch>, StoreError> {
         Ok(self
             .conn
             .query_row(
                 &format!(
                     "SELECT {COLS} FROM dispatches
-                     WHERE repo = ?1 AND workflow = ?2 AND state IN ('sending', 'accepted')
+                     WHERE repo = ?1 AND workflow = ?2 AND actor = ?3
+                       AND state IN ('sending', 'accepted')
                      ORDER BY id LIMIT 1"
                 ),
-                params![repo, workflow as i64],
+                params![repo, workflow as i64, actor],
                 row,
             )
             .optional()?)
@@ -133,15 +135,28 @@ mod tests {
         let id = s
             .dispatch_begin("gh", "a/b", 7, "main", "{}", "fd-1", "ana", 10)
             .unwrap();
-        assert_eq!(s.dispatch_unreconciled("a/b", 7).unwrap().unwrap().id, id);
-        assert!(s.dispatch_unreconciled("a/b", 8).unwrap().is_none());
+        assert_eq!(
+            s.dispatch_unreconciled("a/b", 7, "ana")
+                .unwrap()
+                .unwrap()
+                .id,
+            id
+        );
+        assert!(s.dispatch_unreconciled("a/b", 8, "ana").unwrap().is_none());
+        assert!(
+            s.dispatch_unreconciled("a/b", 7, "bo").unwrap().is_none(),
+            "bo's are his"
+        );
         s.dispatch_set(id, "accepted", None).unwrap();
         assert_eq!(
-            s.dispatch_unreconciled("a/b", 7).unwrap().unwrap().state,
+            s.dispatch_unreconciled("a/b", 7, "ana")
+                .unwrap()
+                .unwrap()
+                .state,
             "accepted"
         );
         s.dispatch_set(id, "tracked", Some(99)).unwrap();
-        assert!(s.dispatch_unreconciled("a/b", 7).unwrap().is_none());
+        assert!(s.dispatch_unreconciled("a/b", 7, "ana").unwrap().is_none());
         assert_eq!(s.dispatch_claimed("a/b").unwrap(), vec![99]);
     }
 }

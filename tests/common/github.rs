@@ -46,6 +46,8 @@ pub struct State {
     pub dispatch_mode: String,
     /// Dispatch bodies received.
     pub dispatches: Vec<Value>,
+    /// How dispatched runs end (a second after they start), by run id.
+    pub outcome: HashMap<u64, &'static str>,
     next_id: u64,
 }
 
@@ -514,9 +516,12 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 body["inputs"]["environment"].as_str().unwrap_or(""),
                 body["inputs"]["flightdeck_id"].as_str().unwrap_or("")
             );
+            // A deploy workflow: version `bad` fails, any other succeeds, a second after it starts.
+            let fails = body["inputs"]["version"] == "bad";
             match s.dispatch_mode.as_str() {
                 "run_id" => {
                     let id = s.dispatch_run(&repo, wid, &title);
+                    s.outcome.insert(id, if fails { "failure" } else { "success" });
                     (limits(ResponseTemplate::new(200), s).set_body_json(json!({"workflow_run_id": id, "run_url": format!("{}/repos/{repo}/actions/runs/{id}", s.base), "html_url": format!("https://github.com/{repo}/actions/runs/{id}")})), 200)
                 }
                 "no_content" => {
@@ -529,6 +534,31 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 }
                 _ => (limits(ResponseTemplate::new(204), s), 204),
             }
+        }
+        ("GET", ["repos", _, _, "actions", "workflows", name]) => {
+            let repo = repo_of(&segs);
+            match s.workflows.get(&repo).into_iter().flatten().find(|w| w.0.to_string() == *name || w.2.ends_with(&format!("/{name}"))) {
+                Some((id, wname, path, _)) => {
+                    let v = json!({"id": id, "name": wname, "path": path, "state": "active"});
+                    cond(s, &format!("{repo}/workflows"), v)
+                }
+                None => (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404),
+            }
+        }
+        ("GET", ["repos", _, _, "actions", "runs", id]) => {
+            let repo = repo_of(&segs);
+            let id: u64 = id.parse().unwrap_or(0);
+            let end = s.outcome.get(&id).copied();
+            let Some(run) = s.runs.get_mut(&repo).and_then(|l| l.iter_mut().find(|r| r["id"] == id)) else {
+                return (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404);
+            };
+            let started = chrono::DateTime::parse_from_rfc3339(run["created_at"].as_str().unwrap()).unwrap().timestamp();
+            if let Some(c) = end.filter(|_| now > started) {
+                run["status"] = json!("completed");
+                run["conclusion"] = json!(c);
+            }
+            let v = run.clone();
+            (limits(ResponseTemplate::new(200), s).set_body_json(v), 200)
         }
         ("GET", ["repos", _, _, "actions", "workflows", wid, "runs"]) => {
             let repo = repo_of(&segs);

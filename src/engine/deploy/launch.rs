@@ -23,6 +23,8 @@ pub struct Launcher {
     pub actor: String,
     /// The flightdeck binary the runner runs as.
     pub program: PathBuf,
+    /// The workspace's providers (a `github-actions` plan carries its provider's settings).
+    pub providers: Vec<crate::config::ProviderConfig>,
 }
 
 fn other(e: impl std::fmt::Display) -> ProviderError {
@@ -112,6 +114,9 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
             }
             Ok(format!("{} nodes", t.nodes.len()))
         }
+        EngineKind::GithubActions => Ok(t.github.as_ref().map_or(String::new(), |g| {
+            format!("workflow {} in {}", g.workflow, g.repo)
+        })),
         EngineKind::Ansible => {
             find(&Some(vec!["ansible-playbook".to_string()]))?;
             let hosts = match &t.inventory {
@@ -147,7 +152,7 @@ impl Launcher {
             .map(|n| (n.clone(), known.get(n).cloned().flatten()))
             .collect();
         let hint = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f").to_string();
-        Ok(DeployPlan::new(
+        let mut plan = DeployPlan::new(
             t,
             kind,
             to,
@@ -155,7 +160,17 @@ impl Launcher {
             self.base_dir.clone(),
             self.program.clone(),
             runner::log_path(&self.state_dir, &t.name, &hint),
-        ))
+        );
+        if let Some(g) = &t.github {
+            plan.github = Some(
+                self.providers
+                    .iter()
+                    .find(|p| p.id == g.provider)
+                    .cloned()
+                    .ok_or_else(|| format!("no github provider {:?}", g.provider))?,
+            );
+        }
+        Ok(plan)
     }
 
     /// Starts the runner of deploy `id`, reaped by a thread of this process.

@@ -3,6 +3,7 @@
 
 pub mod ansible;
 pub mod gates;
+pub mod github_actions;
 pub mod launch;
 pub mod local_fleet;
 pub mod orchestrator;
@@ -63,6 +64,9 @@ pub struct DeployPlan {
     pub program: PathBuf,
     /// Where the runner writes its log.
     pub log_path: PathBuf,
+    /// `github-actions`: the provider the workflow is dispatched through, as configured then.
+    #[serde(default)]
+    pub github: Option<crate::config::ProviderConfig>,
 }
 
 impl DeployPlan {
@@ -92,6 +96,7 @@ impl DeployPlan {
             base_dir,
             program,
             log_path,
+            github: None,
         }
     }
 
@@ -131,7 +136,20 @@ impl DeployPlan {
         for (i, b) in self.batches.iter().enumerate() {
             lines.push(format!("  batch {}: {}", i + 1, b.join(", ")));
         }
-        if t.engine == crate::config::EngineKind::Ansible {
+        if let (crate::config::EngineKind::GithubActions, Some(g)) = (t.engine, &t.github) {
+            lines.push(format!(
+                "dispatch {} in {} with {} = {}; follow its run; then {}",
+                g.workflow,
+                g.repo,
+                g.version_input.as_deref().unwrap_or("version"),
+                self.to,
+                if gates.is_empty() {
+                    "no smoke gates".to_string()
+                } else {
+                    format!("smoke {}", gates.join(", "))
+                },
+            ));
+        } else if t.engine == crate::config::EngineKind::Ansible {
             let book = t
                 .ansible
                 .as_ref()
@@ -209,6 +227,12 @@ pub trait Journal: Send + Sync {
     fn outcome(&self, phase: &str, node: &str, step: &str) -> Option<Result<(), String>>;
     /// Whether anything of `phase` was recorded for `node`.
     fn touched(&self, phase: &str, node: &str) -> bool;
+    /// The detail of the step's last successful end (what a resumed step needs to know, like
+    /// the id of the run it started); journals that keep none say `None`.
+    fn detail(&self, phase: &str, node: &str, step: &str) -> Option<String> {
+        let _ = (phase, node, step);
+        None
+    }
     /// Records a node's version (when known) and state.
     fn set_node(&self, node: &str, version: Option<&str>, state: &str);
     /// Whether an operator asked the deploy to stop.

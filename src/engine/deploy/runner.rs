@@ -117,6 +117,14 @@ impl Journal for StoreJournal {
         seen.iter().any(|e| e.phase == phase && e.node == node)
     }
 
+    fn detail(&self, phase: &str, node: &str, step: &str) -> Option<String> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter()
+            .rev()
+            .find(|e| e.phase == phase && e.node == node && e.step == step && e.status == "ok")
+            .map(|e| e.detail.clone())
+    }
+
     fn set_node(&self, node: &str, version: Option<&str>, state: &str) {
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = store.set_node(&self.target, node, version, state, crate::domain::now()) {
@@ -163,6 +171,7 @@ pub fn engine_for(
         }
         EngineKind::Script => Ok(Arc::new(Script::new(plan))),
         EngineKind::Ansible => Err("the ansible engine runs whole playbooks, not steps".into()),
+        EngineKind::GithubActions => Err("the github-actions engine runs whole workflows".into()),
     }
 }
 
@@ -222,6 +231,15 @@ pub async fn run(store_path: &Path, state_dir: &Path, deploy_id: i64) -> Result<
         super::ansible::AnsibleDeploy::new(plan.clone(), journal.clone())
             .run()
             .await
+    } else if plan.target.engine == EngineKind::GithubActions {
+        match super::github_actions::ActionsDeploy::new(plan.clone(), journal.clone(), store_path) {
+            Ok(d) => d.run().await,
+            Err(e) => Outcome {
+                state: DeployState::Failed,
+                reason: Some(e),
+                left_out: Vec::new(),
+            },
+        }
     } else {
         match engine_for(&plan, store_path, state_dir) {
             Ok(engine) => {

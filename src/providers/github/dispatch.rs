@@ -69,6 +69,13 @@ struct RunPage {
     workflow_runs: Vec<RunEntry>,
 }
 
+#[derive(Deserialize)]
+struct RunState {
+    status: Option<String>,
+    conclusion: Option<String>,
+    html_url: Option<String>,
+}
+
 fn text(y: &Yaml) -> Option<String> {
     match y {
         Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
@@ -149,38 +156,127 @@ impl Dispatcher {
     pub async fn workflows(&self, repos: &[String]) -> Result<Vec<Workflow>, ProviderError> {
         let mut out = Vec::new();
         for repo in repos {
-            let info: RepoInfo =
-                serde_json::from_slice(&self.client.get(&format!("/repos/{repo}")).await?.body)
-                    .map_err(|e| bad("repository", e))?;
+            let branch = self.default_branch(repo).await?;
             let a = self
                 .client
                 .get(&format!("/repos/{repo}/actions/workflows?per_page=100"))
                 .await?;
             let list: WfList = serde_json::from_slice(&a.body).map_err(|e| bad("workflows", e))?;
             for w in list.workflows.into_iter().filter(|w| w.state == "active") {
-                let c = self
-                    .client
-                    .get(&format!("/repos/{repo}/contents/{}", w.path))
-                    .await?;
-                let c: Content = serde_json::from_slice(&c.body).map_err(|e| bad("file", e))?;
-                let raw: String = c.content.split_whitespace().collect();
-                let yaml = base64::engine::general_purpose::STANDARD
-                    .decode(raw)
-                    .map_err(|e| bad("file", e))?;
-                let yaml = String::from_utf8_lossy(&yaml);
-                if let Ok(Some(inputs)) = dispatch_inputs(&yaml) {
-                    out.push(Workflow {
-                        repo: repo.clone(),
-                        id: w.id,
-                        name: w.name,
-                        path: w.path,
-                        default_ref: info.default_branch.clone(),
-                        inputs,
-                    });
+                if let Some(w) = self.load(repo, w, &branch).await? {
+                    out.push(w);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// One workflow by file name or id; an error when it cannot be dispatched by hand.
+    pub async fn workflow(&self, repo: &str, name: &str) -> Result<Workflow, ProviderError> {
+        let branch = self.default_branch(repo).await?;
+        let a = self
+            .client
+            .get(&format!(
+                "/repos/{repo}/actions/workflows/{}",
+                super::issues::encode(name)
+            ))
+            .await?;
+        let w: WfEntry = serde_json::from_slice(&a.body).map_err(|e| bad("workflow", e))?;
+        let path = w.path.clone();
+        self.load(repo, w, &branch).await?.ok_or_else(|| {
+            ProviderError::Invalid(format!("{path} in {repo} has no workflow_dispatch trigger"))
+        })
+    }
+
+    async fn default_branch(&self, repo: &str) -> Result<String, ProviderError> {
+        let info: RepoInfo =
+            serde_json::from_slice(&self.client.get(&format!("/repos/{repo}")).await?.body)
+                .map_err(|e| bad("repository", e))?;
+        Ok(info.default_branch)
+    }
+
+    /// A workflow's inputs from its file; `None` when it has no `workflow_dispatch`.
+    async fn load(
+        &self,
+        repo: &str,
+        w: WfEntry,
+        branch: &str,
+    ) -> Result<Option<Workflow>, ProviderError> {
+        let c = self
+            .client
+            .get(&format!("/repos/{repo}/contents/{}", w.path))
+            .await?;
+        let c: Content = serde_json::from_slice(&c.body).map_err(|e| bad("file", e))?;
+        let raw: String = c.content.split_whitespace().collect();
+        let yaml = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|e| bad("file", e))?;
+        let yaml = String::from_utf8_lossy(&yaml);
+        Ok(dispatch_inputs(&yaml)
+            .ok()
+            .flatten()
+            .map(|inputs| Workflow {
+                repo: repo.to_string(),
+                id: w.id,
+                name: w.name,
+                path: w.path,
+                default_ref: branch.to_string(),
+                inputs,
+            }))
+    }
+
+    /// The run of this workflow's oldest unreconciled dispatch, once it shows (tracked from
+    /// then); `None` when there is no such dispatch or its run has not appeared.
+    pub async fn reconcile(&self, w: &Workflow) -> Result<Option<u64>, ProviderError> {
+        let Some(d) = self.store(|s| s.dispatch_unreconciled(&w.repo, w.id, &self.actor))? else {
+            return Ok(None);
+        };
+        let run = self.find_run(w, &d).await?;
+        if let Some(run) = run {
+            self.store(|s| s.dispatch_set(d.id, "tracked", Some(run)))?;
+        }
+        Ok(run)
+    }
+
+    /// Whether a dispatch of `w` by this actor is still waiting for its run.
+    pub fn pending(&self, w: &Workflow) -> Result<bool, ProviderError> {
+        Ok(self
+            .store(|s| s.dispatch_unreconciled(&w.repo, w.id, &self.actor))?
+            .is_some())
+    }
+
+    /// A run's status and conclusion, and its web page.
+    pub async fn run_state(
+        &self,
+        repo: &str,
+        run: u64,
+    ) -> Result<(crate::domain::RunStatus, String, String), ProviderError> {
+        let a = self
+            .client
+            .send(
+                Method::GET,
+                &format!("/repos/{repo}/actions/runs/{run}"),
+                None,
+            )
+            .await?;
+        let r: RunState = serde_json::from_slice(&a.body).map_err(|e| bad("run", e))?;
+        Ok((
+            super::runs::status_of(r.status.as_deref(), r.conclusion.as_deref()),
+            r.conclusion.unwrap_or_default(),
+            r.html_url.unwrap_or_default(),
+        ))
+    }
+
+    /// Asks GitHub to cancel a run.
+    pub async fn cancel(&self, repo: &str, run: u64) -> Result<(), ProviderError> {
+        self.client
+            .send(
+                Method::POST,
+                &format!("/repos/{repo}/actions/runs/{run}/cancel"),
+                None,
+            )
+            .await
+            .map(|_| ())
     }
 
     fn store<T>(
@@ -235,7 +331,7 @@ impl Dispatcher {
         let mut inputs = w.check(values).map_err(ProviderError::Invalid)?;
         let now = crate::domain::now();
         // Reconcile the one before, if its run is not known: never send twice blind.
-        if let Some(prev) = self.store(|s| s.dispatch_unreconciled(&w.repo, w.id))? {
+        if let Some(prev) = self.store(|s| s.dispatch_unreconciled(&w.repo, w.id, &self.actor))? {
             match self.find_run(w, &prev).await? {
                 Some(run) => self.store(|s| s.dispatch_set(prev.id, "tracked", Some(run)))?,
                 None if now - prev.created > GIVE_UP_SECS => {
@@ -286,7 +382,7 @@ impl Dispatcher {
         }
         self.store(|s| s.dispatch_set(id, "accepted", None))?;
         let d = self
-            .store(|s| s.dispatch_unreconciled(&w.repo, w.id))?
+            .store(|s| s.dispatch_unreconciled(&w.repo, w.id, &self.actor))?
             .ok_or_else(|| ProviderError::Other("the dispatch record vanished".into()))?;
         let (tries, every) = self.find;
         for n in 0..tries {
