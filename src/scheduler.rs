@@ -81,7 +81,15 @@ impl Scheduler {
             deploys: (!ws.targets.is_empty())
                 .then(|| ws.launcher().ok())
                 .flatten()
-                .map(|l| Arc::new(deploys::Deploys::new(ws.targets.clone(), l))),
+                .map(|l| {
+                    let gh = ws
+                        .registry
+                        .github
+                        .iter()
+                        .map(|(id, c, _)| (id.clone(), Arc::clone(c)))
+                        .collect();
+                    Arc::new(deploys::Deploys::new(ws.targets.clone(), l, gh))
+                }),
             alertmanagers: ws
                 .loaded
                 .config

@@ -1061,4 +1061,21 @@ github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_se
     assert_eq!(t["nodes"][0]["name"], "staging");
     assert_eq!(t["nodes"][0]["version"], "v1", "{t}");
     assert!(t["lock"].is_null(), "the lock is released: {t}");
+
+    // The cockpit shows the environment and GitHub's own record of its deployments.
+    tokio::task::spawn_blocking(move || {
+        let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", CANARY)], 160, 40);
+        c.wait_for("rolled back", 10);
+        c.send("3");
+        c.wait_for("GitHub deployments to staging:", 10);
+        c.wait_for("✓ success main@89abcde · version v1", 10);
+        assert!(
+            c.screen().contains("✗ failure main@89abcde · version bad"),
+            "{}",
+            c.screen()
+        );
+        c.send("q");
+    })
+    .await
+    .unwrap();
 }

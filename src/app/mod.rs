@@ -557,10 +557,10 @@ pub fn not_configured(pane: PaneId) -> &'static str {
     match pane {
         PaneId::Backlog => "No backlog provider configured.",
         PaneId::Builds => {
-            "Not configured: no pipelines.\n\nAdd [[pipelines]] to the config (see config.example.toml) to run local CI here. GitHub Actions runs are not available in this version yet."
+            "Not configured: no pipelines.\n\nAdd [[pipelines]] to the config (see config.example.toml) to run local CI here. Or set [builds] provider to a github provider to see its Actions runs."
         }
         PaneId::Deploys => {
-            "Not configured: no deploy target.\n\nAdd [[targets]] to the config (local-fleet or script engine; see config.example.toml) to deploy from here."
+            "Not configured: no deploy target.\n\nAdd [[targets]] to the config (local-fleet, script, ansible or github-actions engine; see config.example.toml) to deploy from here."
         }
         PaneId::Health => {
             "Not configured: no health check.\n\nAdd [[checks]] to the config (HTTP probes, host metrics, /metrics scrapes, Prometheus queries, Alertmanager alerts; see config.example.toml) to watch them here and file incidents when they fail."

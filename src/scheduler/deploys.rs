@@ -11,11 +11,16 @@ use crate::config::TargetConfig;
 use crate::engine::deploy::launch::{self, Launcher};
 use crate::engine::deploy::view;
 use crate::engine::gate::{Gate, GateError};
+use crate::providers::github::GhClient;
+use crate::providers::github::deployments::{GithubEnv, latest};
 use crate::providers::{ProviderError, with_timeout};
 use crate::store::Store;
 
 /// How long reading the targets may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often GitHub's deployments of an environment are read again.
+const GITHUB_EVERY: std::time::Duration = Duration::from_secs(30);
 
 /// What the deploys pane's commands need.
 pub struct Deploys {
@@ -23,6 +28,10 @@ pub struct Deploys {
     launcher: Launcher,
     /// One connection for the frequent listing.
     store: Arc<Mutex<Option<Store>>>,
+    /// GitHub clients by provider id.
+    github: Vec<(String, Arc<GhClient>)>,
+    /// GitHub's deployments by target, with when they were read.
+    envs: Mutex<std::collections::HashMap<String, (std::time::Instant, GithubEnv)>>,
 }
 
 fn other(e: impl std::fmt::Display) -> GateError {
@@ -31,11 +40,60 @@ fn other(e: impl std::fmt::Display) -> GateError {
 
 impl Deploys {
     /// The deploys of a workspace with these targets.
-    pub fn new(targets: Vec<TargetConfig>, launcher: Launcher) -> Deploys {
+    pub fn new(
+        targets: Vec<TargetConfig>,
+        launcher: Launcher,
+        github: Vec<(String, Arc<GhClient>)>,
+    ) -> Deploys {
         Deploys {
             targets,
             launcher,
             store: Arc::default(),
+            github,
+            envs: Mutex::default(),
+        }
+    }
+
+    /// Adds GitHub's deployments to the `github-actions` targets, read at most every 30 s.
+    async fn add_github(&self, snaps: &mut [view::TargetSnapshot]) {
+        for s in snaps.iter_mut() {
+            let Some(t) = self.targets.iter().find(|t| t.name == s.view.target) else {
+                continue;
+            };
+            let Some(g) = &t.github else { continue };
+            let fresh = self
+                .envs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&t.name)
+                .filter(|(at, _)| at.elapsed() < GITHUB_EVERY)
+                .map(|(_, e)| e.clone());
+            let env = match fresh {
+                Some(e) => e,
+                None => {
+                    let mut env = GithubEnv {
+                        repo: g.repo.clone(),
+                        environment: t.environment.clone(),
+                        ..GithubEnv::default()
+                    };
+                    match self.github.iter().find(|(id, _)| *id == g.provider) {
+                        Some((_, c)) => {
+                            let read = latest(c, &g.repo, &t.environment, 3);
+                            match with_timeout(LIST_TIMEOUT, read).await {
+                                Ok(d) => env.deployments = d,
+                                Err(e) => env.error = Some(e.to_string()),
+                            }
+                        }
+                        None => env.error = Some(format!("no github provider {:?}", g.provider)),
+                    }
+                    self.envs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(t.name.clone(), (std::time::Instant::now(), env.clone()));
+                    env
+                }
+            };
+            s.github = Some(env);
         }
     }
 
@@ -45,13 +103,17 @@ impl Deploys {
         match cmd {
             Command::ListDeploys { request } => {
                 tokio::spawn(async move {
-                    let work = tokio::task::spawn_blocking(move || me.list());
-                    let result = with_timeout(LIST_TIMEOUT, async move {
+                    let lister = Arc::clone(&me);
+                    let work = tokio::task::spawn_blocking(move || lister.list());
+                    let mut result = with_timeout(LIST_TIMEOUT, async move {
                         work.await
                             .map_err(|e| ProviderError::Other(e.to_string()))?
                             .map(Some)
                     })
                     .await;
+                    if let Ok(Some(snaps)) = result.as_mut() {
+                        me.add_github(snaps).await;
+                    }
                     let _ = tx.send(Event::DeploysListed { request, result });
                 });
             }

@@ -99,6 +99,62 @@ fn node_lines<'a>(t: &TargetSnapshot, width: usize, theme: &Theme, now_ms: i64) 
         .collect()
 }
 
+/// GitHub's latest deployments of a `github-actions` target's environment, one a line.
+fn github_lines<'a>(
+    g: &crate::providers::github::deployments::GithubEnv,
+    width: usize,
+    theme: &Theme,
+    now: Timestamp,
+) -> Vec<Line<'a>> {
+    let line = |text: String, slot: Slot| {
+        Line::from(Span::styled(
+            fit(&clean(&text), width).into_owned(),
+            theme.style(slot),
+        ))
+    };
+    if let Some(e) = &g.error {
+        return vec![line(
+            format!("  GitHub {}: {e}", g.environment),
+            Slot::Warning,
+        )];
+    }
+    if g.deployments.is_empty() {
+        return vec![line(
+            format!("  GitHub {}: no deployments yet", g.environment),
+            Slot::TextDim,
+        )];
+    }
+    let mut out = vec![line(
+        format!("  GitHub deployments to {}:", g.environment),
+        Slot::TextDim,
+    )];
+    for d in &g.deployments {
+        let (mark, slot) = match d.state.as_str() {
+            "success" => ("✓", Slot::StatusSuccess),
+            "failure" | "error" => ("✗", Slot::StatusFailure),
+            "inactive" => ("·", Slot::TextDim),
+            _ => ("●", Slot::StatusRunning),
+        };
+        let what = if d.description.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", d.description)
+        };
+        out.push(line(
+            format!(
+                "    {mark} {} {}@{}{what} · {} · {} ago",
+                d.state,
+                d.git_ref,
+                d.sha,
+                d.creator,
+                age(now, d.created)
+            ),
+            slot,
+        ));
+    }
+    out
+}
+
 /// Draws the deploys pane into `area`.
 pub fn render(
     frame: &mut Frame,
@@ -190,6 +246,9 @@ pub fn render(
                         fit(&format!("  {}", clean(r)), width).into_owned(),
                         theme.style(Slot::TextDim),
                     )));
+                }
+                if let Some(g) = &t.github {
+                    lines.extend(github_lines(g, width, theme, now));
                 }
             }
         }

@@ -48,6 +48,10 @@ pub struct State {
     pub dispatches: Vec<Value>,
     /// How dispatched runs end (a second after they start), by run id.
     pub outcome: HashMap<u64, &'static str>,
+    /// Deployments by repo (newest first), and the deployment each dispatched run makes.
+    pub deployments: HashMap<String, Vec<Value>>,
+    pub run_deployment: HashMap<u64, u64>,
+    pub deployment_status: HashMap<u64, String>,
     next_id: u64,
 }
 
@@ -522,6 +526,19 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 "run_id" => {
                     let id = s.dispatch_run(&repo, wid, &title);
                     s.outcome.insert(id, if fails { "failure" } else { "success" });
+                    // A job with `environment:` records a deployment, in progress until the run ends.
+                    if let Some(env) = body["inputs"]["environment"].as_str() {
+                        s.next_id += 1;
+                        let dep = s.next_id;
+                        let d = json!({
+                            "id": dep, "ref": body["ref"], "sha": "89abcdef0123456789abcdef0123456789abcdef",
+                            "environment": env, "creator": user("github-actions[bot]"),
+                            "created_at": iso(now), "description": format!("version {}", body["inputs"]["version"].as_str().unwrap_or("")),
+                        });
+                        s.deployments.entry(repo.clone()).or_default().insert(0, d);
+                        s.run_deployment.insert(id, dep);
+                        s.deployment_status.insert(dep, "in_progress".into());
+                    }
                     (limits(ResponseTemplate::new(200), s).set_body_json(json!({"workflow_run_id": id, "run_url": format!("{}/repos/{repo}/actions/runs/{id}", s.base), "html_url": format!("https://github.com/{repo}/actions/runs/{id}")})), 200)
                 }
                 "no_content" => {
@@ -553,11 +570,16 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 return (ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})), 404);
             };
             let started = chrono::DateTime::parse_from_rfc3339(run["created_at"].as_str().unwrap()).unwrap().timestamp();
+            let mut ended = None;
             if let Some(c) = end.filter(|_| now > started) {
                 run["status"] = json!("completed");
                 run["conclusion"] = json!(c);
+                ended = Some(c);
             }
             let v = run.clone();
+            if let (Some(c), Some(dep)) = (ended, s.run_deployment.get(&id).copied()) {
+                s.deployment_status.insert(dep, c.to_string());
+            }
             (limits(ResponseTemplate::new(200), s).set_body_json(v), 200)
         }
         ("GET", ["repos", _, _, "actions", "workflows", wid, "runs"]) => {
@@ -570,6 +592,24 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             }
             let n = list.len();
             (limits(ResponseTemplate::new(200), s).set_body_json(json!({"total_count": n, "workflow_runs": list})), 200)
+        }
+        ("GET", ["repos", _, _, "deployments"]) => {
+            let repo = repo_of(&segs);
+            let mut list = s.deployments.get(&repo).cloned().unwrap_or_default();
+            if let Some(e) = query(req, "environment") {
+                list.retain(|d| d["environment"] == e.as_str());
+            }
+            let per: usize = query(req, "per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+            list.truncate(per);
+            (limits(ResponseTemplate::new(200), s).set_body_json(Value::Array(list)), 200)
+        }
+        ("GET", ["repos", _, _, "deployments", id, "statuses"]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let list = match s.deployment_status.get(&id) {
+                Some(st) => vec![json!({"id": id * 10, "state": st, "created_at": iso(now), "creator": user("github-actions[bot]")})],
+                None => vec![],
+            };
+            (limits(ResponseTemplate::new(200), s).set_body_json(Value::Array(list)), 200)
         }
         ("GET", ["rate_limit"]) => (
             limits(ResponseTemplate::new(200), s).set_body_json(json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600, "used": 5000 - s.remaining}}, "rate": {"limit": 5000, "remaining": s.remaining, "reset": now + 3600}})),

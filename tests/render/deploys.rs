@@ -75,6 +75,7 @@ fn targets() -> Vec<TargetSnapshot> {
         entry(5, 2, "forward", "demo-api-2", "health", "start"),
     ];
     let demo = TargetSnapshot {
+        github: None,
         view: TargetView {
             target: "demo-api".into(),
             environment: "demo".into(),
@@ -106,6 +107,7 @@ fn targets() -> Vec<TargetSnapshot> {
         ..record(3, "v1", "v2", "failed", 120)
     };
     let prod = TargetSnapshot {
+        github: None,
         view: TargetView {
             target: "prod".into(),
             environment: "production".into(),

@@ -166,6 +166,8 @@ pub struct TargetSnapshot {
     pub log: Option<String>,
     /// Whether the last deploy's runner process lives (read here, off the UI loop).
     pub runner_alive: bool,
+    /// GitHub's deployments of the environment, for a `github-actions` target.
+    pub github: Option<crate::providers::github::deployments::GithubEnv>,
 }
 
 /// Every target as the cockpit shows it.
@@ -207,6 +209,7 @@ pub fn snapshot(
                 .map(|p| p.log_path.display().to_string());
             let runner_alive = view.last.as_ref().is_some_and(runner_alive);
             Ok(TargetSnapshot {
+                github: None,
                 view,
                 history,
                 journal,

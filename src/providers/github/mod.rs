@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod deployments;
 pub mod dispatch;
 pub mod issues;
 pub mod runs;
