@@ -1074,6 +1074,11 @@ github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_se
             "{}",
             c.screen()
         );
+        // The version picker offers the repo's published releases.
+        c.send("d");
+        c.wait_for("v2", 5);
+        assert!(!c.screen().contains("v3-draft"), "{}", c.screen());
+        c.send("\x1b");
         c.send("q");
     })
     .await

@@ -12,7 +12,7 @@ use crate::engine::deploy::launch::{self, Launcher};
 use crate::engine::deploy::view;
 use crate::engine::gate::{Gate, GateError};
 use crate::providers::github::GhClient;
-use crate::providers::github::deployments::{GithubEnv, latest};
+use crate::providers::github::deployments::{GithubEnv, latest, releases};
 use crate::providers::{ProviderError, with_timeout};
 use crate::store::Store;
 
@@ -78,9 +78,16 @@ impl Deploys {
                     };
                     match self.github.iter().find(|(id, _)| *id == g.provider) {
                         Some((_, c)) => {
-                            let read = latest(c, &g.repo, &t.environment, 3);
+                            let read = async {
+                                let d = latest(c, &g.repo, &t.environment, 3).await?;
+                                let r = releases(c, &g.repo, 10).await?;
+                                Ok((d, r))
+                            };
                             match with_timeout(LIST_TIMEOUT, read).await {
-                                Ok(d) => env.deployments = d,
+                                Ok((d, r)) => {
+                                    env.deployments = d;
+                                    env.releases = r;
+                                }
                                 Err(e) => env.error = Some(e.to_string()),
                             }
                         }
@@ -93,6 +100,10 @@ impl Deploys {
                     env
                 }
             };
+            // GitHub releases come first among the versions a deploy is offered.
+            let mut versions = env.releases.clone();
+            versions.extend(s.versions.drain(..).filter(|v| !env.releases.contains(v)));
+            s.versions = versions;
             s.github = Some(env);
         }
     }

@@ -593,6 +593,14 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             let n = list.len();
             (limits(ResponseTemplate::new(200), s).set_body_json(json!({"total_count": n, "workflow_runs": list})), 200)
         }
+        ("GET", ["repos", _, _, "releases"]) => {
+            let list = json!([
+                {"id": 2, "tag_name": "v2", "name": "v2", "draft": false, "prerelease": false, "published_at": iso(now - 3600)},
+                {"id": 3, "tag_name": "v3-draft", "name": "wip", "draft": true, "prerelease": false, "published_at": null},
+                {"id": 1, "tag_name": "v1", "name": "v1", "draft": false, "prerelease": false, "published_at": iso(now - 7200)},
+            ]);
+            (limits(ResponseTemplate::new(200), s).set_body_json(list), 200)
+        }
         ("GET", ["repos", _, _, "deployments"]) => {
             let repo = repo_of(&segs);
             let mut list = s.deployments.get(&repo).cloned().unwrap_or_default();

@@ -35,6 +35,8 @@ pub struct GithubEnv {
     pub environment: String,
     /// Newest first.
     pub deployments: Vec<GhDeployment>,
+    /// The repo's latest release tags, newest first (versions a deploy can be given).
+    pub releases: Vec<String>,
     /// The last failure to read them.
     pub error: Option<String>,
 }
@@ -58,6 +60,31 @@ struct Deployment {
 #[derive(Deserialize)]
 struct Status {
     state: String,
+}
+
+#[derive(Deserialize)]
+struct Release {
+    tag_name: String,
+    #[serde(default)]
+    draft: bool,
+}
+
+/// The tags of the latest `n` published releases of `repo`, newest first.
+pub async fn releases(
+    client: &GhClient,
+    repo: &str,
+    n: usize,
+) -> Result<Vec<String>, ProviderError> {
+    let a = client
+        .get(&format!("/repos/{repo}/releases?per_page={n}"))
+        .await?;
+    let list: Vec<Release> = serde_json::from_slice(&a.body)
+        .map_err(|e| ProviderError::BadResponse(format!("unreadable releases ({e})")))?;
+    Ok(list
+        .into_iter()
+        .filter(|r| !r.draft)
+        .map(|r| r.tag_name)
+        .collect())
 }
 
 /// The latest `n` deployments of `environment` in `repo`, with their statuses (every request
