@@ -44,6 +44,7 @@ fn items(n: u32) -> Vec<WorkItem> {
             comments: 0,
             assignee: None,
             auto: false,
+            sections: Vec::new(),
         })
         .collect()
 }

@@ -57,6 +57,13 @@ pub fn initial_state(ws: &Workspace, size: (u16, u16)) -> State {
             .mute_hours
             .unwrap_or(24)
             .clamp(1, 720),
+        backlog_sections: ws
+            .registry
+            .backlog
+            .as_ref()
+            .and_then(|(src, _)| ws.loaded.config.providers.iter().find(|p| p.id == src.id()))
+            .map(|p| p.sections.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default(),
         builds_remote: ws
             .registry
             .builds

@@ -811,6 +811,7 @@ async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
 async fn the_cockpit_lists_github_issues_and_runs_opens_logs_and_dispatches() {
     let gh = FakeGithub::start().await;
     gh.add_issue("acme/api", "Login page times out", &["bug"], false);
+    gh.add_issue("acme/api", "Typo in footer", &[], false);
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
     let sb = common::Sandbox::new();
@@ -827,6 +828,7 @@ id = "gh"
 kind = "github"
 repos = ["acme/api"]
 api_url = "{}"
+sections = [{{ name = "Bugs", query = "is:open label:bug" }}]
 "#,
             gh.url()
         ),
@@ -835,8 +837,14 @@ api_url = "{}"
     tokio::task::spawn_blocking(move || {
         let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", CANARY)], 120, 32);
         c.wait_for("Login page times out", 10);
+        c.wait_for("Typo in footer", 10);
         c.wait_for("api · CI", 10);
         c.wait_for("/5000", 10);
+        // `]` shows the section: only what its search found.
+        c.send("]");
+        c.wait_for("[Bugs]", 5);
+        assert!(!c.screen().contains("Typo in footer"), "{}", c.screen());
+        assert!(c.screen().contains("Login page times out"));
         c.send("2");
         c.send("\r");
         c.wait_for("test ok for job", 10);
@@ -1083,4 +1091,35 @@ github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_se
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn sections_are_github_searches_within_the_repos() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "p1 bug", &["p1"], false);
+    gh.add_issue("acme/api", "minor", &[], false);
+    gh.add_issue("other/repo", "p1 elsewhere", &["p1"], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"))
+        .with_sections(vec![("P1".into(), "is:open label:p1".into())]);
+    let items = b.list(false).await.unwrap().unwrap();
+    assert_eq!(items.len(), 2, "only the configured repo: {items:?}");
+    let p1: Vec<&str> = items
+        .iter()
+        .filter(|i| i.sections == ["P1"])
+        .map(|i| i.title.as_str())
+        .collect();
+    assert_eq!(p1, ["p1 bug"]);
+    let search = gh
+        .seen()
+        .into_iter()
+        .find(|s| s.path.starts_with("/search/issues"))
+        .unwrap();
+    assert!(search.path.contains("repo%3Aacme%2Fapi"), "{}", search.path);
+    assert_eq!(
+        b.list(false).await.unwrap(),
+        None,
+        "an unchanged search is a 304 too"
+    );
 }

@@ -35,6 +35,7 @@ fn item(
         comments: id % 3,
         assignee: None,
         auto: false,
+        sections: Vec::new(),
     }
 }
 

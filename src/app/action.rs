@@ -87,6 +87,7 @@ actions! {
     EditLabels, "label_item", Backlog, true, ["l"], "Edit the labels of the selected item";
     CycleSort, "cycle_sort", Backlog, false, ["s"], "Sort by: updated, newest, oldest, state, kind, label";
     CycleStateFilter, "cycle_state", Backlog, false, ["a"], "Show open, closed or all items";
+    CycleSection, "cycle_section", Backlog, false, ["]"], "Next section: each saved GitHub search, then every item";
     AckIncident, "ack", Backlog, true, ["A"], "Acknowledge the selected incident";
     AssignItem, "assign", Backlog, true, ["W"], "Assign the selected item to someone";
     MergeItem, "merge", Backlog, true, ["M"], "Merge the selected item into another (its alerts follow)";

@@ -173,9 +173,27 @@ pub struct BacklogPane {
     pub feed: Option<Feed>,
     /// Why there is no feed.
     pub missing: String,
+    /// The provider's saved searches (GitHub sections).
+    pub sections: Vec<String>,
+    /// The section shown: 0 is every item, `n` is `sections[n - 1]`.
+    pub section: usize,
 }
 
 impl BacklogPane {
+    /// The name of the section shown, if one is.
+    pub fn section_name(&self) -> Option<&str> {
+        self.section
+            .checked_sub(1)
+            .and_then(|i| self.sections.get(i))
+            .map(String::as_str)
+    }
+
+    /// Shows the next section (after the last, every item again).
+    pub fn next_section(&mut self) {
+        self.section = (self.section + 1) % (self.sections.len() + 1);
+        self.refilter();
+    }
+
     /// Replaces the items, keeping the selection on the same item when it is still shown.
     pub fn set_items(&mut self, items: Vec<WorkItem>) {
         let keep = self.selected_item().map(|i| i.id.clone());
@@ -232,10 +250,16 @@ impl BacklogPane {
     pub fn refilter(&mut self) {
         let keep = self.selected_item().map(|i| i.id.clone());
         let q = Query::parse(&self.filter.text);
+        let section = self.section_name().map(str::to_string);
         self.view = self
             .order
             .iter()
             .copied()
+            .filter(|&i| {
+                section
+                    .as_ref()
+                    .is_none_or(|s| self.items[i].sections.contains(s))
+            })
             .filter(|&i| q.matches(&self.items[i], &self.haystacks[i], self.states))
             .collect();
         self.selected = 0;
@@ -348,6 +372,7 @@ mod tests {
             comments: 0,
             assignee: None,
             auto: false,
+            sections: Vec::new(),
         }
     }
 

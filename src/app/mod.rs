@@ -376,6 +376,8 @@ pub struct Init {
     pub providers: Vec<ProviderInfo>,
     /// Backlog provider id and refresh interval, or why there is none.
     pub backlog: Result<(String, i64), String>,
+    /// The backlog provider's sections (saved GitHub searches).
+    pub backlog_sections: Vec<String>,
     /// Build provider id and the pipelines a person may start, when there are pipelines.
     pub builds: Option<(String, Vec<String>)>,
     /// Seconds between refreshes of the builds pane.
@@ -413,6 +415,7 @@ impl Init {
                 unavailable: None,
             }],
             backlog: Ok(("local".into(), 2)),
+            backlog_sections: Vec::new(),
             builds: None,
             builds_interval: 2,
             builds_remote: false,
@@ -491,6 +494,7 @@ impl State {
             Ok((provider, interval)) => backlog.feed = Some(feed::Feed::new(&provider, interval)),
             Err(why) => backlog.missing = why,
         }
+        backlog.sections = init.backlog_sections;
         let mut builds = builds::BuildsPane::default();
         if let Some((provider, pipelines)) = init.builds {
             builds.feed = Some(feed::Feed::new(&provider, init.builds_interval.max(1)));

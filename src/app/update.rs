@@ -430,6 +430,21 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
             state.backlog.refilter();
             keep_selection_visible(state);
         }
+        Action::CycleSection if state.backlog.sections.is_empty() => flash(
+            state,
+            "no sections: add `sections` (GitHub searches) to the github provider",
+            Level::Error,
+            now,
+        ),
+        Action::CycleSection => {
+            state.backlog.next_section();
+            keep_selection_visible(state);
+            let msg = format!(
+                "section: {}",
+                state.backlog.section_name().unwrap_or("every item")
+            );
+            flash(state, msg, Level::Info, now);
+        }
         Action::RunPipeline
         | Action::Rerun
         | Action::RerunFailed

@@ -208,6 +208,9 @@ pub struct ProviderConfig {
     /// `github`: only runs of these branches (default: every branch).
     #[serde(default)]
     pub branches: Vec<String>,
+    /// `github`: backlog sections, each a GitHub issue search within the repos.
+    #[serde(default)]
+    pub sections: Vec<SectionConfig>,
     /// `prometheus`, `alertmanager`: base URL.
     pub url: Option<String>,
     /// Seconds before a call is abandoned.
@@ -219,6 +222,16 @@ impl ProviderConfig {
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1))
     }
+}
+
+/// `sections = [{ name = "Mine", query = "is:open assignee:@me" }]`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SectionConfig {
+    /// Shown as the section's tab.
+    pub name: String,
+    /// A GitHub issue search (`repo:` qualifiers for the provider's repos are added).
+    pub query: String,
 }
 
 /// Where the config came from.

@@ -132,6 +132,9 @@ pub struct WorkItem {
     pub assignee: Option<String>,
     /// Filed by the incident loop (it carries a dedup key).
     pub auto: bool,
+    /// The provider's saved searches this item matches (GitHub `sections`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<String>,
 }
 
 impl WorkItem {
@@ -152,6 +155,7 @@ impl WorkItem {
             comments: 0,
             assignee: None,
             auto: false,
+            sections: Vec::new(),
         }
     }
 }

@@ -88,14 +88,22 @@ impl Registry {
                                 .incident_label
                                 .as_deref()
                                 .unwrap_or(github::DEFAULT_INCIDENT_LABEL);
-                            let src: Arc<dyn BacklogSource> = Arc::new(GithubBacklog::new(
-                                &p.id,
-                                Arc::clone(&client),
-                                p.repos.clone(),
-                                label,
-                                store_path.clone(),
-                                actor,
-                            ));
+                            let src: Arc<dyn BacklogSource> = Arc::new(
+                                GithubBacklog::new(
+                                    &p.id,
+                                    Arc::clone(&client),
+                                    p.repos.clone(),
+                                    label,
+                                    store_path.clone(),
+                                    actor,
+                                )
+                                .with_sections(
+                                    p.sections
+                                        .iter()
+                                        .map(|s| (s.name.clone(), s.query.clone()))
+                                        .collect(),
+                                ),
+                            );
                             backlog = Some((src, p.timeout()));
                         }
                         if builds_id == Some(p.id.as_str()) {

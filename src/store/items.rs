@@ -46,6 +46,7 @@ fn item_from_row(row: &Row<'_>, provider: &str) -> rusqlite::Result<WorkItem> {
         auto: row
             .get::<_, Option<String>>(12)?
             .is_some_and(|k| !k.starts_with("ui:")),
+        sections: Vec::new(),
     })
 }
 

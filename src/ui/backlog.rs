@@ -32,8 +32,12 @@ pub fn render(
         return;
     }
     let (open, closed) = b.counts();
+    let section = b
+        .section_name()
+        .map(|s| format!(" · [{}]", clean(s)))
+        .unwrap_or_default();
     let title = format!(
-        " · {} {}/{} · sort {}",
+        "{section} · {} {}/{} · sort {}",
         b.states.label(),
         b.view.len(),
         open + closed,

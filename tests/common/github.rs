@@ -593,6 +593,32 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             let n = list.len();
             (limits(ResponseTemplate::new(200), s).set_body_json(json!({"total_count": n, "workflow_runs": list})), 200)
         }
+        ("GET", ["search", "issues"]) => {
+            // The qualifiers the tests use: repo:, is:open|closed, is:issue, label:, assignee:.
+            let q = query(req, "q").unwrap_or_default();
+            let mut found = Vec::new();
+            for (repo, list) in &s.issues {
+                for i in list {
+                    let ok = q.split_whitespace().all(|t| match t.split_once(':') {
+                        Some(("repo", _)) => q.split_whitespace().any(|x| x == format!("repo:{repo}")),
+                        Some(("is", "open")) => i["state"] == "open",
+                        Some(("is", "closed")) => i["state"] == "closed",
+                        Some(("is", "issue")) => i.get("pull_request").is_none(),
+                        Some(("label", l)) => i["labels"].as_array().unwrap().iter().any(|x| x["name"] == l),
+                        Some(("assignee", a)) => i["assignee"]["login"] == a,
+                        _ => i["title"].as_str().unwrap().to_lowercase().contains(&t.to_lowercase()),
+                    });
+                    if ok {
+                        let mut v = i.clone();
+                        v["repository_url"] = json!(format!("{}/repos/{repo}", s.base));
+                        found.push(v);
+                    }
+                }
+            }
+            let n = found.len();
+            let key = format!("search-{}", s.version.values().sum::<u64>());
+            cond(s, &key, json!({"total_count": n, "incomplete_results": false, "items": found}))
+        }
         ("GET", ["repos", _, _, "releases"]) => {
             let list = json!([
                 {"id": 2, "tag_name": "v2", "name": "v2", "draft": false, "prerelease": false, "published_at": iso(now - 3600)},

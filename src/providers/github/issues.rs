@@ -86,6 +86,20 @@ pub struct GithubBacklog {
     label: String,
     store: PathBuf,
     actor: String,
+    /// Saved searches: (name, query).
+    sections: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct SearchIssue {
+    repository_url: String,
+    #[serde(flatten)]
+    issue: Issue,
+}
+
+#[derive(Deserialize)]
+struct SearchPage {
+    items: Vec<SearchIssue>,
 }
 
 impl GithubBacklog {
@@ -106,7 +120,52 @@ impl GithubBacklog {
             label: label.to_string(),
             store,
             actor: actor.to_string(),
+            sections: Vec::new(),
         }
+    }
+
+    /// Adds saved searches: each item found carries the section's name.
+    pub fn with_sections(mut self, sections: Vec<(String, String)>) -> GithubBacklog {
+        self.sections = sections;
+        self
+    }
+
+    /// Runs each section's search; whether any answer changed.
+    async fn search_sections(&self, all: &mut Vec<WorkItem>) -> Result<bool, ProviderError> {
+        let mut changed = false;
+        let scope: Vec<String> = self.repos.iter().map(|r| format!("repo:{r}")).collect();
+        for (name, query) in &self.sections {
+            let q = format!("{query} is:issue {}", scope.join(" "));
+            let path = format!("/search/issues?q={}&per_page=100", encode(&q));
+            let (pages, ch) = self.client.get_pages(&path, 1).await?;
+            changed |= ch;
+            for p in pages {
+                let page: SearchPage = serde_json::from_slice(&p).map_err(|e| bad(name, &e))?;
+                for found in page.items {
+                    let Some(repo) = found
+                        .repository_url
+                        .rsplit_once("/repos/")
+                        .map(|(_, r)| r.to_string())
+                        .filter(|r| self.repos.contains(r))
+                    else {
+                        continue;
+                    };
+                    if found.issue.pull_request.is_some() {
+                        continue;
+                    }
+                    let item = self.item(&repo, found.issue);
+                    match all.iter_mut().find(|i| i.id == item.id) {
+                        Some(i) => i.sections.push(name.clone()),
+                        None => {
+                            let mut item = item;
+                            item.sections.push(name.clone());
+                            all.push(item);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(changed)
     }
 
     fn item(&self, repo: &str, i: Issue) -> WorkItem {
@@ -125,6 +184,7 @@ impl GithubBacklog {
             // Keys the cockpit's own forms make start with `ui:`; the rest were filed by the
             // incident loop.
             auto: keys_in(&body).iter().any(|k| !k.starts_with("ui:")),
+            sections: Vec::new(),
             body,
             state: if i.state == "closed" {
                 ItemState::Closed
@@ -171,6 +231,7 @@ impl GithubBacklog {
             changed |= ch;
             all.extend(self.items(repo, &pages)?);
         }
+        changed |= self.search_sections(&mut all).await?;
         if !changed && !force {
             return Ok(None);
         }
