@@ -538,6 +538,10 @@ api_url = "{}"
     };
     let (code, out, err) = run(&["--log-level", "trace", "check"]).await.unwrap();
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !out.contains(CANARY) && !err.contains(CANARY),
+        "check shows the token"
+    );
     let line = out.lines().find(|l| l.starts_with("provider gh")).unwrap();
     let redacted = format!("token from $GH_TOKEN ghp_… ({} chars)", CANARY.len());
     assert!(line.contains(&redacted), "{line}");
@@ -556,11 +560,10 @@ api_url = "{}"
     assert_eq!(v["backlog"][0]["provider"], "gh");
     assert_eq!(v["builds"][0]["status"], "failure");
     assert_eq!(v["builds"][0]["pipeline"], "api · CI");
-    {
-        let (code, out, err) = (code, out, err);
-        assert_eq!(code, 0);
-        assert!(!out.contains(CANARY) && !err.contains(CANARY));
-    }
+    assert!(
+        !out.contains(CANARY) && !err.contains(CANARY),
+        "status shows the token"
+    );
     // No file under the sandbox (config, store, logs) holds the token.
     let mut stack = vec![sb.path().to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -652,7 +655,11 @@ async fn logs_of_finished_jobs_download_through_the_redirect_without_the_token_a
     };
     assert_eq!(status(done), flightdeck::domain::RunStatus::Queued);
     assert_eq!(status(going), flightdeck::domain::RunStatus::Cancelled);
-    assert!(r.fetch_log("../../etc/passwd").await.is_err());
+    // A run id that would leave the API's paths (or the log dir) is refused before any request.
+    let before = gh.seen().len();
+    assert!(r.fetch_log("../acme/1").await.is_err());
+    assert!(r.fetch_log("acme/api?x=/1").await.is_err());
+    assert_eq!(gh.seen().len(), before);
 }
 
 const DEPLOY_YML: &str = r#"name: Deploy
@@ -771,6 +778,14 @@ async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
         .await
         .unwrap_err();
     assert_eq!(err, ProviderError::Timeout(Duration::from_secs(2)));
+    // A timeout backs the host off, like a server error.
+    let wait = c
+        .budget()
+        .wait_until
+        .expect("backing off after the timeout");
+    while now_ms() < wait * 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     gh.state.lock().unwrap().dispatch_mode = "run_id".into();
     let (_, run) = r
         .dispatch(w.clone(), "main".into(), values.clone())
@@ -1024,6 +1039,15 @@ github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_se
         let sb = Arc::clone(&sb);
         tokio::task::spawn_blocking(move || sb.run_env(&args, &[("GH_TOKEN", CANARY)]))
     };
+    // A dispatch GitHub refuses fails the deploy, and blocks nothing after it.
+    gh.state.lock().unwrap().dispatch_mode = "reject".into();
+    let (code, out, err) = run(vec!["deploy", "api", "v1", "--yes"]).await.unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("Unexpected inputs") && out.contains(": failed in"),
+        "{out}"
+    );
+    gh.state.lock().unwrap().dispatch_mode = "run_id".into();
     let (code, out, err) = run(vec!["deploy", "api", "v1", "--yes"]).await.unwrap();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(": succeeded in"), "{out}");
@@ -1049,8 +1073,8 @@ github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_se
         .collect();
     assert_eq!(
         sent,
-        ["v1@staging", "bad@staging", "v1@staging"],
-        "deploy, deploy, one rollback"
+        ["v1@staging", "v1@staging", "bad@staging", "v1@staging"],
+        "refused, deploy, deploy, one rollback"
     );
     let s = tokio::task::spawn_blocking({
         let sb = Arc::clone(&sb);

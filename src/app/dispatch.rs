@@ -165,6 +165,7 @@ mod tests {
             name: "Deploy".into(),
             path: "p".into(),
             default_ref: "main".into(),
+            correlated: true,
             inputs: vec![
                 WorkflowInput {
                     name: "environment".into(),

@@ -300,7 +300,12 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
         if g.repo.split('/').count() != 2 || g.repo.split('/').any(|p| p.is_empty() || p == "..") {
             return Err(("github", format!("repo {:?} is not `owner/name`", g.repo)));
         }
-        if g.workflow.is_empty() || g.workflow.contains(['/', '?', '#']) {
+        if g.workflow.is_empty()
+            || !g
+                .workflow
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
             return Err((
                 "github",
                 format!("workflow {:?} is a file name or an id", g.workflow),

@@ -50,6 +50,9 @@ pub struct Workflow {
     pub default_ref: String,
     /// Its inputs, in declaration order.
     pub inputs: Vec<WorkflowInput>,
+    /// Its runs carry the `flightdeck_id` input in their title (`run-name`), so the run of a
+    /// dispatch is found exactly.
+    pub correlated: bool,
 }
 
 impl WorkflowInput {
@@ -130,6 +133,7 @@ mod tests {
             name: "Deploy".into(),
             path: "x".into(),
             default_ref: "main".into(),
+            correlated: false,
             inputs: vec![
                 input(
                     "env",

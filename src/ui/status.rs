@@ -221,7 +221,7 @@ fn budget(b: &crate::providers::github::Budget, now: Timestamp) -> Option<(Strin
         return Some((format!("paused → {at} "), Slot::BadgeStale));
     }
     let (left, limit) = (b.remaining?, b.limit?);
-    let slot = if left * 10 < limit {
+    let slot = if left.saturating_mul(10) < limit {
         Slot::BadgeStale
     } else {
         Slot::StatusbarHint

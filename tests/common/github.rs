@@ -223,11 +223,15 @@ impl State {
         id
     }
 
-    fn etag(&self, key: &str, path: &str) -> String {
+    /// An ETag that changes with the data behind `key` and differs between URLs (query too).
+    fn etag(&self, key: &str, url: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        url.hash(&mut h);
         format!(
-            "W/\"{}-{}\"",
+            "W/\"{}-{:x}\"",
             self.version.get(key).copied().unwrap_or(0),
-            path.len()
+            h.finish()
         )
     }
 }
@@ -315,8 +319,9 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
     let method = req.method.as_str();
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     // Conditional GETs of unchanged data: 304, not counted against the budget.
+    let full = format!("{path}?{}", req.url.query().unwrap_or(""));
     let cond = |s: &State, key: &str, v: Value| -> (ResponseTemplate, u16) {
-        let etag = s.etag(key, path);
+        let etag = s.etag(key, &full);
         if inm == Some(etag.as_str()) {
             return (
                 limits(ResponseTemplate::new(304), s).insert_header("etag", etag.as_str()),
@@ -549,6 +554,10 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                     s.dispatch_run(&repo, wid, &title);
                     (limits(ResponseTemplate::new(204), s).set_delay(std::time::Duration::from_secs(3)), 204)
                 }
+                "reject" => (
+                    ResponseTemplate::new(422).set_body_json(json!({"message": "Unexpected inputs provided: [\"nope\"]"})),
+                    422,
+                ),
                 _ => (limits(ResponseTemplate::new(204), s), 204),
             }
         }

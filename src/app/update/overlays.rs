@@ -201,7 +201,8 @@ pub(super) fn overlay_key(
                     Err(e) => error = Some(e),
                 }
             } else if key.code == KeyCode::Enter && state.pending.is_none() {
-                match triage_change(&item, what, text.text.trim()) {
+                let ids: Vec<String> = state.backlog.items.iter().map(|i| i.id.clone()).collect();
+                match triage_change(&item, what, text.text.trim(), &ids) {
                     Ok((change, done)) => {
                         // The answer is sent: the prompt closes; the outcome is flashed.
                         submit(state, change, done, cmds);
@@ -244,11 +245,39 @@ fn silence_command(state: &State, check: &str, answer: &str) -> Result<Command, 
     })
 }
 
+/// The item an answer names: its id as listed (`12`, `acme/api#12`), its short form
+/// (`#12`, `api#12`), or a number only one item of the backlog ends with.
+fn resolve_item(answer: &str, ids: &[String]) -> Result<String, String> {
+    let a = answer.trim();
+    if ids.iter().any(|i| i == a) {
+        return Ok(a.to_string());
+    }
+    let short = |id: &str| match id.split_once('#') {
+        Some((repo, n)) => format!("{}#{n}", repo.rsplit('/').next().unwrap_or(repo)),
+        None => format!("#{id}"),
+    };
+    let number = a.trim_start_matches('#');
+    let found: Vec<&String> = ids
+        .iter()
+        .filter(|i| {
+            short(i) == a
+                || *i == number
+                || (!number.is_empty() && i.rsplit_once('#').is_some_and(|(_, n)| n == number))
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(format!("no item {a:?} in the backlog")),
+        _ => Err(format!("{a:?} is ambiguous: give the repo too (api#12)")),
+    }
+}
+
 /// The change a triage answer asks for, and what to say when it is done.
 fn triage_change(
     item: &str,
     what: crate::app::overlay::Triage,
     answer: &str,
+    ids: &[String],
 ) -> Result<(BacklogMutation, String), String> {
     use crate::app::overlay::Triage;
     let id = item.to_string();
@@ -262,10 +291,11 @@ fn triage_change(
             (BacklogMutation::Assign { id, assignee: who }, done)
         }
         Triage::Merge => {
-            let into = answer.trim_start_matches('#');
-            if into.is_empty() || !into.chars().all(|c| c.is_ascii_digit()) {
+            if answer.trim_start_matches('#').is_empty() {
                 return Err("type the number of the item to merge into".into());
             }
+            let into = resolve_item(answer, ids)?;
+            let into = into.as_str();
             if into == item {
                 return Err("an item cannot be merged into itself".into());
             }
@@ -375,4 +405,25 @@ fn form_key(
     }
     state.overlay = Some(Overlay::Form(f));
     true
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::resolve_item;
+
+    #[test]
+    fn items_are_named_by_id_short_form_or_unique_number() {
+        let ids: Vec<String> = ["acme/api#12", "acme/web#12", "acme/web#7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(resolve_item("api#12", &ids).unwrap(), "acme/api#12");
+        assert_eq!(resolve_item("acme/web#12", &ids).unwrap(), "acme/web#12");
+        assert_eq!(resolve_item("#7", &ids).unwrap(), "acme/web#7");
+        assert!(resolve_item("12", &ids).unwrap_err().contains("ambiguous"));
+        assert!(resolve_item("99", &ids).is_err());
+        let local: Vec<String> = vec!["3".into(), "12".into()];
+        assert_eq!(resolve_item("#12", &local).unwrap(), "12");
+        assert_eq!(resolve_item("3", &local).unwrap(), "3");
+    }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::{DeployPlan, GateRun, Journal, Outcome, gates};
 use crate::config::target::GithubDeployConfig;
 use crate::domain::{DeployState, RunStatus, Workflow};
+use crate::providers::ProviderError;
 use crate::providers::github::Clients;
 use crate::providers::github::dispatch::{Dispatched, Dispatcher};
 
@@ -53,7 +54,15 @@ impl ActionsDeploy {
                 provider: provider.id.clone(),
                 client,
                 store: store_path.to_path_buf(),
-                actor: format!("deploy of {}", plan.target.name),
+                // Each deploy's dispatches are its own: its log name is unique to it.
+                actor: format!(
+                    "deploy {}",
+                    plan.log_path
+                        .file_stem()
+                        .map_or(plan.target.name.clone(), |s| s
+                            .to_string_lossy()
+                            .into_owned())
+                ),
                 find: (3, poll),
             },
             plan,
@@ -82,6 +91,11 @@ impl ActionsDeploy {
         until: Instant,
     ) -> Result<u64, String> {
         let node = self.node();
+        // The forward and the rollback dispatch never take each other's run.
+        let d = Dispatcher {
+            actor: format!("{} {phase}", self.d.actor),
+            ..self.d.clone()
+        };
         if let Some(id) = self
             .journal
             .detail(phase, &node, "dispatch")
@@ -91,8 +105,8 @@ impl ActionsDeploy {
         }
         self.journal
             .record(phase, &node, "dispatch", "start", version);
-        let found = self.d.reconcile(w).await.map_err(|e| e.to_string())?;
-        let pending = self.d.pending(w).map_err(|e| e.to_string())?;
+        let found = d.reconcile(w).await.map_err(|e| e.to_string())?;
+        let pending = d.pending(w).map_err(|e| e.to_string())?;
         let run = match found {
             Some(id) => Some(id),
             // An earlier attempt's dispatch is on its way: wait for its run, never send again.
@@ -107,7 +121,7 @@ impl ActionsDeploy {
                     version.to_string(),
                 );
                 let git_ref = self.cfg.git_ref.clone().unwrap_or(w.default_ref.clone());
-                match self.d.dispatch(w, &git_ref, &values).await {
+                match d.dispatch(w, &git_ref, &values).await {
                     Ok(Dispatched::Run(id)) => id.rsplit('/').next().and_then(|n| n.parse().ok()),
                     Ok(Dispatched::Pending(_)) => None,
                     Err(e) => {
@@ -127,7 +141,8 @@ impl ActionsDeploy {
                 return Err(why);
             }
             tokio::time::sleep(self.poll).await;
-            run = self.d.reconcile(w).await.map_err(|e| e.to_string())?;
+            // A rate limit or a blip: look again later, never send again.
+            run = d.reconcile(w).await.unwrap_or_default();
         }
         let id = run.unwrap_or_default();
         self.journal
@@ -136,18 +151,21 @@ impl ActionsDeploy {
     }
 
     /// Dispatches `version` and follows its run to the end.
-    async fn roll(&self, phase: &str, version: &str, deadline: Duration) -> Result<(), String> {
+    async fn roll(&self, phase: &str, version: &str, deadline: Duration) -> Result<(), Roll> {
         let node = self.node();
         if let Some(done) = self.journal.outcome(phase, &node, "run") {
-            return done;
+            return done.map_err(Roll::Failed);
         }
         let until = Instant::now() + deadline;
         let w = self
             .d
             .workflow(&self.cfg.repo, &self.cfg.workflow)
             .await
-            .map_err(|e| format!("workflow {}: {e}", self.cfg.workflow))?;
-        let run = self.start(phase, &w, version, until).await?;
+            .map_err(|e| Roll::Failed(format!("workflow {}: {e}", self.cfg.workflow)))?;
+        let run = self
+            .start(phase, &w, version, until)
+            .await
+            .map_err(Roll::Failed)?;
         self.journal.record(
             phase,
             &node,
@@ -157,30 +175,44 @@ impl ActionsDeploy {
         );
         let mut errors = 0;
         let result = loop {
-            if self.journal.abort_requested() {
-                let _ = self.d.cancel(&self.cfg.repo, run).await;
-                break Err("aborted by an operator: run cancelled".to_string());
-            }
-            if Instant::now() >= until {
-                let _ = self.d.cancel(&self.cfg.repo, run).await;
-                break Err(format!(
-                    "run {run} did not finish within {}s: cancelled",
+            let stop = if self.journal.abort_requested() {
+                Some("aborted by an operator".to_string())
+            } else if Instant::now() >= until {
+                Some(format!(
+                    "run {run} did not finish within {}s",
                     deadline.as_secs()
-                ));
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = stop {
+                // Only a run known to be stopping is left behind; else a human decides.
+                break match self.d.cancel(&self.cfg.repo, run).await {
+                    Ok(()) => Err(Roll::Failed(format!("{why}: run cancelled"))),
+                    Err(e) => Err(Roll::Unsettled(format!(
+                        "{why}, and cancelling run {run} failed ({e}): it may still be running"
+                    ))),
+                };
             }
             match self.d.run_state(&self.cfg.repo, run).await {
                 Ok((RunStatus::Success, _, _)) => break Ok(()),
                 Ok((s, conclusion, url)) if s.is_final() => {
-                    break Err(format!("run {run} ended {conclusion} {url}")
-                        .trim()
-                        .to_string());
+                    break Err(Roll::Failed(
+                        format!("run {run} ended {conclusion} {url}")
+                            .trim()
+                            .to_string(),
+                    ));
                 }
                 Ok(_) => errors = 0,
+                // Asked to wait: wait, it is not the run's fault.
+                Err(ProviderError::RateLimited(_)) => {}
                 // A few failed reads in a row are the network; many are an answer.
                 Err(e) => {
                     errors += 1;
                     if errors >= 12 {
-                        break Err(format!("cannot follow run {run}: {e}"));
+                        break Err(Roll::Unsettled(format!(
+                            "cannot follow run {run}: {e}; it may still be running"
+                        )));
                     }
                 }
             }
@@ -188,7 +220,7 @@ impl ActionsDeploy {
         };
         match &result {
             Ok(()) => self.journal.record(phase, &node, "run", "ok", ""),
-            Err(e) => self.journal.record(phase, &node, "run", "fail", e),
+            Err(e) => self.journal.record(phase, &node, "run", "fail", e.text()),
         }
         result
     }
@@ -226,44 +258,57 @@ impl ActionsDeploy {
         let node = self.node();
         let deadline = self.plan.target.strategy.node_deadline();
         let forward = match self.roll("forward", &self.plan.to, deadline).await {
-            Ok(()) => self.smoke().await,
+            Ok(()) => self.smoke().await.map_err(Roll::Failed),
             Err(e) => Err(e),
+        };
+        let outcome = |state, reason| Outcome {
+            state,
+            reason,
+            left_out: Vec::new(),
         };
         let reason = match forward {
             Ok(()) => {
                 self.journal
                     .set_node(&node, Some(&self.plan.to), "in_rotation");
-                return Outcome {
-                    state: DeployState::Succeeded,
-                    reason: None,
-                    left_out: Vec::new(),
-                };
+                return outcome(DeployState::Succeeded, None);
             }
-            Err(e) => e,
+            // Its run may still change the environment: no rollback over it; a human decides.
+            Err(Roll::Unsettled(e)) => {
+                self.journal.set_node(&node, None, "unknown");
+                return outcome(DeployState::FailedRollback, Some(e));
+            }
+            Err(Roll::Failed(e)) => e,
         };
         self.journal.set_node(&node, None, "failed");
         let previous = self.plan.from_version();
         let (Some(prev), true) = (previous, self.plan.target.auto_rollback) else {
-            return Outcome {
-                state: DeployState::Failed,
-                reason: Some(reason),
-                left_out: Vec::new(),
-            };
+            return outcome(DeployState::Failed, Some(reason));
         };
         match self.roll("rollback", &prev, deadline).await {
             Ok(()) => {
                 self.journal.set_node(&node, Some(&prev), "in_rotation");
-                Outcome {
-                    state: DeployState::RolledBack,
-                    reason: Some(reason),
-                    left_out: Vec::new(),
-                }
+                outcome(DeployState::RolledBack, Some(reason))
             }
-            Err(e) => Outcome {
-                state: DeployState::FailedRollback,
-                reason: Some(format!("{reason}; rollback to {prev}: {e}")),
-                left_out: Vec::new(),
-            },
+            Err(e) => outcome(
+                DeployState::FailedRollback,
+                Some(format!("{reason}; rollback to {prev}: {}", e.text())),
+            ),
+        }
+    }
+}
+
+/// How a phase failed.
+enum Roll {
+    /// Its run ended (or never started): the environment is as that run left it.
+    Failed(String),
+    /// Its run's end is not known (it could not be followed or cancelled).
+    Unsettled(String),
+}
+
+impl Roll {
+    fn text(&self) -> &str {
+        match self {
+            Roll::Failed(s) | Roll::Unsettled(s) => s,
         }
     }
 }

@@ -17,6 +17,10 @@ use crate::providers::ProviderError;
 pub const BODY_CAP: usize = 8 << 20;
 /// Cached answers kept for conditional requests.
 const CACHE_ENTRIES: usize = 512;
+/// Bytes of cached answers kept at most.
+const CACHE_BYTES: usize = 64 << 20;
+/// The longest wait a rate-limit header can impose.
+const MAX_WAIT: i64 = 3600;
 /// The longest back-off after repeated server errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -35,6 +39,10 @@ pub struct Budget {
     pub waiting: Option<String>,
     /// Unix seconds before which nothing is sent.
     pub wait_until: Option<i64>,
+    /// Why searches wait until `search_wait_until` (the search API's own budget).
+    pub search_waiting: Option<String>,
+    /// Unix seconds before which no search is sent.
+    pub search_wait_until: Option<i64>,
     /// Set after a 401: nothing more is sent to this host.
     pub auth_failed: Option<String>,
     /// Requests sent (every attempt that reached the network).
@@ -69,6 +77,7 @@ struct Cached {
 #[derive(Default)]
 struct Conn {
     cache: HashMap<String, Cached>,
+    bytes: usize,
     uses: u64,
     failures: u32,
 }
@@ -230,9 +239,10 @@ impl GhClient {
 
     /// Fetches an absolute URL (a log's redirect target); the token is not sent to other hosts.
     pub async fn get_absolute(&self, url: &str, cap: usize) -> Result<Answer, ProviderError> {
+        // Waiting for the one request in flight is bounded by that request's own timeout.
+        let _one = self.conn.lock().await;
+        self.ready(false)?;
         let fut = async {
-            let _one = self.conn.lock().await;
-            self.ready()?;
             let req = self
                 .anonymous()?
                 .build_request(
@@ -268,13 +278,19 @@ impl GhClient {
         }
     }
 
-    /// Refuses at once when this host failed auth or asked us to wait.
-    fn ready(&self) -> Result<(), ProviderError> {
+    /// Refuses at once when this host failed auth or asked us to wait (the search API has a
+    /// budget of its own).
+    fn ready(&self, search: bool) -> Result<(), ProviderError> {
         let b = self.budget();
         if let Some(why) = b.auth_failed {
             return Err(ProviderError::Auth(why));
         }
-        if let (Some(until), Some(why)) = (b.wait_until, b.waiting)
+        let (until, why) = if search {
+            (b.search_wait_until, b.search_waiting)
+        } else {
+            (b.wait_until, b.waiting)
+        };
+        if let (Some(until), Some(why)) = (until, why)
             && crate::domain::now() < until
         {
             return Err(ProviderError::RateLimited(format!(
@@ -292,9 +308,17 @@ impl GhClient {
         body: Option<&serde_json::Value>,
         conditional: bool,
     ) -> Result<Answer, ProviderError> {
+        let search = path.starts_with("/search/");
+        // Taken before the timeout starts: the wait is bounded by the holder's own timeout,
+        // and a call that timed out waiting would not know whether it was sent.
+        let mut conn = self.conn.lock().await;
+        self.ready(search)?;
+        let cached = if conditional {
+            conn.cache.get(path).cloned()
+        } else {
+            None
+        };
         let fut = async {
-            let mut conn = self.conn.lock().await;
-            self.ready()?;
             let full = format!("{}{}", self.base_path, path);
             let mut builder = http::Request::builder()
                 .method(method.clone())
@@ -302,11 +326,6 @@ impl GhClient {
                 .header(http::header::ACCEPT, "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28")
                 .header(http::header::USER_AGENT, "flightdeck");
-            let cached = if conditional {
-                conn.cache.get(path).cloned()
-            } else {
-                None
-            };
             if let Some(c) = &cached {
                 builder = builder.header(http::header::IF_NONE_MATCH, c.etag.as_str());
             }
@@ -315,112 +334,113 @@ impl GhClient {
                 .build_request(builder, body)
                 .map_err(|e| ProviderError::Invalid(e.to_string()))?;
             self.with_budget(|b| b.sent += 1);
-            let res = match self.octo()?.execute(req).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.back_off(&mut conn, "unreachable");
-                    return Err(ProviderError::Unreachable(one_line(&e.to_string())));
-                }
-            };
+            let res = self
+                .octo()?
+                .execute(req)
+                .await
+                .map_err(|e| ProviderError::Unreachable(one_line(&e.to_string())))?;
             let status = res.status();
             let headers = res.headers().clone();
             self.note_budget(&headers);
             let body = read_capped(res.into_body(), BODY_CAP, false).await?;
-            if status == StatusCode::NOT_MODIFIED {
-                conn.failures = 0;
-                if let Some(mut c) = cached {
-                    self.with_budget(|b| b.not_modified += 1);
-                    conn.uses += 1;
-                    c.used = conn.uses;
-                    conn.cache.insert(path.to_string(), c.clone());
-                    return Ok(Answer {
-                        status: StatusCode::OK,
-                        body: c.body,
-                        cached: true,
-                        next: c.next,
-                        location: None,
-                    });
+            Ok::<_, ProviderError>((status, headers, body))
+        };
+        let (status, headers, body) = match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                if matches!(e, ProviderError::Unreachable(_)) {
+                    self.back_off(&mut conn, "unreachable");
                 }
+                return Err(e);
+            }
+            Err(_) => {
+                self.back_off(&mut conn, "a timeout");
+                return Err(ProviderError::Timeout(self.timeout));
+            }
+        };
+        if status == StatusCode::NOT_MODIFIED {
+            conn.failures = 0;
+            let Some(mut c) = cached else {
                 return Err(ProviderError::BadResponse(
                     "304 without a cached copy".into(),
                 ));
-            }
-            if let Some(err) = self.failure(&mut conn, status, &headers, &body) {
-                return Err(err);
-            }
-            conn.failures = 0;
-            let next = link_next(&headers, &self.base_path);
-            let location = headers
-                .get(http::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            if conditional
-                && status == StatusCode::OK
-                && let Some(etag) = headers
-                    .get(http::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-            {
-                conn.uses += 1;
-                let used = conn.uses;
-                if conn.cache.len() >= CACHE_ENTRIES
-                    && !conn.cache.contains_key(path)
-                    && let Some(old) = conn
-                        .cache
-                        .iter()
-                        .min_by_key(|(_, c)| c.used)
-                        .map(|(k, _)| k.clone())
-                {
-                    conn.cache.remove(&old);
-                }
-                conn.cache.insert(
-                    path.to_string(),
-                    Cached {
-                        etag: etag.to_string(),
-                        body: body.clone(),
-                        next: next.clone(),
-                        used,
-                    },
-                );
-            }
-            Ok(Answer {
-                status,
-                body,
-                cached: false,
-                next,
-                location,
-            })
-        };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(ProviderError::Timeout(self.timeout)),
+            };
+            self.with_budget(|b| b.not_modified += 1);
+            conn.uses += 1;
+            c.used = conn.uses;
+            conn.cache.insert(path.to_string(), c.clone());
+            return Ok(Answer {
+                status: StatusCode::OK,
+                body: c.body,
+                cached: true,
+                next: c.next,
+                location: None,
+            });
         }
+        if let Some(err) = self.failure(&mut conn, status, &headers, &body, search) {
+            return Err(err);
+        }
+        conn.failures = 0;
+        let next = link_next(&headers, &self.base_path);
+        let location = headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if conditional
+            && status == StatusCode::OK
+            && let Some(etag) = headers
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+        {
+            conn.remember(path, etag, &body, next.clone());
+        }
+        Ok(Answer {
+            status,
+            body,
+            cached: false,
+            next,
+            location,
+        })
     }
 
-    /// Records the rate-limit headers of an answer.
+    /// Records the rate-limit headers of an answer (the core budget, or the search API's).
     fn note_budget(&self, h: &HeaderMap) {
         let num = |k: &str| {
             h.get(k)
                 .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
         };
+        let now = crate::domain::now();
+        let search = h
+            .get("x-ratelimit-resource")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|r| r == "search");
         self.with_budget(|b| {
+            if let Some(s) = h.get("x-oauth-scopes").and_then(|v| v.to_str().ok()) {
+                b.scopes = Some(s.to_string());
+            }
+            let spent = num("x-ratelimit-remaining") == Some(0);
+            let reset = num("x-ratelimit-reset").map(|t| t.clamp(now, now + MAX_WAIT));
+            if search {
+                // A spent search budget pauses searches only.
+                if spent && let Some(t) = reset.filter(|&t| t > now) {
+                    b.search_waiting = Some("search rate limit spent".into());
+                    b.search_wait_until = Some(t);
+                }
+                return;
+            }
             if let Some(r) = num("x-ratelimit-remaining") {
                 b.remaining = Some(r.max(0) as u64);
             }
             if let Some(l) = num("x-ratelimit-limit") {
                 b.limit = Some(l.max(0) as u64);
             }
-            if let Some(t) = num("x-ratelimit-reset") {
+            if let Some(t) = reset {
                 b.reset = Some(t);
             }
-            if let Some(s) = h.get("x-oauth-scopes").and_then(|v| v.to_str().ok()) {
-                b.scopes = Some(s.to_string());
-            }
             // A spent budget: wait for the reset rather than spend a request to learn it.
-            if b.remaining == Some(0)
-                && let Some(reset) = b.reset.filter(|&t| t > crate::domain::now())
-            {
+            if spent && let Some(t) = reset.filter(|&t| t > now) {
                 b.waiting = Some("rate limit spent".into());
-                b.wait_until = Some(reset);
+                b.wait_until = Some(t);
             }
         });
     }
@@ -432,21 +452,20 @@ impl GhClient {
         status: StatusCode,
         h: &HeaderMap,
         body: &[u8],
+        search: bool,
     ) -> Option<ProviderError> {
         if status.is_success() || status.is_redirection() {
             return None;
         }
         let what = summarize(body);
         let now = crate::domain::now();
-        let retry_after = h
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok());
-        let remaining = h
-            .get("x-ratelimit-remaining")
-            .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok());
-        let reset = h
-            .get("x-ratelimit-reset")
-            .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok());
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
+        };
+        let retry_after = num(http::header::RETRY_AFTER.as_str());
+        let remaining = num("x-ratelimit-remaining");
+        let reset = num("x-ratelimit-reset");
         let limited = status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN
                 && (retry_after.is_some()
@@ -458,14 +477,20 @@ impl GhClient {
             return Some(ProviderError::Auth(why));
         }
         if limited {
-            // retry-after wins; else the reset; else a minute (secondary limits say neither).
+            // retry-after wins; else the reset; else a minute (secondary limits say neither);
+            // never more than an hour, whatever a header says.
             let until = retry_after
-                .map(|s| now + s.max(1))
-                .or(reset.filter(|&t| t > now))
+                .map(|s| now.saturating_add(s.clamp(1, MAX_WAIT)))
+                .or(reset.filter(|&t| t > now).map(|t| t.min(now + MAX_WAIT)))
                 .unwrap_or(now + 60);
             self.with_budget(|b| {
-                b.waiting = Some(format!("rate limited ({status})"));
-                b.wait_until = Some(until);
+                if search {
+                    b.search_waiting = Some(format!("search rate limited ({status})"));
+                    b.search_wait_until = Some(until);
+                } else {
+                    b.waiting = Some(format!("rate limited ({status})"));
+                    b.wait_until = Some(until);
+                }
             });
             return Some(ProviderError::RateLimited(format!(
                 "{status}: {what}; next request after {}",
@@ -486,17 +511,60 @@ impl GhClient {
         })
     }
 
-    /// Waits 2 s, 4 s, … up to 5 min (with jitter) after consecutive failures.
+    /// Waits 2 s, 4 s, … up to 5 min, plus up to a quarter more at random, after consecutive
+    /// failures (server errors, timeouts, unreachable).
     fn back_off(&self, conn: &mut Conn, why: &str) {
+        use std::hash::{BuildHasher, Hasher};
         conn.failures = conn.failures.saturating_add(1);
         let base = 1u64 << conn.failures.min(8);
-        let jitter = u64::from(std::process::id() ^ conn.failures) % (base / 4 + 1);
+        // A randomly keyed hasher is a random number without another dependency.
+        let mut r = std::collections::hash_map::RandomState::new().build_hasher();
+        r.write_u32(conn.failures);
+        let jitter = r.finish() % (base / 4 + 1);
         let secs = (base + jitter).min(MAX_BACKOFF.as_secs());
         let until = crate::domain::now() + secs as i64;
         self.with_budget(|b| {
             b.waiting = Some(format!("backing off after {why}"));
             b.wait_until = Some(until);
         });
+    }
+}
+
+impl Conn {
+    /// Keeps an answer for conditional requests, dropping the least recently used ones past
+    /// the entry and byte budgets.
+    fn remember(&mut self, path: &str, etag: &str, body: &bytes::Bytes, next: Option<String>) {
+        self.uses += 1;
+        let used = self.uses;
+        if let Some(old) = self.cache.remove(path) {
+            self.bytes -= old.body.len();
+        }
+        if body.len() > CACHE_BYTES / 4 {
+            return;
+        }
+        while self.cache.len() >= CACHE_ENTRIES || self.bytes + body.len() > CACHE_BYTES {
+            let Some(oldest) = self
+                .cache
+                .iter()
+                .min_by_key(|(_, c)| c.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(c) = self.cache.remove(&oldest) {
+                self.bytes -= c.body.len();
+            }
+        }
+        self.bytes += body.len();
+        self.cache.insert(
+            path.to_string(),
+            Cached {
+                etag: etag.to_string(),
+                body: body.clone(),
+                next,
+                used,
+            },
+        );
     }
 }
 

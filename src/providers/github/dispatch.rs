@@ -133,11 +133,33 @@ pub fn dispatch_inputs(yaml: &str) -> Result<Option<Vec<WorkflowInput>>, String>
     Ok(Some(out))
 }
 
+/// Whether the workflow's `run-name` includes the correlation input.
+pub fn run_name_correlates(yaml: &str) -> bool {
+    YamlLoader::load_from_str(yaml)
+        .ok()
+        .and_then(|d| d.first()?["run-name"].as_str().map(str::to_string))
+        .is_some_and(|n| n.contains(&format!("inputs.{CORRELATION_INPUT}")))
+}
+
+/// A unique, fixed-width value for the correlation input (never a substring of another).
+fn correlation_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("fd-{:016x}", h.finish())
+}
+
 fn bad(what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::BadResponse(format!("unreadable {what} ({e})"))
 }
 
 /// Dispatches for one provider: its client, the workspace store and who acts.
+#[derive(Clone)]
 pub struct Dispatcher {
     /// Provider id.
     pub provider: String,
@@ -163,8 +185,15 @@ impl Dispatcher {
                 .await?;
             let list: WfList = serde_json::from_slice(&a.body).map_err(|e| bad("workflows", e))?;
             for w in list.workflows.into_iter().filter(|w| w.state == "active") {
-                if let Some(w) = self.load(repo, w, &branch).await? {
-                    out.push(w);
+                let path = w.path.clone();
+                match self.load(repo, w, &branch).await {
+                    Ok(Some(w)) => out.push(w),
+                    Ok(None) => {}
+                    // Generated workflows (CodeQL, Dependabot) have no file to read: skip them.
+                    Err(e @ (ProviderError::NotFound(_) | ProviderError::BadResponse(_))) => {
+                        tracing::info!(repo, path, error = %e, "workflow skipped");
+                    }
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -202,9 +231,10 @@ impl Dispatcher {
         w: WfEntry,
         branch: &str,
     ) -> Result<Option<Workflow>, ProviderError> {
+        let path: Vec<String> = w.path.split('/').map(super::issues::encode).collect();
         let c = self
             .client
-            .get(&format!("/repos/{repo}/contents/{}", w.path))
+            .get(&format!("/repos/{repo}/contents/{}", path.join("/")))
             .await?;
         let c: Content = serde_json::from_slice(&c.body).map_err(|e| bad("file", e))?;
         let raw: String = c.content.split_whitespace().collect();
@@ -212,6 +242,7 @@ impl Dispatcher {
             .decode(raw)
             .map_err(|e| bad("file", e))?;
         let yaml = String::from_utf8_lossy(&yaml);
+        let correlated = run_name_correlates(&yaml);
         Ok(dispatch_inputs(&yaml)
             .ok()
             .flatten()
@@ -221,6 +252,7 @@ impl Dispatcher {
                 name: w.name,
                 path: w.path,
                 default_ref: branch.to_string(),
+                correlated: correlated && inputs.iter().any(|i| i.name == CORRELATION_INPUT),
                 inputs,
             }))
     }
@@ -302,7 +334,7 @@ impl Dispatcher {
             .await?;
         let page: RunPage = serde_json::from_slice(&a.body).map_err(|e| bad("runs", e))?;
         let claimed = self.store(|s| s.dispatch_claimed(&w.repo))?;
-        let correlated = w.inputs.iter().any(|i| i.name == CORRELATION_INPUT);
+        let correlated = w.correlated;
         let mut candidates: Vec<&RunEntry> = page
             .workflow_runs
             .iter()
@@ -347,7 +379,7 @@ impl Dispatcher {
                 }
             }
         }
-        let correlation = format!("fd-{}-{}", now, std::process::id());
+        let correlation = correlation_id();
         if w.inputs.iter().any(|i| i.name == CORRELATION_INPUT) {
             inputs.insert(CORRELATION_INPUT.into(), correlation.clone());
         }
@@ -364,14 +396,29 @@ impl Dispatcher {
                 now,
             )
         })?;
-        let a = self
+        let sent = self
             .client
             .send(
                 Method::POST,
                 &format!("/repos/{}/actions/workflows/{}/dispatches", w.repo, w.id),
                 Some(&json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true })),
             )
-            .await?;
+            .await;
+        let a = match sent {
+            Ok(a) => a,
+            // Refused (or never sent): nothing runs, nothing to reconcile.
+            Err(
+                e @ (ProviderError::Invalid(_)
+                | ProviderError::NotFound(_)
+                | ProviderError::Auth(_)
+                | ProviderError::RateLimited(_)),
+            ) => {
+                self.store(|s| s.dispatch_set(id, "failed", None))?;
+                return Err(e);
+            }
+            // A timeout or a lost answer: it may run; the next dispatch reconciles it first.
+            Err(e) => return Err(e),
+        };
         // Newer hosts answer with the run; older ones with 204 and nothing.
         if let Some(run) = serde_json::from_slice::<serde_json::Value>(&a.body)
             .ok()

@@ -108,6 +108,23 @@ struct Known {
 
 /// The most of one run's logs kept on disk.
 const LOG_CAP: usize = 64 << 20;
+/// Downloaded logs kept; older ones are deleted.
+const LOGS_KEPT: usize = 40;
+
+/// Deletes all but the `keep` newest files of `dir`.
+fn prune(dir: &std::path::Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, p) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(p);
+    }
+}
 
 /// A run's jobs as steps: each job, then its steps indented under it.
 fn steps_of(jobs: Vec<Job>) -> Vec<Step> {
@@ -151,6 +168,8 @@ pub struct GithubRuns {
     logs: Mutex<HashMap<u64, String>>,
     /// Dispatches, when the workspace store is known.
     dispatcher: Option<Dispatcher>,
+    /// A run was listed without its steps (its jobs could not be read): list in full again.
+    incomplete: std::sync::atomic::AtomicBool,
 }
 
 /// Splits a run id (`owner/name/123`) into the repo and the number.
@@ -180,6 +199,7 @@ impl GithubRuns {
             log_dir,
             logs: Mutex::new(HashMap::new()),
             dispatcher: None,
+            incomplete: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -286,6 +306,7 @@ impl GithubRuns {
             let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, &out)?;
             std::fs::rename(&tmp, &path)?;
+            prune(&dir, LOGS_KEPT);
             Ok(path)
         })
         .await
@@ -317,6 +338,8 @@ impl GithubRuns {
     }
 
     async fn list(&self, force: bool) -> Result<Option<Vec<Run>>, ProviderError> {
+        use std::sync::atomic::Ordering;
+        let force = self.incomplete.swap(false, Ordering::Relaxed) || force;
         let mut runs: Vec<(String, WfRun)> = Vec::new();
         let mut changed = false;
         let filters: Vec<Option<&String>> = if self.branches.is_empty() {
@@ -350,6 +373,7 @@ impl GithubRuns {
                     Ok(k) => k.steps,
                     // The run list is still worth showing; its steps come with a later poll.
                     Err(ProviderError::RateLimited(_)) | Err(ProviderError::Timeout(_)) => {
+                        self.incomplete.store(true, Ordering::Relaxed);
                         Vec::new()
                     }
                     Err(e) => return Err(e),
