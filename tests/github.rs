@@ -854,7 +854,7 @@ sections = [{{ name = "Bugs", query = "is:open label:bug" }}]
         c.wait_for("Login page times out", 10);
         c.wait_for("Typo in footer", 10);
         c.wait_for("api · CI", 10);
-        c.wait_for("/5000", 10);
+        c.wait_for("/5000 ↻", 10);
         // `]` shows the section: only what its search found.
         c.send("]");
         c.wait_for("[Bugs]", 5);

@@ -226,7 +226,18 @@ fn budget(b: &crate::providers::github::Budget, now: Timestamp) -> Option<(Strin
     } else {
         Slot::StatusbarHint
     };
-    Some((format!("{left}/{limit} "), slot))
+    let reset = b
+        .reset
+        .filter(|&t| t > now)
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|d| {
+            format!(
+                " ↻{}",
+                d.with_timezone(&chrono::Local).format("%H:%M")
+            )
+        })
+        .unwrap_or_default();
+    Some((format!("{left}/{limit}{reset} "), slot))
 }
 
 /// The spans that fit in `width` columns, the last one cut with `…`.
