@@ -891,7 +891,8 @@ sections = [{{ name = "Bugs", query = "is:open label:bug" }}]
 
 /// Not a test: serves the fake GitHub (with a few issues, runs and a dispatchable workflow) for
 /// trying the cockpit by hand and for `scripts/screenshots.sh`. Its URL goes to the file named
-/// by `FAKE_GITHUB_URL_FILE`; it serves until that file is removed (or ten minutes pass).
+/// by `FAKE_GITHUB_URL_FILE`; it serves until that file is removed (or `FAKE_GITHUB_SECS`,
+/// default 600, pass).
 #[tokio::test]
 #[ignore]
 async fn serve_fake_github() {
@@ -922,9 +923,21 @@ async fn serve_fake_github() {
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_run("acme/web", "CI", "in_progress", None);
     gh.add_run("acme/web", "Release", "completed", Some("success"));
-    gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
+    gh.add_workflow(
+        "acme/api",
+        42,
+        "Deploy",
+        &DEPLOY_YML.replace(
+            "      dry_run:",
+            "      version:\n        required: true\n      dry_run:",
+        ),
+    );
     std::fs::write(&file, gh.url()).unwrap();
-    let end = Instant::now() + Duration::from_secs(600);
+    let secs = std::env::var("FAKE_GITHUB_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let end = Instant::now() + Duration::from_secs(secs);
     while std::path::Path::new(&file).exists() && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -230,12 +230,7 @@ fn budget(b: &crate::providers::github::Budget, now: Timestamp) -> Option<(Strin
         .reset
         .filter(|&t| t > now)
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(|d| {
-            format!(
-                " ↻{}",
-                d.with_timezone(&chrono::Local).format("%H:%M")
-            )
-        })
+        .map(|d| format!(" ↻{}", d.with_timezone(&chrono::Local).format("%H:%M")))
         .unwrap_or_default();
     Some((format!("{left}/{limit}{reset} "), slot))
 }

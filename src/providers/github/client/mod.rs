@@ -6,9 +6,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use octocrab::Octocrab;
+
+mod limits;
+mod wire;
+
+pub use wire::{clock, one_line, summarize};
+
+use wire::{link_next, read_capped};
 
 use super::auth::Token;
 use crate::providers::ProviderError;
@@ -278,29 +284,6 @@ impl GhClient {
         }
     }
 
-    /// Refuses at once when this host failed auth or asked us to wait (the search API has a
-    /// budget of its own).
-    fn ready(&self, search: bool) -> Result<(), ProviderError> {
-        let b = self.budget();
-        if let Some(why) = b.auth_failed {
-            return Err(ProviderError::Auth(why));
-        }
-        let (until, why) = if search {
-            (b.search_wait_until, b.search_waiting)
-        } else {
-            (b.wait_until, b.waiting)
-        };
-        if let (Some(until), Some(why)) = (until, why)
-            && crate::domain::now() < until
-        {
-            return Err(ProviderError::RateLimited(format!(
-                "{why}; next request after {}",
-                clock(until)
-            )));
-        }
-        Ok(())
-    }
-
     async fn call(
         &self,
         method: Method,
@@ -402,132 +385,6 @@ impl GhClient {
             location,
         })
     }
-
-    /// Records the rate-limit headers of an answer (the core budget, or the search API's).
-    fn note_budget(&self, h: &HeaderMap) {
-        let num = |k: &str| {
-            h.get(k)
-                .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
-        };
-        let now = crate::domain::now();
-        let search = h
-            .get("x-ratelimit-resource")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|r| r == "search");
-        self.with_budget(|b| {
-            if let Some(s) = h.get("x-oauth-scopes").and_then(|v| v.to_str().ok()) {
-                b.scopes = Some(s.to_string());
-            }
-            let spent = num("x-ratelimit-remaining") == Some(0);
-            let reset = num("x-ratelimit-reset").map(|t| t.clamp(now, now + MAX_WAIT));
-            if search {
-                // A spent search budget pauses searches only.
-                if spent && let Some(t) = reset.filter(|&t| t > now) {
-                    b.search_waiting = Some("search rate limit spent".into());
-                    b.search_wait_until = Some(t);
-                }
-                return;
-            }
-            if let Some(r) = num("x-ratelimit-remaining") {
-                b.remaining = Some(r.max(0) as u64);
-            }
-            if let Some(l) = num("x-ratelimit-limit") {
-                b.limit = Some(l.max(0) as u64);
-            }
-            if let Some(t) = reset {
-                b.reset = Some(t);
-            }
-            // A spent budget: wait for the reset rather than spend a request to learn it.
-            if spent && let Some(t) = reset.filter(|&t| t > now) {
-                b.waiting = Some("rate limit spent".into());
-                b.wait_until = Some(t);
-            }
-        });
-    }
-
-    /// Turns a failed answer into an error, and into a wait when the host asked for one.
-    fn failure(
-        &self,
-        conn: &mut Conn,
-        status: StatusCode,
-        h: &HeaderMap,
-        body: &[u8],
-        search: bool,
-    ) -> Option<ProviderError> {
-        if status.is_success() || status.is_redirection() {
-            return None;
-        }
-        let what = summarize(body);
-        let now = crate::domain::now();
-        let num = |k: &str| {
-            h.get(k)
-                .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
-        };
-        let retry_after = num(http::header::RETRY_AFTER.as_str());
-        let remaining = num("x-ratelimit-remaining");
-        let reset = num("x-ratelimit-reset");
-        let limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN
-                && (retry_after.is_some()
-                    || remaining == Some(0)
-                    || what.to_ascii_lowercase().contains("rate limit")));
-        if status == StatusCode::UNAUTHORIZED {
-            let why = format!("{} answered 401: {what}", self.host);
-            self.with_budget(|b| b.auth_failed = Some(why.clone()));
-            return Some(ProviderError::Auth(why));
-        }
-        if limited {
-            // retry-after wins; else the reset; else a minute (secondary limits say neither);
-            // never more than an hour, whatever a header says.
-            let until = retry_after
-                .map(|s| now.saturating_add(s.clamp(1, MAX_WAIT)))
-                .or(reset.filter(|&t| t > now).map(|t| t.min(now + MAX_WAIT)))
-                .unwrap_or(now + 60);
-            self.with_budget(|b| {
-                if search {
-                    b.search_waiting = Some(format!("search rate limited ({status})"));
-                    b.search_wait_until = Some(until);
-                } else {
-                    b.waiting = Some(format!("rate limited ({status})"));
-                    b.wait_until = Some(until);
-                }
-            });
-            return Some(ProviderError::RateLimited(format!(
-                "{status}: {what}; next request after {}",
-                clock(until)
-            )));
-        }
-        if status.is_server_error() {
-            self.back_off(conn, status.as_str());
-            return Some(ProviderError::BadResponse(format!("{status}: {what}")));
-        }
-        Some(match status {
-            StatusCode::NOT_FOUND => ProviderError::NotFound(what),
-            StatusCode::FORBIDDEN => ProviderError::Auth(format!("forbidden: {what}")),
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
-                ProviderError::Invalid(what)
-            }
-            _ => ProviderError::BadResponse(format!("{status}: {what}")),
-        })
-    }
-
-    /// Waits 2 s, 4 s, … up to 5 min, plus up to a quarter more at random, after consecutive
-    /// failures (server errors, timeouts, unreachable).
-    fn back_off(&self, conn: &mut Conn, why: &str) {
-        use std::hash::{BuildHasher, Hasher};
-        conn.failures = conn.failures.saturating_add(1);
-        let base = 1u64 << conn.failures.min(8);
-        // A randomly keyed hasher is a random number without another dependency.
-        let mut r = std::collections::hash_map::RandomState::new().build_hasher();
-        r.write_u32(conn.failures);
-        let jitter = r.finish() % (base / 4 + 1);
-        let secs = (base + jitter).min(MAX_BACKOFF.as_secs());
-        let until = crate::domain::now() + secs as i64;
-        self.with_budget(|b| {
-            b.waiting = Some(format!("backing off after {why}"));
-            b.wait_until = Some(until);
-        });
-    }
 }
 
 impl Conn {
@@ -565,142 +422,5 @@ impl Conn {
                 used,
             },
         );
-    }
-}
-
-/// Reads a body up to `cap` bytes: past it, an error, or (`truncate`) the first `cap` bytes.
-async fn read_capped<B>(
-    mut body: B,
-    cap: usize,
-    truncate: bool,
-) -> Result<bytes::Bytes, ProviderError>
-where
-    B: http_body::Body<Data = bytes::Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let mut out = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ProviderError::Unreachable(one_line(&e.to_string())))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if out.len() + data.len() > cap {
-            if !truncate {
-                return Err(ProviderError::BadResponse(format!(
-                    "answer larger than {} MiB",
-                    cap >> 20
-                )));
-            }
-            out.extend_from_slice(&data[..cap - out.len()]);
-            break;
-        }
-        out.extend_from_slice(&data);
-    }
-    Ok(out.into())
-}
-
-/// The path and query of the `rel="next"` link, relative to the API's base path.
-fn link_next(h: &HeaderMap, base_path: &str) -> Option<String> {
-    let link = h.get(http::header::LINK)?.to_str().ok()?;
-    for part in link.split(',') {
-        let (url, rel) = part.split_once(';')?;
-        if !rel.contains("rel=\"next\"") {
-            continue;
-        }
-        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
-        let uri: http::Uri = url.parse().ok()?;
-        let pq = uri.path_and_query()?.as_str();
-        return Some(pq.strip_prefix(base_path).unwrap_or(pq).to_string());
-    }
-    None
-}
-
-/// One line saying what an error body says: GitHub's `message`, an HTML page's title, or the
-/// start of the text.
-pub fn summarize(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]);
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(m) = v.get("message").and_then(|m| m.as_str())
-    {
-        return one_line(m);
-    }
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("<html") || lower.contains("<!doctype") {
-        if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
-            && a + 7 <= b
-        {
-            return format!("HTML page: {}", one_line(&text[a + 7..b]));
-        }
-        return "an HTML page".into();
-    }
-    if text.trim().is_empty() {
-        return "empty answer".into();
-    }
-    one_line(&text)
-}
-
-/// Collapses whitespace and controls to single spaces and keeps at most 160 characters.
-pub fn one_line(s: &str) -> String {
-    let mut out = String::new();
-    for w in s.split(|c: char| c.is_whitespace() || c.is_control()) {
-        if w.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-        if out.chars().count() > 160 {
-            let cut: String = out.chars().take(159).collect();
-            return format!("{cut}…");
-        }
-    }
-    out
-}
-
-/// `HH:MM:SS` UTC of a Unix time.
-pub fn clock(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| t.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries_are_one_line() {
-        assert_eq!(
-            summarize(br#"{"message":"Bad\ncredentials","documentation_url":"x"}"#),
-            "Bad credentials"
-        );
-        assert_eq!(
-            summarize(b"<!DOCTYPE html><html><head><title>504 Gateway\n Time-out</title></head><body>...</body></html>"),
-            "HTML page: 504 Gateway Time-out"
-        );
-        assert_eq!(summarize(b"  "), "empty answer");
-        assert_eq!(summarize(b"{\"trunc"), "{\"trunc");
-        assert!(one_line(&"x".repeat(500)).chars().count() <= 160);
-    }
-
-    #[test]
-    fn next_link_is_relative_to_the_base() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            http::header::LINK,
-            r#"<https://ghe.example/api/v3/repos/a/b/issues?page=2>; rel="next", <https://ghe.example/api/v3/repos/a/b/issues?page=5>; rel="last""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(
-            link_next(&h, "/api/v3").as_deref(),
-            Some("/repos/a/b/issues?page=2")
-        );
-        h.insert(
-            http::header::LINK,
-            r#"<https://x/y?page=1>; rel="prev""#.parse().unwrap(),
-        );
-        assert_eq!(link_next(&h, ""), None);
     }
 }
