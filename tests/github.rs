@@ -679,6 +679,14 @@ on:
         description: set by flightdeck to find the run it started
 "#;
 
+/// The deploy workflow with a required `version` input (what the github-actions engine fills).
+fn deploy_with_version() -> String {
+    DEPLOY_YML.replace(
+        "      dry_run:",
+        "      version:\n        required: true\n      dry_run:",
+    )
+}
+
 /// F12: the dispatched run is tracked exactly, whether the host returns its id, answers 204
 /// (found by the correlation input among others' runs), or times out after accepting; a
 /// dispatch whose run has not appeared is never sent again.
@@ -923,15 +931,7 @@ async fn serve_fake_github() {
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_run("acme/web", "CI", "in_progress", None);
     gh.add_run("acme/web", "Release", "completed", Some("success"));
-    gh.add_workflow(
-        "acme/api",
-        42,
-        "Deploy",
-        &DEPLOY_YML.replace(
-            "      dry_run:",
-            "      version:\n        required: true\n      dry_run:",
-        ),
-    );
+    gh.add_workflow("acme/api", 42, "Deploy", &deploy_with_version());
     std::fs::write(&file, gh.url()).unwrap();
     let secs = std::env::var("FAKE_GITHUB_SECS")
         .ok()
@@ -1019,15 +1019,7 @@ for_secs = 0
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_actions_deploys_follow_their_run_and_roll_back() {
     let gh = FakeGithub::start().await;
-    gh.add_workflow(
-        "acme/api",
-        42,
-        "Deploy",
-        &DEPLOY_YML.replace(
-            "      dry_run:",
-            "      version:\n        required: true\n      dry_run:",
-        ),
-    );
+    gh.add_workflow("acme/api", 42, "Deploy", &deploy_with_version());
     let sb = common::Sandbox::new();
     common::fleet::write_config(
         &sb,
