@@ -1151,4 +1151,14 @@ async fn sections_are_github_searches_within_the_repos() {
         None,
         "an unchanged search is a 304 too"
     );
+    // A label added here shows in the section at the next list.
+    let minor = items.iter().find(|i| i.title == "minor").unwrap().id.clone();
+    b.apply(BacklogMutation::SetLabels {
+        id: minor,
+        labels: vec!["p1".into()],
+    })
+    .await
+    .unwrap();
+    let items = b.list(false).await.unwrap().expect("changed");
+    assert_eq!(items.iter().filter(|i| i.sections == ["P1"]).count(), 2);
 }

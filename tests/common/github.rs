@@ -476,6 +476,8 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 "rerun" | "rerun-failed-jobs" if done => {
                     run["status"] = json!("queued");
                     run["conclusion"] = Value::Null;
+                    run["run_started_at"] = json!(iso(now));
+                    run["run_attempt"] = json!(run["run_attempt"].as_u64().unwrap_or(1) + 1);
                 }
                 _ => return (ResponseTemplate::new(403).set_body_json(json!({"message": "This workflow is already running"})), 403),
             }
@@ -580,12 +582,17 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
             };
             let started = chrono::DateTime::parse_from_rfc3339(run["created_at"].as_str().unwrap()).unwrap().timestamp();
             let mut ended = None;
-            if let Some(c) = end.filter(|_| now > started) {
+            if let Some(c) = end.filter(|_| now > started && run["status"] != "completed") {
                 run["status"] = json!("completed");
                 run["conclusion"] = json!(c);
+                run["updated_at"] = json!(iso(now));
                 ended = Some(c);
             }
             let v = run.clone();
+            if ended.is_some() {
+                // The run changed: lists of runs change their ETag too.
+                s.bump(&format!("{repo}/runs"));
+            }
             if let (Some(c), Some(dep)) = (ended, s.run_deployment.get(&id).copied()) {
                 s.deployment_status.insert(dep, c.to_string());
             }
@@ -625,8 +632,10 @@ fn respond(s: &mut State, req: &Request, path: &str, inm: Option<&str>) -> (Resp
                 }
             }
             let n = found.len();
-            let key = format!("search-{}", s.version.values().sum::<u64>());
-            cond(s, &key, json!({"total_count": n, "incomplete_results": false, "items": found}))
+            // Any change anywhere changes a search's ETag.
+            let all: u64 = s.version.iter().filter(|(k, _)| *k != "search").map(|(_, v)| v).sum();
+            s.version.insert("search".into(), all);
+            cond(s, "search", json!({"total_count": n, "incomplete_results": false, "items": found}))
         }
         ("GET", ["repos", _, _, "releases"]) => {
             let list = json!([
