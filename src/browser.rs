@@ -3,13 +3,24 @@
 
 use std::process::{Command, Stdio};
 
-/// Opens `url` (or says where it is); the message for the status bar and whether it failed.
-pub fn open(url: &str) -> (String, bool) {
+/// What became of a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A browser was started with it.
+    Browser(String),
+    /// No browser here (SSH, no display): the URL to show so it can be copied.
+    Show(String),
+    /// The browser could not be started.
+    Failed(String),
+}
+
+/// Opens `url` in a browser, or says it should be shown.
+pub fn open(url: &str) -> Opened {
     let var = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
     let remote = var("SSH_CONNECTION") || var("SSH_TTY");
     let display = var("DISPLAY") || var("WAYLAND_DISPLAY") || cfg!(target_os = "macos");
     if remote || !display || !(url.starts_with("https://") || url.starts_with("http://")) {
-        return (url.to_string(), false);
+        return Opened::Show(url.to_string());
     }
     let opener = std::env::var("BROWSER")
         .ok()
@@ -31,9 +42,9 @@ pub fn open(url: &str) -> (String, bool) {
     {
         Ok(mut child) => {
             std::thread::spawn(move || child.wait());
-            (format!("opened {url}"), false)
+            Opened::Browser(format!("opened {url}"))
         }
-        Err(e) => (format!("cannot run {program} ({e}): {url}"), true),
+        Err(e) => Opened::Failed(format!("cannot run {program} ({e}): {url}")),
     }
 }
 
@@ -41,7 +52,9 @@ pub fn open(url: &str) -> (String, bool) {
 mod tests {
     #[test]
     fn only_web_urls_are_opened() {
-        let (msg, err) = super::open("file:///etc/passwd");
-        assert_eq!((msg.as_str(), err), ("file:///etc/passwd", false));
+        assert_eq!(
+            super::open("file:///etc/passwd"),
+            super::Opened::Show("file:///etc/passwd".into())
+        );
     }
 }

@@ -311,14 +311,17 @@ impl Scheduler {
                     }
                     _ => None,
                 };
-                let (text, error) = match url {
-                    None => (
-                        "this has no web page (it lives in the local store)".into(),
-                        true,
-                    ),
-                    Some(url) => crate::browser::open(&url),
+                use crate::browser::Opened;
+                let ev = match url.map(|u| crate::browser::open(&u)) {
+                    None => Event::Notice {
+                        text: "this has no web page (it lives in the local store)".into(),
+                        error: true,
+                    },
+                    Some(Opened::Browser(text)) => Event::Notice { text, error: false },
+                    Some(Opened::Failed(text)) => Event::Notice { text, error: true },
+                    Some(Opened::Show(url)) => Event::ShowUrl { url },
                 };
-                let _ = tx.send(Event::Notice { text, error });
+                let _ = tx.send(ev);
             }
             Command::ListWorkflows { request } => {
                 let Some((source, timeout)) = self.builds.clone() else {

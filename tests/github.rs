@@ -883,6 +883,11 @@ sections = [{{ name = "Bugs", query = "is:open label:bug" }}]
         c.send("\x1b[C");
         c.wait_for("‹ production ›", 5);
         c.send("\r");
+        // It asks first, showing what goes out (not the correlation input).
+        c.wait_for("Dispatch Deploy in acme/api on main with dry_run=false,", 5);
+        c.wait_for("environment=production?", 5);
+        assert!(!c.screen().contains("flightdeck_id="), "{}", c.screen());
+        c.send("y");
         c.wait_for("Deploy dispatched", 10);
         assert!(!c.screen().contains(CANARY));
         // No display here: `o` shows the selected run's web page instead of opening it.
@@ -1152,7 +1157,12 @@ async fn sections_are_github_searches_within_the_repos() {
         "an unchanged search is a 304 too"
     );
     // A label added here shows in the section at the next list.
-    let minor = items.iter().find(|i| i.title == "minor").unwrap().id.clone();
+    let minor = items
+        .iter()
+        .find(|i| i.title == "minor")
+        .unwrap()
+        .id
+        .clone();
     b.apply(BacklogMutation::SetLabels {
         id: minor,
         labels: vec!["p1".into()],

@@ -92,7 +92,7 @@ actions! {
     AssignItem, "assign", Backlog, true, ["W"], "Assign the selected item to someone";
     MergeItem, "merge", Backlog, true, ["M"], "Merge the selected item into another (its alerts follow)";
     DismissIncident, "dismiss", Backlog, true, ["D"], "Dismiss the selected incident: close it, mute its alert for hours";
-    RunPipeline, "run_pipeline", Builds, true, ["p"], "Run a pipeline (choose which)";
+    RunPipeline, "run_pipeline", Builds, true, ["p"], "Run a pipeline, or dispatch a GitHub workflow (choose which)";
     Rerun, "rerun", Builds, true, ["R"], "Run the selected run's pipeline again";
     CancelRun, "cancel_run", Builds, true, ["C"], "Cancel the selected running run (asks first)";
     RerunFailed, "rerun_failed", Builds, true, ["F"], "Rerun only the failed jobs of the selected GitHub run";

@@ -142,6 +142,11 @@ pub enum Event {
         /// The provider's answer.
         result: Result<String, crate::engine::gate::GateError>,
     },
+    /// A web page to show (no browser here), so it can be copied.
+    ShowUrl {
+        /// The URL.
+        url: String,
+    },
     /// A message for the status bar.
     Notice {
         /// The text.

@@ -203,6 +203,12 @@ pub enum Confirmed {
     SteerDeploy(String, i64, bool),
     /// Run the remediation of this check.
     Remediate(String),
+    /// Dispatch this workflow on this ref with these inputs.
+    Dispatch(
+        crate::domain::Workflow,
+        String,
+        std::collections::BTreeMap<String, String>,
+    ),
 }
 
 /// What a choice is for.
@@ -267,6 +273,8 @@ pub enum Overlay {
     Form(ItemForm),
     /// Dispatch a workflow with its inputs.
     Dispatch(super::dispatch::DispatchForm),
+    /// A web page's address, shown until dismissed (over SSH, for copying).
+    Url(String),
     /// Write a comment.
     Comment {
         /// Item id.

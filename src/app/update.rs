@@ -98,6 +98,10 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
                 state.dirty = true;
             }
         }
+        Event::ShowUrl { url } => {
+            state.overlay = Some(Overlay::Url(url));
+            state.dirty = true;
+        }
         Event::Notice { text, error } => {
             let level = if error { Level::Error } else { Level::Info };
             flash(state, text, level, now);
@@ -226,6 +230,7 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         | Some(Overlay::Triage { text, .. }) => Some(text),
         Some(
             Overlay::Help { .. }
+            | Overlay::Url(_)
             | Overlay::Choose { .. }
             | Overlay::Confirm { .. }
             | Overlay::DeployPlan(_),

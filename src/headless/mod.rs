@@ -250,14 +250,15 @@ pub fn status_text(v: &Value) -> String {
     for i in backlog.iter().filter(|i| i["state"] == "open") {
         let _ = writeln!(
             out,
-            "  #{:<5} {:<8} {}",
-            i["id"].as_str().unwrap_or(""),
+            "  {:<6} {:<8} {}",
+            crate::domain::backlog::item_ref(i["id"].as_str().unwrap_or("")),
             i["kind"].as_str().unwrap_or(""),
             crate::ui::text::clean(i["title"].as_str().unwrap_or(""))
         );
     }
     let builds = v["builds"].as_array().unwrap_or(&empty);
-    if v["pipelines"].as_array().is_none_or(|p| p.is_empty()) {
+    let remote = builds.iter().any(|r| r["provider"] != "local");
+    if v["pipelines"].as_array().is_none_or(|p| p.is_empty()) && !remote {
         let _ = writeln!(out, "builds: not configured");
     } else {
         let _ = writeln!(out, "builds: {} runs", builds.len());

@@ -30,8 +30,8 @@ pub struct Deploys {
     store: Arc<Mutex<Option<Store>>>,
     /// GitHub clients by provider id.
     github: Vec<(String, Arc<GhClient>)>,
-    /// GitHub's deployments by target, with when they were read.
-    envs: Mutex<std::collections::HashMap<String, (std::time::Instant, GithubEnv)>>,
+    /// GitHub's deployments by target, with when they were read and the last deploy then.
+    envs: Mutex<std::collections::HashMap<String, (std::time::Instant, String, GithubEnv)>>,
 }
 
 fn other(e: impl std::fmt::Display) -> GateError {
@@ -61,13 +61,20 @@ impl Deploys {
                 continue;
             };
             let Some(g) = &t.github else { continue };
+            // Read again every 30 s, and as soon as a deploy of the target moved on.
+            let marker = s
+                .view
+                .last
+                .as_ref()
+                .map(|d| format!("{} {}", d.id, d.state))
+                .unwrap_or_default();
             let fresh = self
                 .envs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&t.name)
-                .filter(|(at, _)| at.elapsed() < GITHUB_EVERY)
-                .map(|(_, e)| e.clone());
+                .filter(|(at, m, _)| at.elapsed() < GITHUB_EVERY && *m == marker)
+                .map(|(_, _, e)| e.clone());
             let env = match fresh {
                 Some(e) => e,
                 None => {
@@ -93,10 +100,10 @@ impl Deploys {
                         }
                         None => env.error = Some(format!("no github provider {:?}", g.provider)),
                     }
-                    self.envs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(t.name.clone(), (std::time::Instant::now(), env.clone()));
+                    self.envs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                        t.name.clone(),
+                        (std::time::Instant::now(), marker, env.clone()),
+                    );
                     env
                 }
             };

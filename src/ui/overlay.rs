@@ -27,8 +27,25 @@ pub fn render(
         Overlay::Palette(p) => palette(frame, area, state, p, theme),
         Overlay::Form(f) => form(frame, area, state, f, theme),
         Overlay::Dispatch(f) => super::dispatch::render(frame, area, state, f, theme),
+        Overlay::Url(url) => {
+            let w = (url.chars().count() as u16 + 4).clamp(30, area.width.saturating_sub(2));
+            let rect = popup(area, w, 6);
+            frame.render_widget(Clear, rect);
+            let block = frame_block(" Web page (no browser here: copy it) ".into(), theme);
+            let inner = block.inner(rect);
+            frame.render_widget(block, rect);
+            let lines = vec![
+                Line::from(Span::styled(
+                    clean(url).into_owned(),
+                    theme.style(Slot::Text),
+                )),
+                Line::default(),
+                Line::from(Span::styled("any key closes", theme.style(Slot::TextDim))),
+            ];
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        }
         Overlay::Comment { item, text, error } => {
-            let title = format!(" Comment on #{item} ");
+            let title = format!(" Comment on {} ", crate::domain::backlog::item_ref(item));
             editor(
                 frame,
                 area,
@@ -67,7 +84,7 @@ pub fn render(
             )
         }
         Overlay::Labels { item, text, error } => {
-            let title = format!(" Labels of #{item} ");
+            let title = format!(" Labels of {} ", crate::domain::backlog::item_ref(item));
             editor(
                 frame,
                 area,

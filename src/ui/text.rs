@@ -153,11 +153,32 @@ fn inline(text: &str, base: Style, theme: &Theme) -> Vec<Span<'static>> {
     spans
 }
 
+/// The text without HTML comments (`<!-- … -->`), which Markdown renderers hide.
+fn without_comments(body: &str) -> Cow<'_, str> {
+    if !body.contains("<!--") {
+        return Cow::Borrowed(body);
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("<!--") {
+        out.push_str(&rest[..i]);
+        match rest[i + 4..].find("-->") {
+            Some(j) => rest = &rest[i + 4 + j + 3..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out.trim_end().to_string())
+}
+
 /// Renders Markdown into lines: headings, lists, quotes, fenced code, `code` and **bold**.
 pub fn markdown(body: &str, theme: &Theme) -> Vec<Line<'static>> {
     let text = theme.style(Slot::Text);
     let mut lines = Vec::new();
     let mut in_code = false;
+    let body = without_comments(body);
     for raw in body.lines() {
         let cut: String = raw.chars().take(MAX_LINE_CHARS).collect();
         let line = clean(&cut).into_owned();
@@ -206,6 +227,17 @@ pub fn markdown(body: &str, theme: &Theme) -> Vec<Line<'static>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn html_comments_are_hidden() {
+        assert_eq!(
+            without_comments("a\n\n<!-- flightdeck-key: x -->\nb <!-- y --> c"),
+            "a\n\n\nb  c"
+        );
+        assert_eq!(without_comments("open <!-- never closed"), "open");
+        assert_eq!(without_comments("plain"), "plain");
+    }
+
     use super::*;
 
     #[test]

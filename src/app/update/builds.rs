@@ -511,6 +511,13 @@ pub(super) fn confirmed(state: &mut State, then: Confirmed, cmds: &mut Vec<Comma
         Confirmed::SteerDeploy(target, deploy, abort) => {
             super::deploys::steer(state, target, deploy, abort, cmds)
         }
+        Confirmed::Dispatch(workflow, git_ref, values) => {
+            cmds.push(Command::Dispatch {
+                workflow,
+                git_ref,
+                values,
+            });
+        }
         Confirmed::Remediate(check) => {
             if let Some(c) = state.health.checks.iter().find(|c| c.check == check) {
                 cmds.push(Command::Remediate { check: c.into() });

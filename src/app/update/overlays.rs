@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::{dispatch, flash, is_ctrl, submit};
 use crate::app::dispatch::{DispatchForm, FormKey};
 use crate::app::input::Edit;
-use crate::app::overlay::{Choice, Field, ItemForm, Overlay};
+use crate::app::overlay::{Choice, Confirmed, Field, ItemForm, Overlay};
 use crate::app::{Command, Level, State};
 use crate::domain::Timestamp;
 use crate::domain::backlog::item_ref;
@@ -94,20 +94,29 @@ pub(super) fn overlay_key(
             state.overlay = Some(Overlay::Comment { item, text, error });
         }
         Overlay::DeployPlan(c) => return super::deploys::plan_key(state, c, key, now, cmds),
+        // Any key closes it (the text stays selectable by the terminal until then).
+        Overlay::Url(_) => return true,
         Overlay::Dispatch(mut f) => match f.key(&key) {
             FormKey::Close => return true,
             FormKey::Edit => state.overlay = Some(Overlay::Dispatch(f)),
             FormKey::Submit(git_ref, values) => {
-                flash(
-                    state,
-                    format!("dispatching {}…", f.workflow.name),
-                    Level::Info,
-                    now,
-                );
-                cmds.push(Command::Dispatch {
-                    workflow: f.workflow,
-                    git_ref,
-                    values,
+                // Dispatching starts real work (often a deploy): ask, showing what goes out.
+                let inputs: Vec<String> = values
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.as_str() != crate::providers::github::dispatch::CORRELATION_INPUT
+                    })
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                state.overlay = Some(Overlay::Confirm {
+                    prompt: format!(
+                        "Dispatch {} in {} on {git_ref}{}{}?",
+                        f.workflow.name,
+                        f.workflow.repo,
+                        if inputs.is_empty() { "" } else { " with " },
+                        inputs.join(", ")
+                    ),
+                    then: Confirmed::Dispatch(f.workflow, git_ref, values),
                 });
             }
         },
