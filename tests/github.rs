@@ -333,7 +333,7 @@ async fn a_401_stops_that_host_and_server_errors_back_off() {
     let n = gh.seen().len();
     let err = b.list(false).await.unwrap_err();
     assert!(
-        matches!(err, ProviderError::RateLimited(ref m) if m.contains("backing off")),
+        matches!(err, ProviderError::Unreachable(ref m) if m.contains("backing off")),
         "{err:?}"
     );
     assert_eq!(gh.seen().len(), n, "backing off sends nothing");

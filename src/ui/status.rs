@@ -219,7 +219,16 @@ fn budget(b: &crate::providers::github::Budget, now: Timestamp) -> Option<(Strin
                     .to_string()
             })
             .unwrap_or_default();
-        return Some((format!("paused → {at} "), Slot::BadgeStale));
+        let word = if b
+            .waiting
+            .as_deref()
+            .is_some_and(|w| w.starts_with("backing off"))
+        {
+            "retry"
+        } else {
+            "paused"
+        };
+        return Some((format!("{word} → {at} "), Slot::BadgeStale));
     }
     let (left, limit) = (b.remaining?, b.limit?);
     let slot = if left.saturating_mul(10) < limit {

@@ -204,8 +204,15 @@ impl ActionsDeploy {
                     ));
                 }
                 Ok(_) => errors = 0,
-                // Asked to wait: wait, it is not the run's fault.
+                // Asked to wait (a rate limit, a back-off): wait, it is not the run's fault.
                 Err(ProviderError::RateLimited(_)) => {}
+                Err(_)
+                    if self
+                        .d
+                        .client
+                        .budget()
+                        .wait_until
+                        .is_some_and(|u| u > crate::domain::now()) => {}
                 // A few failed reads in a row are the network; many are an answer.
                 Err(e) => {
                     errors += 1;

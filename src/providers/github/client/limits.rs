@@ -23,10 +23,13 @@ impl GhClient {
         if let (Some(until), Some(why)) = (until, why)
             && crate::domain::now() < until
         {
-            return Err(ProviderError::RateLimited(format!(
-                "{why}; next request after {}",
-                clock(until)
-            )));
+            let msg = format!("{why}; next request after {}", clock(until));
+            // A back-off after failures is the host being unwell, not a rate limit.
+            return Err(if why.starts_with("backing off") {
+                ProviderError::Unreachable(msg)
+            } else {
+                ProviderError::RateLimited(msg)
+            });
         }
         Ok(())
     }
