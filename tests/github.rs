@@ -275,6 +275,29 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
     );
     assert!(gh.seen()[1].at_ms >= until * 1000);
 
+    // 429 with retry-after: nothing until it has passed.
+    gh.state.lock().unwrap().inject.push_back(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "1")
+            .set_body_json(serde_json::json!({"message": "Too many requests"})),
+    );
+    let err = b.list(true).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::RateLimited(ref m) if m.starts_with("429")),
+        "{err:?}"
+    );
+    let n = gh.seen().len();
+    assert!(matches!(
+        b.list(true).await,
+        Err(ProviderError::RateLimited(_))
+    ));
+    assert_eq!(gh.seen().len(), n, "nothing sent during retry-after");
+    let until = c.budget().wait_until.unwrap();
+    while now_ms() < until * 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.list(true).await.is_ok());
+
     // retry-after on a secondary limit
     gh.state.lock().unwrap().inject.push_back(
         ResponseTemplate::new(403)
