@@ -527,6 +527,22 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     assert!(share >= 0.8, "only {:.1} % 304s", share * 100.0);
 }
 
+/// A sandbox whose config has the fake GitHub as provider `gh` for `acme/api`, feeding `panes`
+/// (`backlog`, `builds`); `provider` adds keys to the provider, `rest` adds tables after it.
+fn gh_workspace(gh: &FakeGithub, panes: &[&str], provider: &str, rest: &str) -> common::Sandbox {
+    let sb = common::Sandbox::new();
+    let mut cfg = String::new();
+    for p in panes {
+        cfg.push_str(&format!("[{p}]\nprovider = \"gh\"\n"));
+    }
+    cfg.push_str(&format!(
+        "[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"{}\"\n{provider}\n{rest}",
+        gh.url()
+    ));
+    common::fleet::write_config(&sb, &cfg);
+    sb
+}
+
 /// `check` names the token's source (redacted), its scopes and the rate limit; `status --json`
 /// shows GitHub issues and runs; at trace level no file, output or argument carries the token (S1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -534,25 +550,7 @@ async fn check_and_status_through_the_binary_never_disclose_the_token() {
     let gh = FakeGithub::start().await;
     gh.add_issue("acme/api", "login broken", &["bug"], false);
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
-    let sb = common::Sandbox::new();
-    common::fleet::write_config(
-        &sb,
-        &format!(
-            r#"
-[backlog]
-provider = "gh"
-[builds]
-provider = "gh"
-[[providers]]
-id = "gh"
-kind = "github"
-repos = ["acme/api"]
-api_url = "{}"
-"#,
-            gh.url()
-        ),
-    );
-    let sb = Arc::new(sb);
+    let sb = Arc::new(gh_workspace(&gh, &["backlog", "builds"], "", ""));
     let run = |args: &'static [&'static str]| {
         let sb = Arc::clone(&sb);
         tokio::task::spawn_blocking(move || {
@@ -860,24 +858,11 @@ async fn the_cockpit_lists_github_issues_and_runs_opens_logs_and_dispatches() {
     gh.add_issue("acme/api", "Typo in footer", &[], false);
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
     gh.add_workflow("acme/api", 42, "Deploy", DEPLOY_YML);
-    let sb = common::Sandbox::new();
-    common::fleet::write_config(
-        &sb,
-        &format!(
-            r#"
-[backlog]
-provider = "gh"
-[builds]
-provider = "gh"
-[[providers]]
-id = "gh"
-kind = "github"
-repos = ["acme/api"]
-api_url = "{}"
-sections = [{{ name = "Bugs", query = "is:open label:bug" }}]
-"#,
-            gh.url()
-        ),
+    let sb = gh_workspace(
+        &gh,
+        &["backlog", "builds"],
+        r#"sections = [{ name = "Bugs", query = "is:open label:bug" }]"#,
+        "",
     );
     let state = Arc::clone(&gh.state);
     tokio::task::spawn_blocking(move || {
@@ -976,34 +961,19 @@ async fn serve_fake_github() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_files_a_failing_check_into_github_issues_once() {
     let gh = FakeGithub::start().await;
-    let sb = common::Sandbox::new();
     // A port nothing listens on: the probe fails at once.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    common::fleet::write_config(
-        &sb,
-        &format!(
-            r#"
-[backlog]
-provider = "gh"
-[[providers]]
-id = "gh"
-kind = "github"
-repos = ["acme/api"]
-api_url = "{}"
-incident_label = "sev-incident"
-[[checks]]
-name = "api healthz"
-kind = "http"
-url = "http://127.0.0.1:{port}/healthz"
-service = "api"
-for_secs = 0
-"#,
-            gh.url()
-        ),
+    let check = format!(
+        "[[checks]]\nname = \"api healthz\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/healthz\"\nservice = \"api\"\nfor_secs = 0\n"
     );
-    let sb = Arc::new(sb);
+    let sb = Arc::new(gh_workspace(
+        &gh,
+        &["backlog"],
+        r#"incident_label = "sev-incident""#,
+        &check,
+    ));
     for _ in 0..2 {
         let sb = Arc::clone(&sb);
         let (code, out, err) = tokio::task::spawn_blocking(move || {
@@ -1048,26 +1018,17 @@ for_secs = 0
 async fn github_actions_deploys_follow_their_run_and_roll_back() {
     let gh = FakeGithub::start().await;
     gh.add_workflow("acme/api", 42, "Deploy", &deploy_with_version());
-    let sb = common::Sandbox::new();
-    common::fleet::write_config(
-        &sb,
-        &format!(
-            r#"
-[[providers]]
-id = "gh"
-kind = "github"
-repos = ["acme/api"]
-api_url = "{}"
-[[targets]]
+    let sb = Arc::new(gh_workspace(
+        &gh,
+        &[],
+        "",
+        r#"[[targets]]
 name = "api"
 environment = "staging"
 engine = "github-actions"
-github = {{ provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_secs = 1, inputs = {{ environment = "staging" }} }}
+github = { provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_secs = 1, inputs = { environment = "staging" } }
 "#,
-            gh.url()
-        ),
-    );
-    let sb = Arc::new(sb);
+    ));
     let run = |args: Vec<&'static str>| {
         let sb = Arc::clone(&sb);
         tokio::task::spawn_blocking(move || sb.run_env(&args, &[("GH_TOKEN", CANARY)]))
