@@ -420,3 +420,37 @@ fn triage_keys_ask_then_mutate_and_refuse_non_incidents() {
         "{cmds:?}"
     );
 }
+
+/// S4: with `--read-only`, no mutating action gets through, whether by its key in its pane or
+/// by name in the palette: no command, and the status bar says why.
+#[test]
+fn read_only_refuses_every_mutating_action_by_key_and_by_palette() {
+    use crate::app::action::{ACTIONS, Context};
+    let mutating: Vec<_> = ACTIONS.iter().filter(|a| a.mutates).collect();
+    assert!(mutating.len() >= 19, "every mutating action is listed");
+    for a in &mutating {
+        let mut s = state();
+        s.read_only = true;
+        let pane = match a.context {
+            Context::Builds => '2',
+            Context::Deploys => '3',
+            Context::Health => '4',
+            _ => '1',
+        };
+        key(&mut s, KeyCode::Char(pane));
+        if let Some(k) = a.default_keys.first().filter(|k| k.chars().count() == 1) {
+            let c = k.chars().next().unwrap_or(' ');
+            let cmds = key(&mut s, KeyCode::Char(c));
+            assert!(cmds.is_empty(), "{}: {cmds:?}", a.name);
+            assert!(s.overlay.is_none(), "{} opened {:?}", a.name, s.overlay);
+            let flash = s.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+            assert!(flash.contains("read-only mode"), "{}: {flash}", a.name);
+        }
+        key(&mut s, KeyCode::Char(':'));
+        typ(&mut s, a.name);
+        let cmds = key(&mut s, KeyCode::Enter);
+        assert!(cmds.is_empty(), "palette {}: {cmds:?}", a.name);
+        let flash = s.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+        assert_eq!(flash, format!("read-only mode: {} is disabled", a.name));
+    }
+}
