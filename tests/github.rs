@@ -543,6 +543,27 @@ fn gh_workspace(gh: &FakeGithub, panes: &[&str], provider: &str, rest: &str) -> 
     sb
 }
 
+/// No file under `dir` (config, store with its audit log and journal, logs, downloaded logs)
+/// holds the token (S1).
+fn assert_no_canary_under(dir: &std::path::Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                assert!(
+                    !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+                    "token found in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
 /// `check` names the token's source (redacted), its scopes and the rate limit; `status --json`
 /// shows GitHub issues and runs; at trace level no file, output or argument carries the token (S1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -585,23 +606,7 @@ async fn check_and_status_through_the_binary_never_disclose_the_token() {
         !out.contains(CANARY) && !err.contains(CANARY),
         "status shows the token"
     );
-    // No file under the sandbox (config, store, logs) holds the token.
-    let mut stack = vec![sb.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                assert!(
-                    !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
-                    "token found in {}",
-                    p.display()
-                );
-            }
-        }
-    }
+    assert_no_canary_under(sb.path());
     assert!(
         gh.seen()
             .iter()
@@ -1009,6 +1014,9 @@ async fn watch_files_a_failing_check_into_github_issues_once() {
         i["title"]
     );
     assert!(gh.seen().iter().all(|s| !s.path.contains("/search")));
+    // Nothing filed, stored or logged carries the token (S1).
+    assert!(!serde_json::to_string(&issues).unwrap().contains(CANARY));
+    assert_no_canary_under(sb.path());
 }
 
 /// The `github-actions` engine: a deploy dispatches the workflow with the version and follows
@@ -1087,6 +1095,8 @@ github = { provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_sec
     assert_eq!(t["nodes"][0]["name"], "staging");
     assert_eq!(t["nodes"][0]["version"], "v1", "{t}");
     assert!(t["lock"].is_null(), "the lock is released: {t}");
+    // Deploys, their runner, journal and audit records never write the token (S1).
+    assert_no_canary_under(sb.path());
 
     // The cockpit shows the environment and GitHub's own record of its deployments.
     tokio::task::spawn_blocking(move || {
