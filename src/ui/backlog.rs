@@ -27,7 +27,14 @@ pub fn render(
     let b = &state.backlog;
     let badge = b.feed.as_ref().and_then(|f| feed_badge(f, theme, now));
     if let Some(d) = &b.detail {
-        let block = pane_block(PaneId::Backlog, " · detail".into(), badge, theme, focused);
+        let block = pane_block(
+            PaneId::Backlog,
+            " · detail".into(),
+            badge,
+            theme,
+            focused,
+            area.width,
+        );
         detail(frame, area, b, d, block, theme, now);
         return;
     }
@@ -43,7 +50,7 @@ pub fn render(
         open + closed,
         b.sort.label()
     );
-    let block = pane_block(PaneId::Backlog, title, badge, theme, focused);
+    let block = pane_block(PaneId::Backlog, title, badge, theme, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 || inner.width < 10 {

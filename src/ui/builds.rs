@@ -72,13 +72,20 @@ pub fn render(
     };
     let badge = super::backlog::feed_badge(feed, theme, now);
     if let Some(d) = &b.detail {
-        let block = pane_block(PaneId::Builds, " · run".into(), badge, theme, focused);
+        let block = pane_block(
+            PaneId::Builds,
+            " · run".into(),
+            badge,
+            theme,
+            focused,
+            area.width,
+        );
         detail(frame, area, b, d, block, theme, now);
         return;
     }
     let running = b.runs.iter().filter(|r| !r.status.is_final()).count();
     let title = super::count_title(b.runs.len(), "run", running, "running");
-    let block = pane_block(PaneId::Builds, title, badge, theme, focused);
+    let block = pane_block(PaneId::Builds, title, badge, theme, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;

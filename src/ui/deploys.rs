@@ -176,7 +176,7 @@ pub fn render(
         .filter(|t| t.view.state == "running")
         .count();
     let title = super::count_title(d.targets.len(), "target", running, "deploying");
-    let block = pane_block(PaneId::Deploys, title, badge, theme, focused);
+    let block = pane_block(PaneId::Deploys, title, badge, theme, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;

@@ -124,7 +124,7 @@ pub fn render(
         )
     });
     let title = super::count_title(h.checks.len(), "check", h.failing(), "not ok");
-    let block = pane_block(PaneId::Health, title, badge, theme, focused);
+    let block = pane_block(PaneId::Health, title, badge, theme, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;

@@ -89,6 +89,7 @@ fn pane_block<'a>(
     badge: Option<Span<'a>>,
     theme: &Theme,
     focused: bool,
+    width: u16,
 ) -> Block<'a> {
     let (border, title_style) = if focused {
         (
@@ -110,7 +111,15 @@ fn pane_block<'a>(
             title_style,
         )));
     if let Some(b) = badge {
-        block = block.title(Line::from(b).right_aligned());
+        // The badge gets what the title leaves of the top border, never the title itself.
+        let used = unicode_width::UnicodeWidthStr::width(
+            format!(" {} {}{title} ", pane.index() + 1, pane.title()).as_str(),
+        ) + 3;
+        let room = (width as usize).saturating_sub(used);
+        if room >= 6 {
+            let text = text::fit(&b.content, room).into_owned();
+            block = block.title(Line::from(Span::styled(text, b.style)).right_aligned());
+        }
     }
     block
 }

@@ -35,7 +35,7 @@ pub fn tabs(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 /// A pane that says plainly it has nothing configured.
 pub fn not_configured(frame: &mut Frame, area: Rect, pane: PaneId, theme: &Theme, focused: bool) {
-    let block = pane_block(pane, String::new(), None, theme, focused);
+    let block = pane_block(pane, String::new(), None, theme, focused, area.width);
     let mut lines = Vec::new();
     for (i, l) in why(pane).lines().enumerate() {
         let slot = if i == 0 { Slot::Text } else { Slot::TextDim };

@@ -35,6 +35,8 @@ pub struct State {
     pub inject: VecDeque<ResponseTemplate>,
     /// Rate-limited until this Unix time: every request gets a 403.
     pub limited_until: Option<i64>,
+    /// Every answer is held this long (a provider that stops answering).
+    pub hang: Option<std::time::Duration>,
     /// The next issue create succeeds but its answer is a 502 (a lost answer).
     pub lose_next_create: bool,
     pub seen: Vec<Seen>,
@@ -270,7 +272,10 @@ impl Respond for Handler {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let res = respond(&mut s, req, &path, inm.as_deref());
+        let mut res = respond(&mut s, req, &path, inm.as_deref());
+        if let Some(d) = s.hang {
+            res.0 = res.0.set_delay(d);
+        }
         let now = now_ms();
         let status = res.1;
         s.seen.push(Seen {

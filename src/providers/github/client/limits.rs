@@ -142,7 +142,7 @@ impl GhClient {
         })
     }
 
-    /// Waits 2 s, 4 s, … up to 5 min, plus up to a quarter more at random, after consecutive
+    /// Waits 2 s, 4 s, … up to 30 s, plus up to a quarter more at random, after consecutive
     /// failures (server errors, timeouts, unreachable).
     pub(super) fn back_off(&self, conn: &mut Conn, why: &str) {
         use std::hash::{BuildHasher, Hasher};

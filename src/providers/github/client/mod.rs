@@ -28,7 +28,8 @@ const CACHE_BYTES: usize = 64 << 20;
 /// The longest wait a rate-limit header can impose.
 const MAX_WAIT: i64 = 3600;
 /// The longest back-off after repeated server errors.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Short enough that a pane recovers soon after the network does (F4).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The API budget as the last answer reported it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
