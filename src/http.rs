@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 /// Largest body kept; the rest is read and dropped (bounded by the deadline).
 pub const MAX_BODY: usize = 1 << 20;
 
+/// Percent-encodes a URL query value or path segment (everything but `A-Za-z0-9-_.~`).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A response: status and (capped) body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {

@@ -198,6 +198,14 @@ pub fn item_ref(id: &str) -> String {
     }
 }
 
+/// An item's id as lists show it: `#12` locally, `api#12` for GitHub's `acme/api#12`.
+pub fn short_id(id: &str) -> String {
+    match id.split_once('#') {
+        Some((repo, n)) => format!("{}#{n}", repo.rsplit('/').next().unwrap_or(repo)),
+        None => format!("#{id}"),
+    }
+}
+
 /// Splits a comma- or space-separated label list into sorted unique labels.
 pub fn parse_labels(text: &str) -> Vec<String> {
     let mut labels: Vec<String> = text

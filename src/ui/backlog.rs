@@ -12,6 +12,7 @@ use super::text::{clean, fit, markdown, pad};
 use crate::app::State;
 use crate::app::backlog::{BacklogPane, Detail, age};
 use crate::app::feed::Feed;
+use crate::domain::backlog::short_id;
 use crate::domain::{ItemKind, ItemState, PaneId, Severity, Timestamp, WorkItem};
 use crate::theme::{Slot, Theme};
 
@@ -129,14 +130,6 @@ pub(super) fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Opti
         return Some(Span::styled(" loading… ", theme.style(Slot::TextDim)));
     }
     None
-}
-
-/// An item's id as the list shows it: `#12` locally, `api#12` for `acme/api#12`.
-pub(super) fn short_id(id: &str) -> String {
-    match id.split_once('#') {
-        Some((repo, n)) => format!("{}#{n}", repo.rsplit('/').next().unwrap_or(repo)),
-        None => format!("#{id}"),
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -5,6 +5,7 @@
 //! (`prometheus.log`, `alertmanager.log`, `node_exporter.log`, stdout and stderr together).
 #![allow(dead_code)]
 
+use flightdeck::http::urlencode;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -435,19 +436,6 @@ fn nonempty_data_array(url: &str, field: &str) -> bool {
             .unwrap_or(false),
         _ => false,
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, for query parameters.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Blocking HTTP GET of an `http://host:port/path` URL (5 s timeout), returns (status, body); panics on I/O errors.

@@ -8,7 +8,7 @@ use crate::app::input::Edit;
 use crate::app::overlay::{Choice, Confirmed, Field, ItemForm, Overlay};
 use crate::app::{Command, Level, State};
 use crate::domain::Timestamp;
-use crate::domain::backlog::item_ref;
+use crate::domain::backlog::{item_ref, short_id};
 use crate::engine::deploy::DeployKind;
 use crate::providers::BacklogMutation;
 
@@ -261,15 +261,11 @@ fn resolve_item(answer: &str, ids: &[String]) -> Result<String, String> {
     if ids.iter().any(|i| i == a) {
         return Ok(a.to_string());
     }
-    let short = |id: &str| match id.split_once('#') {
-        Some((repo, n)) => format!("{}#{n}", repo.rsplit('/').next().unwrap_or(repo)),
-        None => format!("#{id}"),
-    };
     let number = a.trim_start_matches('#');
     let found: Vec<&String> = ids
         .iter()
         .filter(|i| {
-            short(i) == a
+            short_id(i) == a
                 || *i == number
                 || (!number.is_empty() && i.rsplit_once('#').is_some_and(|(_, n)| n == number))
         })

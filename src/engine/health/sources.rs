@@ -12,6 +12,7 @@ use super::probe;
 use super::promtext::{self, Aggregate, Selector};
 use super::rules::Reading;
 use crate::domain::{CheckStatus, Timestamp};
+use crate::http::urlencode;
 
 /// How a check gets its reading.
 #[derive(Debug)]
@@ -229,19 +230,6 @@ async fn host_reading(metric: &str, path: &str, prev: &Mutex<Option<(u64, u64)>>
         Ok(v) => Outcome::new(Reading::Value(v), String::new()),
         Err(e) => Outcome::new(Reading::Error(e.clone()), e),
     }
-}
-
-/// Percent-encodes a query parameter.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Calls a Prometheus-style JSON API and returns `data`, or a one-line error.

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::client::GhClient;
-use super::issues::encode;
 use super::parse_time;
+use crate::http::urlencode as encode;
 use crate::providers::ProviderError;
 
 /// One deployment as GitHub records it.

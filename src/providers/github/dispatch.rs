@@ -207,7 +207,7 @@ impl Dispatcher {
             .client
             .get(&format!(
                 "/repos/{repo}/actions/workflows/{}",
-                super::issues::encode(name)
+                crate::http::urlencode(name)
             ))
             .await?;
         let w: WfEntry = serde_json::from_slice(&a.body).map_err(|e| bad("workflow", e))?;
@@ -231,7 +231,7 @@ impl Dispatcher {
         w: WfEntry,
         branch: &str,
     ) -> Result<Option<Workflow>, ProviderError> {
-        let path: Vec<String> = w.path.split('/').map(super::issues::encode).collect();
+        let path: Vec<String> = w.path.split('/').map(crate::http::urlencode).collect();
         let c = self
             .client
             .get(&format!("/repos/{repo}/contents/{}", path.join("/")))

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::client::GhClient;
 use super::{parse_time, repo_and_number};
 use crate::domain::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
+use crate::http::urlencode as encode;
 use crate::providers::{BacklogMutation, BacklogSource, ProviderError};
 
 /// Pages of 100 issues read per repo and list.
@@ -469,19 +470,6 @@ fn bad(repo: &str, e: &serde_json::Error) -> ProviderError {
     ProviderError::BadResponse(format!("{repo}: unreadable answer ({e})"))
 }
 
-/// Percent-encodes a query value.
-pub fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl BacklogSource for GithubBacklog {
     fn id(&self) -> &str {
         &self.id
@@ -544,6 +532,5 @@ mod tests {
         );
         assert_eq!(keys_in(&body), vec!["check:api healthz", "a--b"]);
         assert!(!key_marker("x-->y").contains("-->y"));
-        assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }
 }

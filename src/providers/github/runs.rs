@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::client::GhClient;
 use super::dispatch::{Dispatched, Dispatcher};
-use super::issues::encode;
 use super::parse_time;
 use crate::domain::{Run, RunStatus, Step, Workflow};
+use crate::http::urlencode as encode;
 use crate::providers::{BuildSource, ProviderError, RunAction};
 
 /// Runs listed per repo and branch.
