@@ -249,12 +249,30 @@ fn size_sweep_never_panics() {
             sizes.push((w, h));
         }
     }
-    let setups: [fn(&mut State); 5] = [
+    let setups: [fn(&mut State); 7] = [
         |_| {},
         |s| key(s, KeyCode::Char('?')),
         |s| key(s, KeyCode::Char('n')),
         |s| key(s, KeyCode::Enter),
         |s| key(s, KeyCode::Char(':')),
+        // A web page's URL shown because there is no browser (a long one).
+        |s| {
+            let url = format!(
+                "https://github.com/acme/api/actions/runs/{}",
+                "9".repeat(80)
+            );
+            update(s, Event::ShowUrl { url }, NOW);
+        },
+        |s| {
+            update(
+                s,
+                Event::Notice {
+                    text: "x".repeat(300),
+                    error: true,
+                },
+                NOW,
+            );
+        },
     ];
     for size in sizes {
         for setup in setups {

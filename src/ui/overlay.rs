@@ -28,21 +28,11 @@ pub fn render(
         Overlay::Form(f) => form(frame, area, state, f, theme),
         Overlay::Dispatch(f) => super::dispatch::render(frame, area, state, f, theme),
         Overlay::Url(url) => {
-            let w = (url.chars().count() as u16 + 4).clamp(30, area.width.saturating_sub(2));
-            let rect = popup(area, w, 6);
-            frame.render_widget(Clear, rect);
-            let block = frame_block(" Web page (no browser here: copy it) ".into(), theme);
-            let inner = block.inner(rect);
-            frame.render_widget(block, rect);
-            let lines = vec![
-                Line::from(Span::styled(
-                    clean(url).into_owned(),
-                    theme.style(Slot::Text),
-                )),
-                Line::default(),
-                Line::from(Span::styled("any key closes", theme.style(Slot::TextDim))),
-            ];
-            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+            // `popup` keeps it inside the screen (a clamp here would panic below 32 columns).
+            let w = (url.chars().count() as u16).saturating_add(4).max(30);
+            let footer = Line::from(Span::styled("any key closes", theme.style(Slot::TextDim)));
+            let title = " Web page (no browser here: copy it) ";
+            message(frame, area, title, w, url, Slot::Text, footer, theme)
         }
         Overlay::Comment { item, text, error } => {
             let title = format!(" Comment on {} ", crate::domain::backlog::item_ref(item));
@@ -448,24 +438,46 @@ fn choose(
 }
 
 fn confirm(frame: &mut Frame, area: Rect, prompt: &str, theme: &Theme) {
-    let rect = popup(area, 60, 6);
+    let footer = Line::from(vec![
+        Span::styled("y", theme.style(Slot::HelpKey)),
+        Span::styled(
+            " confirms · any other key cancels",
+            theme.style(Slot::TextDim),
+        ),
+    ]);
+    message(
+        frame,
+        area,
+        " Confirm ",
+        60,
+        prompt,
+        Slot::Warning,
+        footer,
+        theme,
+    );
+}
+
+/// A small box with one (wrapped) message and a footer line.
+#[allow(clippy::too_many_arguments)]
+fn message(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    width: u16,
+    text: &str,
+    slot: Slot,
+    footer: Line<'static>,
+    theme: &Theme,
+) {
+    let rect = popup(area, width, 6);
     frame.render_widget(Clear, rect);
-    let block = frame_block(" Confirm ".into(), theme);
+    let block = frame_block(title.to_string(), theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let lines = vec![
-        Line::from(Span::styled(
-            clean(prompt).into_owned(),
-            theme.style(Slot::Warning),
-        )),
+        Line::from(Span::styled(clean(text).into_owned(), theme.style(slot))),
         Line::default(),
-        Line::from(vec![
-            Span::styled("y", theme.style(Slot::HelpKey)),
-            Span::styled(
-                " confirms · any other key cancels",
-                theme.style(Slot::TextDim),
-            ),
-        ]),
+        footer,
     ];
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
