@@ -33,6 +33,23 @@ fn backlog(c: &Arc<GhClient>, repos: &[&str], store: &std::path::Path) -> Github
     )
 }
 
+/// The fake with one issue in `acme/api`, and a backlog of it (keep the dir while it is used).
+async fn one_issue() -> (FakeGithub, tempfile::TempDir, Arc<GhClient>, GithubBacklog) {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "one", &[], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    (gh, tmp, c, b)
+}
+
+/// Sleeps until the Unix second `until` has begun.
+async fn wait_past(until: i64) {
+    while now_ms() < until * 1000 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -124,9 +141,7 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
         b.find_key("check:api healthz").await.is_err(),
         "nothing sent while backing off"
     );
-    while now_ms() < wait * 1000 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_past(wait).await;
     let found = b
         .find_key("check:api healthz")
         .await
@@ -247,11 +262,7 @@ async fn incidents_file_once_with_marker_and_label_even_when_the_answer_is_lost(
 
 #[tokio::test]
 async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() {
-    let gh = FakeGithub::start().await;
-    gh.add_issue("acme/api", "one", &[], false);
-    let tmp = tempfile::tempdir().unwrap();
-    let c = client(&gh.url(), Duration::from_secs(5));
-    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    let (gh, _tmp, c, b) = one_issue().await;
     let until = now_ms() / 1000 + 2;
     gh.state.lock().unwrap().limited_until = Some(until);
     let err = b.list(false).await.unwrap_err();
@@ -293,9 +304,7 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
     ));
     assert_eq!(gh.seen().len(), n, "nothing sent during retry-after");
     let until = c.budget().wait_until.unwrap();
-    while now_ms() < until * 1000 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_past(until).await;
     assert!(b.list(true).await.is_ok());
 
     // retry-after on a secondary limit
@@ -320,11 +329,7 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
 
 #[tokio::test]
 async fn a_401_stops_that_host_and_server_errors_back_off() {
-    let gh = FakeGithub::start().await;
-    gh.add_issue("acme/api", "one", &[], false);
-    let tmp = tempfile::tempdir().unwrap();
-    let c = client(&gh.url(), Duration::from_secs(5));
-    let b = backlog(&c, &["acme/api"], &tmp.path().join("s.db"));
+    let (gh, tmp, _, b) = one_issue().await;
     gh.state.lock().unwrap().inject.push_back(
         ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
     );
@@ -817,9 +822,7 @@ async fn dispatch_tracks_exactly_its_run_in_every_answer_mode() {
         .budget()
         .wait_until
         .expect("backing off after the timeout");
-    while now_ms() < wait * 1000 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_past(wait).await;
     gh.state.lock().unwrap().dispatch_mode = "run_id".into();
     let (_, run) = r
         .dispatch(w.clone(), "main".into(), values.clone())

@@ -7,17 +7,7 @@ mod common;
 use serde_json::Value;
 
 use common::fleet::{Fleet, wait_until};
-use common::{Sandbox, Watch};
-
-fn incidents(s: &Value) -> Vec<Value> {
-    s["backlog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["kind"] == "incident" && i["author"] != "flightdeck-demo")
-        .cloned()
-        .collect()
-}
+use common::{Sandbox, Watch, filed_incidents as incidents};
 
 fn check<'a>(s: &'a Value, name: &str) -> &'a Value {
     s["health"]

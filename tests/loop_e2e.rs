@@ -8,17 +8,7 @@ mod common;
 use serde_json::Value;
 
 use common::fleet::{Fleet, wait_until};
-use common::{Cockpit, Sandbox};
-
-fn incidents(s: &Value) -> Vec<Value> {
-    s["backlog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["kind"] == "incident" && i["author"] != "flightdeck-demo")
-        .cloned()
-        .collect()
-}
+use common::{Cockpit, Sandbox, filed_incidents as incidents};
 
 fn versions(s: &Value) -> Vec<String> {
     s["deploys"]

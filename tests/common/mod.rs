@@ -13,6 +13,17 @@ use std::fs::File;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::pty::{Winsize, openpty};
 
+/// The incidents of a `status --json` backlog that the incident loop filed (not the demo's seed).
+pub fn filed_incidents(s: &serde_json::Value) -> Vec<serde_json::Value> {
+    s["backlog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "incident" && i["author"] != "flightdeck-demo")
+        .cloned()
+        .collect()
+}
+
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_flightdeck")
