@@ -311,17 +311,20 @@ impl Scheduler {
                     }
                     _ => None,
                 };
-                use crate::browser::Opened;
-                let ev = match url.map(|u| crate::browser::open(&u)) {
-                    None => Event::Notice {
-                        text: "this has no web page (it lives in the local store)".into(),
-                        error: true,
-                    },
-                    Some(Opened::Browser(text)) => Event::Notice { text, error: false },
-                    Some(Opened::Failed(text)) => Event::Notice { text, error: true },
-                    Some(Opened::Show(url)) => Event::ShowUrl { url },
-                };
-                let _ = tx.send(ev);
+                // Starting a browser forks a process: not on the loop's thread.
+                tokio::task::spawn_blocking(move || {
+                    use crate::browser::Opened;
+                    let ev = match url.map(|u| crate::browser::open(&u)) {
+                        None => Event::Notice {
+                            text: "this has no web page (it lives in the local store)".into(),
+                            error: true,
+                        },
+                        Some(Opened::Browser(text)) => Event::Notice { text, error: false },
+                        Some(Opened::Failed(text)) => Event::Notice { text, error: true },
+                        Some(Opened::Show(url)) => Event::ShowUrl { url },
+                    };
+                    let _ = tx.send(ev);
+                });
             }
             Command::ListWorkflows { request } => {
                 let Some((source, timeout)) = self.builds.clone() else {

@@ -32,6 +32,8 @@ pub struct Deploys {
     github: Vec<(String, Arc<GhClient>)>,
     /// GitHub's deployments by target, with when they were read and the last deploy then.
     envs: Mutex<std::collections::HashMap<String, (std::time::Instant, String, GithubEnv)>>,
+    /// Targets whose GitHub read is in flight.
+    reading: Mutex<std::collections::HashSet<String>>,
 }
 
 fn other(e: impl std::fmt::Display) -> GateError {
@@ -51,68 +53,90 @@ impl Deploys {
             store: Arc::default(),
             github,
             envs: Mutex::default(),
+            reading: Mutex::default(),
         }
     }
 
-    /// Adds GitHub's deployments to the `github-actions` targets, read at most every 30 s.
-    async fn add_github(&self, snaps: &mut [view::TargetSnapshot]) {
+    /// Adds GitHub's deployments to the `github-actions` targets from what was last read. A
+    /// read that is due (every 30 s, or as soon as a deploy of the target moved on) runs in the
+    /// background: a slow GitHub never holds the pane's own data back.
+    fn add_github(self: &Arc<Self>, snaps: &mut [view::TargetSnapshot]) {
         for s in snaps.iter_mut() {
             let Some(t) = self.targets.iter().find(|t| t.name == s.view.target) else {
                 continue;
             };
             let Some(g) = &t.github else { continue };
-            // Read again every 30 s, and as soon as a deploy of the target moved on.
             let marker = s
                 .view
                 .last
                 .as_ref()
                 .map(|d| format!("{} {}", d.id, d.state))
                 .unwrap_or_default();
-            let fresh = self
-                .envs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&t.name)
-                .filter(|(at, m, _)| at.elapsed() < GITHUB_EVERY && *m == marker)
-                .map(|(_, _, e)| e.clone());
-            let env = match fresh {
-                Some(e) => e,
-                None => {
-                    let mut env = GithubEnv {
-                        repo: g.repo.clone(),
-                        environment: t.environment.clone(),
-                        ..GithubEnv::default()
-                    };
-                    match self.github.iter().find(|(id, _)| *id == g.provider) {
-                        Some((_, c)) => {
-                            let read = async {
-                                let d = latest(c, &g.repo, &t.environment, 3).await?;
-                                let r = releases(c, &g.repo, 10).await?;
-                                Ok((d, r))
-                            };
-                            match with_timeout(LIST_TIMEOUT, read).await {
-                                Ok((d, r)) => {
-                                    env.deployments = d;
-                                    env.releases = r;
-                                }
-                                Err(e) => env.error = Some(e.to_string()),
-                            }
-                        }
-                        None => env.error = Some(format!("no github provider {:?}", g.provider)),
-                    }
-                    self.envs.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                        t.name.clone(),
-                        (std::time::Instant::now(), marker, env.clone()),
-                    );
-                    env
-                }
+            let (cached, due) = {
+                let envs = self.envs.lock().unwrap_or_else(|p| p.into_inner());
+                let e = envs.get(&t.name);
+                let due = e.is_none_or(|(at, m, _)| at.elapsed() >= GITHUB_EVERY || *m != marker);
+                (e.map(|(_, _, env)| env.clone()), due)
             };
+            if due
+                && self
+                    .reading
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(t.name.clone())
+            {
+                let me = Arc::clone(self);
+                let (name, repo, env, provider) = (
+                    t.name.clone(),
+                    g.repo.clone(),
+                    t.environment.clone(),
+                    g.provider.clone(),
+                );
+                tokio::spawn(async move {
+                    let read = me.read_github(&provider, &repo, &env).await;
+                    me.envs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.clone(), (std::time::Instant::now(), marker, read));
+                    me.reading
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&name);
+                });
+            }
+            let Some(env) = cached else { continue };
             // GitHub releases come first among the versions a deploy is offered.
             let mut versions = env.releases.clone();
             versions.extend(s.versions.drain(..).filter(|v| !env.releases.contains(v)));
             s.versions = versions;
             s.github = Some(env);
         }
+    }
+
+    /// Reads an environment's latest deployments and the repo's releases.
+    async fn read_github(&self, provider: &str, repo: &str, environment: &str) -> GithubEnv {
+        let mut env = GithubEnv {
+            repo: repo.to_string(),
+            environment: environment.to_string(),
+            ..GithubEnv::default()
+        };
+        let Some((_, c)) = self.github.iter().find(|(id, _)| id == provider) else {
+            env.error = Some(format!("no github provider {provider:?}"));
+            return env;
+        };
+        let read = async {
+            let d = latest(c, repo, environment, 3).await?;
+            let r = releases(c, repo, 10).await?;
+            Ok((d, r))
+        };
+        match with_timeout(LIST_TIMEOUT, read).await {
+            Ok((d, r)) => {
+                env.deployments = d;
+                env.releases = r;
+            }
+            Err(e) => env.error = Some(e.to_string()),
+        }
+        env
     }
 
     /// Starts the task for one deploys command.
@@ -130,7 +154,7 @@ impl Deploys {
                     })
                     .await;
                     if let Ok(Some(snaps)) = result.as_mut() {
-                        me.add_github(snaps).await;
+                        me.add_github(snaps);
                     }
                     let _ = tx.send(Event::DeploysListed { request, result });
                 });
