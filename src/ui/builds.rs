@@ -27,10 +27,22 @@ fn status_slot(s: RunStatus) -> Slot {
 
 /// Elapsed for a running run; for an ended one the steps' own (millisecond) durations.
 fn elapsed_ms(r: &Run, now: Timestamp) -> u64 {
-    if r.status.is_final() {
-        r.steps.iter().filter_map(|s| s.duration_ms).sum()
-    } else {
-        (now - r.started).max(0) as u64 * 1000
+    if !r.status.is_final() {
+        return (now - r.started).max(0) as u64 * 1000;
+    }
+    // Steps give the milliseconds; the wall clock (whole seconds) bounds them, since nested
+    // steps (a GitHub job and its steps) would count twice, and stands in when none report.
+    let steps: u64 = r.steps.iter().filter_map(|s| s.duration_ms).sum();
+    match r.finished {
+        Some(f) if f >= r.started => {
+            let wall = (f - r.started) as u64 * 1000;
+            if steps == 0 {
+                wall
+            } else {
+                steps.min(wall + 999)
+            }
+        }
+        _ => steps,
     }
 }
 
@@ -465,6 +477,43 @@ pub fn sgr_line(line: &str, colour: bool, base: Style) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_run_takes_its_steps_bounded_by_its_wall_clock() {
+        let step = |ms| crate::domain::Step {
+            name: "s".into(),
+            status: RunStatus::Success,
+            exit_code: None,
+            started: Some(100),
+            duration_ms: Some(ms),
+            log_range: None,
+        };
+        let mut r = Run {
+            id: "1".into(),
+            provider: "gh".into(),
+            pipeline: "CI".into(),
+            number: 1,
+            status: RunStatus::Success,
+            commit: None,
+            branch: None,
+            trigger: String::new(),
+            actor: String::new(),
+            started: 100,
+            finished: Some(190),
+            // A job of 90 s and its two steps: summed, they would say 180 s.
+            steps: vec![step(90_000), step(2_000), step(88_000)],
+            tests: None,
+            failed_tests: vec![],
+            flaky_tests: vec![],
+            log_path: None,
+        };
+        assert_eq!(elapsed_ms(&r, 500), 90_999);
+        r.steps.clear();
+        assert_eq!(elapsed_ms(&r, 500), 90_000, "no steps: the wall clock");
+        r.steps = vec![step(142)];
+        r.finished = Some(100);
+        assert_eq!(elapsed_ms(&r, 500), 142, "a quick local run keeps its milliseconds");
+    }
 
     #[test]
     fn highlight_survives_case_folding_that_changes_byte_lengths() {
