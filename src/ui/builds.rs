@@ -512,7 +512,11 @@ mod tests {
         assert_eq!(elapsed_ms(&r, 500), 90_000, "no steps: the wall clock");
         r.steps = vec![step(142)];
         r.finished = Some(100);
-        assert_eq!(elapsed_ms(&r, 500), 142, "a quick local run keeps its milliseconds");
+        assert_eq!(
+            elapsed_ms(&r, 500),
+            142,
+            "a quick local run keeps its milliseconds"
+        );
     }
 
     #[test]
