@@ -110,6 +110,26 @@ fn state_is_private_whatever_the_umask() {
 }
 
 #[test]
+fn a_config_group_or_others_can_write_is_refused() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("shared.toml");
+    std::fs::write(&cfg, "workspace = \"shared\"\n").unwrap();
+    let arg = cfg.to_str().unwrap();
+    for mode in [0o664, 0o646, 0o666] {
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(mode)).unwrap();
+        let (code, out, err) = sb.run(&["--config", arg, "status", "--json"]);
+        assert_eq!(code, 2, "mode {mode:o}: {out}");
+        assert!(out.is_empty(), "nothing runs: {out}");
+        let want = format!("group or others can write it (mode {mode:o})");
+        assert!(err.contains(&want), "{err}");
+        assert!(err.contains(&format!("chmod go-w {arg}")), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(sb.status(&["--config", arg])["workspace"], "shared");
+}
+
+#[test]
 fn audit_verify_detects_an_edited_and_a_deleted_record() {
     let sb = Sandbox::new();
     let db = sb.state().join("demo/store.db");

@@ -187,6 +187,69 @@ fn two_cockpits_on_one_store_see_each_others_changes() {
 }
 
 #[test]
+fn mouse_capture_is_turned_off_on_a_signal() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("mouse.toml");
+    std::fs::write(&cfg, "workspace = \"mouse\"\n[ui]\nmouse = true\n").unwrap();
+    let c = Cockpit::start(&sb, &["--config", cfg.to_str().unwrap()], &[], 80, 24);
+    c.wait_for("Backlog", 10);
+    assert!(String::from_utf8_lossy(&c.raw.lock().unwrap()).contains("\x1b[?1000h"));
+    let pid = c.app_pid();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    c.wait_exit(5);
+    c.assert_restored();
+    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).into_owned();
+    let on = raw.rfind("\x1b[?1000h").unwrap();
+    assert!(raw[on..].contains("\x1b[?1000l"), "mouse capture left on");
+}
+
+#[test]
+fn every_terminal_type_gets_a_working_cockpit() {
+    for term in ["dumb", "screen", "tmux-256color", "linux", "vt100"] {
+        let sb = Sandbox::new();
+        let mut c = Cockpit::start(&sb, &[], &[("TERM", term)], 80, 24);
+        c.wait_for("Welcome to flightdeck", 10);
+        c.send("2");
+        c.wait_for("▸2 Builds", 3);
+        c.send("?");
+        c.wait_for("Keys", 3);
+        c.send("\x1b");
+        c.send("q");
+        assert_eq!(c.wait_exit(5), 0, "TERM={term}");
+        c.assert_restored();
+    }
+}
+
+#[test]
+fn a_resize_storm_settles_on_the_last_size() {
+    let sb = Sandbox::new();
+    let mut c = Cockpit::start(&sb, &[], &[], 120, 40);
+    c.wait_for("Welcome to flightdeck", 10);
+    let pid = c.app_pid();
+    for i in 0..60u16 {
+        let (cols, rows) = (40 + (i * 37) % 161, 8 + (i * 13) % 53);
+        c.resize(cols, rows);
+    }
+    c.resize(90, 28);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(pid), "the storm killed the cockpit");
+    // The last frame fills the last size: the status bar is on the bottom row.
+    c.send("2");
+    c.wait_for("▸2 Builds", 3);
+    let screen = c.screen();
+    let rows: Vec<&str> = screen.lines().collect();
+    assert!(rows.len() <= 28, "{screen}");
+    assert!(rows[0].contains("Backlog"), "{screen}");
+    let bottom = c.parser.lock().unwrap().screen().rows(0, 90).nth(27).unwrap();
+    assert!(bottom.contains("help"), "the status bar is on the last row:\n{screen}");
+    c.send("q");
+    assert_eq!(c.wait_exit(5), 0);
+}
+
+#[test]
 fn a_tiny_terminal_says_so() {
     let sb = Sandbox::new();
     let c = Cockpit::start(&sb, &[], &[], 40, 10);

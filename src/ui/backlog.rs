@@ -81,13 +81,13 @@ pub fn render(
     let filter_line = b.filtering || !b.filter.text.is_empty();
     let rows = (inner.height as usize).saturating_sub(1 + usize::from(filter_line));
     if b.view.is_empty() {
-        let msg = if feed.loaded_at.is_none() && feed.error.is_none() {
-            "loading…".to_string()
-        } else if b.items.is_empty() {
-            format!(
-                "No items yet. Press {} to create one.",
-                state.keymap.label(crate::app::Action::NewItem)
-            )
+        let msg = if b.items.is_empty() {
+            empty_text(feed, || {
+                format!(
+                    "No items yet. Press {} to create one.",
+                    state.keymap.label(crate::app::Action::NewItem)
+                )
+            })
         } else {
             format!(
                 "No {} items match. Esc clears the filter; a shows open/closed/all.",
@@ -108,12 +108,39 @@ pub fn render(
             now,
         ));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(wrapped_when_empty(lines, b.view.is_empty()), inner);
     if filter_line {
         let y = inner.y + inner.height - 1;
         // The same input line as the forms: the cursor shows where ←/→ put it.
         let line = super::overlay::input_line(&b.filter, "/", b.filtering, width, theme);
         frame.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
+    }
+}
+
+/// What an empty list says: loading, why nothing has loaded (in full, with what to do), or
+/// `empty` once data has arrived.
+pub(super) fn empty_text(feed: &Feed, empty: impl FnOnce() -> String) -> String {
+    match (feed.loaded_at, &feed.error) {
+        (None, None) => "loading…".into(),
+        (None, Some(e)) if e.message.starts_with("auth expired") => format!(
+            "Nothing loaded: {}. Fix the token (`flightdeck check` says where it comes from), then restart flightdeck.",
+            clean(&e.message)
+        ),
+        (None, Some(e)) => format!(
+            "Nothing loaded yet: {}. Retrying on its own.",
+            clean(&e.message)
+        ),
+        (Some(_), _) => empty(),
+    }
+}
+
+/// A list's lines; when it is empty its one message wraps instead of being cut.
+pub(super) fn wrapped_when_empty(lines: Vec<Line<'_>>, empty: bool) -> Paragraph<'_> {
+    let p = Paragraph::new(lines);
+    if empty {
+        p.wrap(Wrap { trim: true })
+    } else {
+        p
     }
 }
 

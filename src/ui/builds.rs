@@ -111,15 +111,13 @@ pub fn render(
     );
     let mut lines = vec![Line::from(Span::styled(header, theme.style(Slot::TextDim)))];
     if b.runs.is_empty() {
-        let msg = if feed.loaded_at.is_none() {
-            "loading…".to_string()
-        } else {
+        let msg = super::backlog::empty_text(feed, || {
             format!(
                 "No runs yet. Press {} to run a pipeline ({}).",
                 state.keymap.label(Action::RunPipeline),
                 b.pipelines.join(", ")
             )
-        };
+        });
         lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));
     }
     let rows = (inner.height as usize).saturating_sub(1);
@@ -147,7 +145,10 @@ pub fn render(
         };
         lines.push(Line::from(Span::styled(text, style)));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(
+        super::backlog::wrapped_when_empty(lines, b.runs.is_empty()),
+        inner,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -187,11 +187,7 @@ pub fn render(
     let now_ms = now * 1000;
     let mut lines: Vec<Line> = Vec::new();
     if d.targets.is_empty() {
-        let msg = if feed.loaded_at.is_none() {
-            "loading…"
-        } else {
-            "no targets"
-        };
+        let msg = super::backlog::empty_text(feed, || "no targets".into());
         lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));
     }
     if d.detail
@@ -276,7 +272,10 @@ pub fn render(
         lines.drain(..skip.min(lines.len()));
     }
     lines.truncate(rows);
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(
+        super::backlog::wrapped_when_empty(lines, d.targets.is_empty()),
+        inner,
+    );
 }
 
 /// The selected target's history and the last deploy's journal (newest at the bottom).

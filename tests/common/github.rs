@@ -83,6 +83,27 @@ fn user(login: &str) -> Value {
     json!({"login": login, "id": 1, "type": "User", "html_url": format!("https://github.com/{login}")})
 }
 
+/// A sandbox whose config reads `panes` from the fake through provider `gh`; `provider` is added
+/// to the provider's table and `rest` after it.
+pub fn gh_workspace(
+    gh: &FakeGithub,
+    panes: &[&str],
+    provider: &str,
+    rest: &str,
+) -> crate::common::Sandbox {
+    let sb = crate::common::Sandbox::new();
+    let mut cfg = String::new();
+    for p in panes {
+        cfg.push_str(&format!("[{p}]\nprovider = \"gh\"\n"));
+    }
+    cfg.push_str(&format!(
+        "[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"{}\"\n{provider}\n{rest}",
+        gh.url()
+    ));
+    crate::common::fleet::write_config(&sb, &cfg);
+    sb
+}
+
 impl FakeGithub {
     pub async fn start() -> FakeGithub {
         let server = MockServer::start().await;

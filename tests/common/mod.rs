@@ -36,6 +36,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
+        // Configs written here must not be group-writable, or flightdeck refuses them,
+        // whatever umask the tests were started with.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
         }
@@ -324,6 +327,24 @@ impl Cockpit {
             "still on the alternate screen"
         );
         assert!(!parser.screen().hide_cursor(), "cursor still hidden");
+    }
+
+    /// Resizes the terminal as a terminal window does: the kernel sends SIGWINCH.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let tty = std::fs::read_link(format!("/proc/{}/fd/0", self.app_pid())).unwrap();
+        let ok = std::process::Command::new("stty")
+            .arg("-F")
+            .arg(&tty)
+            .args(["cols", &cols.to_string(), "rows", &rows.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "stty could not resize {}", tty.display());
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
     }
 
     /// Closes the terminal (as a dropped SSH connection does).

@@ -1,0 +1,135 @@
+//! One provider in trouble, the rest of the cockpit carrying on, in a real terminal: GitHub
+//! stops answering (F4, L6) or refuses the token (F16) while the builds pane runs a local
+//! pipeline on its own schedule.
+
+mod common;
+#[path = "common/github.rs"]
+mod fake;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake::{FakeGithub, gh_workspace};
+use wiremock::ResponseTemplate;
+
+const TOKEN: &str = "ghp_OUTAGE0123456789abcdefOUTAGE";
+
+/// A local pipeline for the builds pane, beside the GitHub backlog.
+const PIPELINE: &str =
+    "[[pipelines]]\nname = \"tick\"\nsteps = [{ name = \"tick\", script = \"sleep 1\" }]\n";
+
+/// A GitHub backlog refreshed every second, with the local pipeline.
+async fn workspace(gh: &FakeGithub) -> common::Sandbox {
+    let sb = gh_workspace(gh, &["backlog"], "timeout_secs = 1", PIPELINE);
+    let cfg = sb.path().join("flightdeck.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[backlog]\n", "[backlog]\nrefresh_secs = 1\n"),
+    )
+    .unwrap();
+    sb
+}
+
+/// Runs the local pipeline from the builds pane and waits for it to end, then goes back to
+/// the backlog: the builds pane keeps its own schedule whatever GitHub does.
+fn run_the_local_pipeline(c: &mut common::Cockpit, runs: usize) {
+    c.send("2");
+    c.wait_for("┏ 2 Builds", 2);
+    c.send("p");
+    c.wait_for("Run which pipeline?", 3);
+    c.send("\r");
+    let until = Instant::now() + Duration::from_secs(15);
+    while c.screen().matches("✓ success").count() < runs {
+        assert!(
+            Instant::now() < until,
+            "the run did not end:\n{}",
+            c.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c.send("1");
+    c.wait_for("┏ 1 Backlog", 2);
+}
+
+/// F4 and L6: GitHub accepts and never answers. The pane says so within its timeout and a
+/// second and keeps the last good data, the keyboard stays live, a local pipeline runs to its
+/// end meanwhile, and when GitHub answers again the pane recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_stops_answering_goes_stale_and_recovers() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "Still here while offline", &[], false);
+    let sb = workspace(&gh).await;
+    let state = Arc::clone(&gh.state);
+    tokio::task::spawn_blocking(move || {
+        let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", TOKEN)], 120, 32);
+        c.wait_for("Still here while offline", 10);
+        state.lock().unwrap().hang = Some(Duration::from_secs(30));
+        let lost = Instant::now();
+        // Timeout (1 s) + a refresh (1 s) + a second to draw.
+        c.wait_for("⚠ stale", 4);
+        assert!(lost.elapsed() < Duration::from_secs(4));
+        assert!(
+            c.screen().contains("Still here while offline"),
+            "last good data kept"
+        );
+        // The keyboard stays live and the builds pane keeps its schedule while GitHub hangs.
+        let t = Instant::now();
+        run_the_local_pipeline(&mut c, 1);
+        assert!(t.elapsed() < Duration::from_secs(15));
+        let hung = state.lock().unwrap().seen.len();
+        state.lock().unwrap().hang = None;
+        let back = Instant::now();
+        let until = Instant::now() + Duration::from_secs(40);
+        while c.screen().contains("⚠ stale") {
+            assert!(Instant::now() < until, "no recovery: {}", c.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!(
+            "F4: recovered {:?} after the provider came back; {hung} requests while it hung",
+            back.elapsed()
+        );
+        c.send("q");
+    })
+    .await
+    .unwrap();
+}
+
+/// F16: GitHub refuses the token. The pane says "auth expired" with the reason once, and what
+/// to do; that host is not asked again; the builds pane carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_said_once_and_other_panes_carry_on() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "Never shown", &[], false);
+    gh.state.lock().unwrap().inject.push_back(
+        ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
+    );
+    let sb = workspace(&gh).await;
+    let state = Arc::clone(&gh.state);
+    tokio::task::spawn_blocking(move || {
+        let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", TOKEN)], 120, 32);
+        c.wait_for("auth expired", 10);
+        let asked = state.lock().unwrap().seen.len();
+        run_the_local_pipeline(&mut c, 1);
+        // Five more refresh periods: still said once, and GitHub is not asked again.
+        std::thread::sleep(Duration::from_secs(5));
+        let screen = c.screen();
+        // In full once in the pane (its badge and the status bar keep it short), no pile-up.
+        assert_eq!(screen.matches("Bad credentials").count(), 1, "{screen}");
+        assert!(
+            screen.contains("Nothing loaded: auth expired:")
+                && screen.contains("then restart flightdeck"),
+            "{screen}"
+        );
+        assert!(screen.contains("gh ⚠ auth expired"), "{screen}");
+        assert!(!screen.contains("Never shown"), "{screen}");
+        assert!(!screen.contains(TOKEN), "{screen}");
+        let seen = state.lock().unwrap().seen.clone();
+        assert_eq!(seen.len(), asked, "asked again after a 401: {seen:?}");
+        assert!(asked >= 1, "GitHub was asked at least once");
+        run_the_local_pipeline(&mut c, 2);
+        c.send("q");
+    })
+    .await
+    .unwrap();
+}
