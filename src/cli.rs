@@ -367,6 +367,12 @@ pub fn main() -> Result<i32> {
         )
         .into());
     }
+    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        return Err(UsageError(
+            "this terminal (TERM=dumb) cannot draw the cockpit; use `flightdeck status`, or set TERM to your terminal's type".into(),
+        )
+        .into());
+    }
     opts.cockpit = true;
     let ws = workspace::open(&opts, &state_dir)?;
     terminal::install_panic_hook(state_dir.clone());

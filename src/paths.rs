@@ -48,6 +48,19 @@ pub fn private_file(path: &Path) -> io::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
 }
 
+/// Writes `bytes` to `path`, created (or truncated) 0600 whatever the umask.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    private_file(path)?;
+    file.write_all(bytes)
+}
+
 /// Opens `path` for appending, creating it 0600.
 pub fn append_private(path: &Path) -> io::Result<fs::File> {
     let file = OpenOptions::new()
@@ -83,6 +96,16 @@ mod tests {
         append_private(&f).unwrap();
         assert_eq!(
             fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // A file written whole is private too, and a rewrite keeps it so.
+        let g = dir.join("downloaded.log");
+        fs::write(&g, "old").unwrap();
+        fs::set_permissions(&g, fs::Permissions::from_mode(0o666)).unwrap();
+        write_private(&g, b"new").unwrap();
+        assert_eq!(fs::read(&g).unwrap(), b"new");
+        assert_eq!(
+            fs::metadata(&g).unwrap().permissions().mode() & 0o777,
             0o600
         );
     }

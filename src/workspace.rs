@@ -186,7 +186,11 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .theme
         .clone()
         .or_else(|| loaded.config.ui.theme.clone())
-        .unwrap_or_else(|| "default".into());
+        .unwrap_or_else(|| {
+            let var = |k| std::env::var(k).ok();
+            crate::theme::default_for_term(var("TERM").as_deref(), var("COLORTERM").as_deref())
+                .into()
+        });
     let theme_index = themes.index_of(&wanted).ok_or_else(|| {
         UsageError(format!(
             "unknown theme {wanted:?}; available: {}",

@@ -65,13 +65,14 @@ fn panics_restore_the_terminal_and_leave_a_crash_file_without_secrets() {
             80,
             24,
         );
-        c.wait_for("drawn before the panic", 10);
-        assert_eq!(c.wait_exit(10), 101, "{place}: the hook exits with 101");
+        assert_eq!(c.wait_exit(30), 101, "{place}: the hook exits with 101");
         c.assert_restored();
 
         // The message comes after the alternate screen is left, so it stays readable.
         let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).into_owned();
+        let drawn = raw.find("drawn").expect("a frame was drawn");
         let left = raw.rfind("\x1b[?1049l").expect("alternate screen left");
+        assert!(drawn < left);
         let said = raw
             .find(message)
             .unwrap_or_else(|| panic!("{place}: no panic message in {raw:?}"));
@@ -89,7 +90,8 @@ fn panics_restore_the_terminal_and_leave_a_crash_file_without_secrets() {
         assert_eq!(files.len(), 1, "{place}: one crash file: {files:?}");
         let report = std::fs::read_to_string(&files[0]).unwrap();
         assert!(report.contains(message), "{place}: {report}");
-        assert!(report.contains("flightdeck "), "{place}: version line");
+        let version = format!("flightdeck {} panicked", env!("CARGO_PKG_VERSION"));
+        assert!(report.contains(&version), "{place}: {report}");
         assert!(
             !report.contains(CANARY),
             "{place}: the token is in the crash file"

@@ -331,6 +331,23 @@ script = { deploy = ["sh", "-c", "test \"$FLIGHTDECK_VERSION\" != bad"], health 
         "{lock}"
     );
 
+    // One critical incident says so, with the next steps.
+    let (code, out, err) = sb.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let filed = common::filed_incidents(&sb.status(&[]));
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert_eq!(filed[0]["title"], "Rollback of web failed: needs a human");
+    assert_eq!(filed[0]["severity"], "critical");
+    let body: String = rusqlite::Connection::open(sb.state().join("t/store.db"))
+        .unwrap()
+        .query_row(
+            "SELECT body FROM items WHERE title = 'Rollback of web failed: needs a human'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(body.contains("flightdeck unlock web LOCK_ID"), "{body}");
+
     let (code, _, err) = sb.run(&["deploy", "web", "good"]);
     assert_ne!(code, 0);
     assert!(err.contains("needs human") && err.contains(&id), "{err}");

@@ -532,8 +532,6 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
     assert!(share >= 0.8, "only {:.1} % 304s", share * 100.0);
 }
 
-/// A sandbox whose config has the fake GitHub as provider `gh` for `acme/api`, feeding `panes`
-/// (`backlog`, `builds`); `provider` adds keys to the provider, `rest` adds tables after it.
 /// No file under `dir` (config, store with its audit log and journal, logs, downloaded logs)
 /// holds the token (S1).
 fn assert_no_canary_under(dir: &std::path::Path) {
@@ -552,6 +550,53 @@ fn assert_no_canary_under(dir: &std::path::Path) {
                 );
             }
         }
+    }
+}
+
+/// Watches every process's arguments while it lives, and says whether any held the token (S1):
+/// the token reaches child processes only through their environment.
+struct ArgvWatch(
+    Arc<std::sync::atomic::AtomicBool>,
+    Option<std::thread::JoinHandle<Vec<String>>>,
+);
+
+impl ArgvWatch {
+    fn start() -> ArgvWatch {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let scan = std::thread::spawn(move || {
+            let mut hits = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let argv = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                    if argv.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
+                        hits.push(String::from_utf8_lossy(&argv).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            hits
+        });
+        ArgvWatch(stop, Some(scan))
+    }
+
+    fn assert_clean(mut self) {
+        let hits = self.stop();
+        assert!(
+            hits.is_empty(),
+            "the token in a process's arguments: {hits:?}"
+        );
+    }
+
+    fn stop(&mut self) -> Vec<String> {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.1.take().map(|t| t.join().unwrap()).unwrap_or_default()
+    }
+}
+
+impl Drop for ArgvWatch {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -954,6 +999,7 @@ async fn serve_fake_github() {
 /// hidden key, found again (not filed twice) by a second watcher, and closed on recovery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_files_a_failing_check_into_github_issues_once() {
+    let argv = ArgvWatch::start();
     let gh = FakeGithub::start().await;
     // A port nothing listens on: the probe fails at once.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1006,6 +1052,7 @@ async fn watch_files_a_failing_check_into_github_issues_once() {
     // Nothing filed, stored or logged carries the token (S1).
     assert!(!serde_json::to_string(&issues).unwrap().contains(CANARY));
     assert_no_canary_under(sb.path());
+    argv.assert_clean();
 }
 
 /// The `github-actions` engine: a deploy dispatches the workflow with the version and follows
@@ -1013,6 +1060,7 @@ async fn watch_files_a_failing_check_into_github_issues_once() {
 /// through the same journal and lock as the other engines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_actions_deploys_follow_their_run_and_roll_back() {
+    let argv = ArgvWatch::start();
     let gh = FakeGithub::start().await;
     gh.add_workflow("acme/api", 42, "Deploy", &deploy_with_version());
     let sb = Arc::new(gh_workspace(
@@ -1086,6 +1134,7 @@ github = { provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_sec
     assert!(t["lock"].is_null(), "the lock is released: {t}");
     // Deploys, their runner, journal and audit records never write the token (S1).
     assert_no_canary_under(sb.path());
+    argv.assert_clean();
 
     // The cockpit shows the environment and GitHub's own record of its deployments.
     tokio::task::spawn_blocking(move || {

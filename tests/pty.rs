@@ -151,23 +151,48 @@ fn no_color_writes_no_colour_escapes() {
     c.send("j");
     c.send("?");
     c.wait_for("Keys", 3);
-    c.send("\x1b");
+    close_overlay(&mut c, "Keys");
     c.send("q");
     c.wait_exit(5);
-    let raw = c.raw.lock().unwrap().clone();
-    let text = String::from_utf8_lossy(&raw);
+    let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).into_owned();
+    for n in sgr_params(&raw).into_iter().flatten() {
+        let colour = matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+        assert!(!colour, "colour SGR {n} written with NO_COLOR");
+    }
+}
+
+/// The parameters of every SGR (`CSI … m`) sequence in `text`.
+fn sgr_params(text: &str) -> Vec<Vec<u32>> {
+    let mut all = Vec::new();
     for sgr in text.split("\x1b[").skip(1) {
         let Some(end) = sgr.find(|ch: char| !(ch.is_ascii_digit() || ch == ';')) else {
             continue;
         };
-        if &sgr[end..end + 1] != "m" {
-            continue;
+        if &sgr[end..end + 1] == "m" {
+            all.push(
+                sgr[..end]
+                    .split(';')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse().unwrap())
+                    .collect(),
+            );
         }
-        for p in sgr[..end].split(';').filter(|p| !p.is_empty()) {
-            let n: u32 = p.parse().unwrap();
-            let colour = matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107);
-            assert!(!colour, "colour SGR {n} written with NO_COLOR");
-        }
+    }
+    all
+}
+
+/// Presses Esc and waits until `text` (the overlay's) is gone, so the next key is not read
+/// together with the Esc as an Alt chord.
+fn close_overlay(c: &mut Cockpit, text: &str) {
+    c.send("\x1b");
+    let until = Instant::now() + Duration::from_secs(3);
+    while c.screen().contains(text) {
+        assert!(
+            Instant::now() < until,
+            "{text:?} still open:\n{}",
+            c.screen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -208,7 +233,7 @@ fn mouse_capture_is_turned_off_on_a_signal() {
 
 #[test]
 fn every_terminal_type_gets_a_working_cockpit() {
-    for term in ["dumb", "screen", "tmux-256color", "linux", "vt100"] {
+    for term in ["screen", "tmux-256color", "linux", "vt100"] {
         let sb = Sandbox::new();
         let mut c = Cockpit::start(&sb, &[], &[("TERM", term)], 80, 24);
         c.wait_for("Welcome to flightdeck", 10);
@@ -216,11 +241,30 @@ fn every_terminal_type_gets_a_working_cockpit() {
         c.wait_for("▸2 Builds", 3);
         c.send("?");
         c.wait_for("Keys", 3);
-        c.send("\x1b");
+        close_overlay(&mut c, "Keys");
         c.send("q");
         assert_eq!(c.wait_exit(5), 0, "TERM={term}");
         c.assert_restored();
+        let raw = String::from_utf8_lossy(&c.raw.lock().unwrap()).into_owned();
+        assert!(
+            !raw.contains("\x1b[?1000h"),
+            "mouse capture is off unless asked for"
+        );
+        // A 16-colour console gets the ansi16 theme: no RGB colour, no palette index past 15.
+        let extended = sgr_params(&raw).iter().any(|p| {
+            p.windows(2).any(|w| matches!(w, [38 | 48, 2]))
+                || p.windows(3)
+                    .any(|w| matches!(w, [38 | 48, 5, n] if *n > 15))
+        });
+        let sixteen = matches!(term, "linux" | "vt100");
+        assert_eq!(extended, !sixteen, "TERM={term}");
     }
+    // A terminal that cannot address the cursor is told what to use instead.
+    let sb = Sandbox::new();
+    let c = Cockpit::start(&sb, &[], &[("TERM", "dumb")], 80, 24);
+    assert_eq!(c.wait_exit(5), 2);
+    assert!(c.screen().contains("TERM=dumb"), "{}", c.screen());
+    assert!(c.screen().contains("flightdeck status"), "{}", c.screen());
 }
 
 #[test]
@@ -236,15 +280,24 @@ fn a_resize_storm_settles_on_the_last_size() {
     c.resize(90, 28);
     std::thread::sleep(Duration::from_millis(500));
     assert!(alive(pid), "the storm killed the cockpit");
-    // The last frame fills the last size: the status bar is on the bottom row.
     c.send("2");
     c.wait_for("▸2 Builds", 3);
+    // The last frame was drawn for 90×28: its right border ends in the last column and
+    // the status bar is on the last row.
     let screen = c.screen();
-    let rows: Vec<&str> = screen.lines().collect();
-    assert!(rows.len() <= 28, "{screen}");
-    assert!(rows[0].contains("Backlog"), "{screen}");
-    let bottom = c.parser.lock().unwrap().screen().rows(0, 90).nth(27).unwrap();
-    assert!(bottom.contains("help"), "the status bar is on the last row:\n{screen}");
+    let p = c.parser.lock().unwrap();
+    let corner = p
+        .screen()
+        .cell(1, 89)
+        .map(|c| c.contents())
+        .unwrap_or_default();
+    assert!(corner == "┐" || corner == "┓", "{corner:?}:\n{screen}");
+    let bottom = p.screen().rows(0, 90).nth(27).unwrap();
+    assert!(
+        bottom.contains("help"),
+        "the status bar is on the last row:\n{screen}"
+    );
+    drop(p);
     c.send("q");
     assert_eq!(c.wait_exit(5), 0);
 }

@@ -12,6 +12,15 @@ pub struct FeedError {
     pub at: Timestamp,
 }
 
+/// What to do once a provider refuses the credentials.
+pub const AUTH_ADVICE: &str =
+    "Fix the token (`flightdeck check` says where it comes from), then restart flightdeck.";
+
+/// Whether a failure is refused credentials (no retry until restart).
+pub fn is_auth(message: &str) -> bool {
+    message.starts_with("auth expired")
+}
+
 /// What an answer means for the pane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer<T> {
@@ -38,6 +47,8 @@ pub struct Feed {
     pub interval: i64,
     /// When the next refresh is due.
     pub next_due: Timestamp,
+    /// Said once when the provider starts refusing the credentials (F16); the app shows it.
+    pub alert: Option<String>,
     /// Whether the next request must ask for the full list: after a failure (its answer may
     /// have been lost on the way) or when the user refreshes by hand.
     pub force: bool,
@@ -53,6 +64,7 @@ impl Feed {
             error: None,
             interval: interval.max(1),
             next_due: 0,
+            alert: None,
             force: false,
         }
     }
@@ -99,6 +111,13 @@ impl Feed {
                 self.error = None;
             }
             Some(message) => {
+                let was_auth = self.error.as_ref().is_some_and(|e| is_auth(&e.message));
+                if is_auth(&message) && !was_auth {
+                    self.alert = Some(format!(
+                        "{}: {message} — fix the token, then restart flightdeck",
+                        self.provider
+                    ));
+                }
                 self.error = Some(FeedError { message, at: now });
                 self.force = true;
             }
@@ -125,5 +144,16 @@ mod tests {
         f.start(2, 2);
         assert!(f.finish(2, 3, None));
         assert_eq!((f.loaded_at, f.error.clone()), (Some(3), None));
+        // Refused credentials are said once, however many failures follow.
+        f.start(3, 4);
+        assert!(f.finish(3, 4, Some("auth expired: Bad credentials".into())));
+        let alert = f.alert.take().expect("said");
+        assert_eq!(
+            alert,
+            "local: auth expired: Bad credentials — fix the token, then restart flightdeck"
+        );
+        f.start(4, 6);
+        assert!(f.finish(4, 6, Some("auth expired: Bad credentials".into())));
+        assert_eq!(f.alert, None, "said once");
     }
 }

@@ -114,6 +114,17 @@ pub fn update(state: &mut State, event: Event, now: Timestamp) -> Vec<Command> {
         }
         Event::Terminate(_) | Event::InputClosed => state.quit = true,
     }
+    let alerts = [
+        state.backlog.feed.as_mut(),
+        state.builds.feed.as_mut(),
+        state.deploys.feed.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|f| f.alert.take());
+    if let Some(text) = alerts {
+        flash(state, text, Level::Error, now);
+    }
     cmds
 }
 

@@ -13,17 +13,15 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// Group or others can write the file, so its commands are not run.
-    #[error(
-        "refusing config {}: group or others can write it (mode {mode:o}), and its commands would run as you; fix with `chmod go-w {}`",
-        .path.display(),
-        .path.display()
-    )]
+    /// Another user owns the file, or group or others can write it: its commands are not run.
+    #[error("refusing config {}: {why}, and its commands would run as you; {fix}", .path.display())]
     Unsafe {
         /// The file.
         path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
+        /// What is wrong with it.
+        why: String,
+        /// What to do.
+        fix: String,
     },
     /// The file is not valid TOML or does not fit the schema.
     #[error("{}:{line}:{column}: {}{message}", .path.display(), key_prefix(.key))]

@@ -4,6 +4,7 @@ pub mod check;
 mod error;
 pub mod pipeline;
 pub mod target;
+mod trust;
 
 pub use check::{CheckConfig, CheckKind};
 pub use error::ConfigError;
@@ -343,37 +344,13 @@ pub fn resolve(flag: Option<&Path>) -> Result<Loaded, ConfigError> {
 /// Reads and parses the file behind `source`.
 pub fn load(source: ConfigSource) -> Result<Loaded, ConfigError> {
     let path = source.path().map(Path::to_path_buf).unwrap_or_default();
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
-        path: path.clone(),
-        source: e,
-    })?;
-    refuse_writable_by_others(&path)?;
+    let text = trust::read_trusted(&path)?;
     let config = parse(&path, &text)?;
     Ok(Loaded {
         config,
         source,
         text,
     })
-}
-
-/// A config names commands that run as the user, so a file that group or others can write
-/// is refused, as ssh refuses such an `authorized_keys`.
-fn refuse_writable_by_others(path: &Path) -> Result<(), ConfigError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            source: e,
-        })?
-        .permissions()
-        .mode();
-    if mode & 0o022 != 0 {
-        return Err(ConfigError::Unsafe {
-            path: path.to_path_buf(),
-            mode: mode & 0o777,
-        });
-    }
-    Ok(())
 }
 
 /// Parses config text; `path` only labels errors.

@@ -45,6 +45,19 @@ const BUNDLED: &[(&str, &str)] = &[
     ("ansi16", include_str!("../../themes/ansi16.toml")),
 ];
 
+/// The theme to start with when none is chosen: `ansi16` on a console that has only the 16
+/// ANSI colours (the Linux console, VT terminals), else `default`.
+pub fn default_for_term(term: Option<&str>, colorterm: Option<&str>) -> &'static str {
+    let truecolor = colorterm.is_some_and(|c| c == "truecolor" || c == "24bit");
+    let base = term.unwrap_or("").split('-').next().unwrap_or("");
+    let sixteen = matches!(base, "linux" | "ansi" | "cons25") || base.starts_with("vt");
+    if sixteen && !truecolor && !term.unwrap_or("").contains("256color") {
+        "ansi16"
+    } else {
+        "default"
+    }
+}
+
 /// The bundled theme sources: (name, toml text), in cycling order: default, light, high-contrast, ansi16.
 pub fn bundled() -> &'static [(&'static str, &'static str)] {
     BUNDLED

@@ -168,3 +168,16 @@ fn light_overrides_differ_from_default() {
     );
     assert!(matches!(light.style(Slot::Text).fg, Some(Color::Rgb(..))));
 }
+
+#[test]
+fn sixteen_colour_consoles_start_on_ansi16() {
+    use super::default_for_term as d;
+    assert_eq!(d(Some("linux"), None), "ansi16");
+    assert_eq!(d(Some("vt100"), None), "ansi16");
+    assert_eq!(d(Some("vt220-am"), None), "ansi16");
+    assert_eq!(d(Some("linux"), Some("truecolor")), "default");
+    assert_eq!(d(Some("xterm-256color"), None), "default");
+    assert_eq!(d(Some("tmux-256color"), None), "default");
+    assert_eq!(d(Some("screen"), None), "default");
+    assert_eq!(d(None, None), "default");
+}

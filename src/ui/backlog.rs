@@ -122,9 +122,10 @@ pub fn render(
 pub(super) fn empty_text(feed: &Feed, empty: impl FnOnce() -> String) -> String {
     match (feed.loaded_at, &feed.error) {
         (None, None) => "loading…".into(),
-        (None, Some(e)) if e.message.starts_with("auth expired") => format!(
-            "Nothing loaded: {}. Fix the token (`flightdeck check` says where it comes from), then restart flightdeck.",
-            clean(&e.message)
+        (None, Some(e)) if crate::app::feed::is_auth(&e.message) => format!(
+            "Nothing loaded: {}. {}",
+            clean(&e.message),
+            crate::app::feed::AUTH_ADVICE
         ),
         (None, Some(e)) => format!(
             "Nothing loaded yet: {}. Retrying on its own.",

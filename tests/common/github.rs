@@ -83,8 +83,8 @@ fn user(login: &str) -> Value {
     json!({"login": login, "id": 1, "type": "User", "html_url": format!("https://github.com/{login}")})
 }
 
-/// A sandbox whose config reads `panes` from the fake through provider `gh`; `provider` is added
-/// to the provider's table and `rest` after it.
+/// A sandbox whose config has the fake GitHub as provider `gh` for `acme/api`, feeding `panes`
+/// (`backlog`, `builds`); `provider` adds keys to the provider, `rest` adds tables after it.
 pub fn gh_workspace(
     gh: &FakeGithub,
     panes: &[&str],

@@ -186,6 +186,11 @@ fn snapshots_of_the_deploys_pane() {
             key(s, KeyCode::Enter);
             keys(s, "pro");
         }),
+        ("deploys_rollback_refused_mid_deploy", |s| {
+            key(s, KeyCode::Char('b'))
+        }),
+        ("deploys_abort_confirm", |s| key(s, KeyCode::Char('C'))),
+        ("deploys_help", |s| key(s, KeyCode::Char('?'))),
     ];
     let theme = themes.get("default").unwrap();
     for size in [(80u16, 24u16), (160, 48)] {

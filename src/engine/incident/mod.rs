@@ -91,7 +91,9 @@ fn take_event(
                 );
                 body.push_str(&evidence::context(store, Some(&target)));
                 if state == "failed_rollback" {
-                    body.push_str("\nNext: read the journal (`flightdeck deploy --follow`), fix the nodes by hand, then `flightdeck unlock`.\n");
+                    body.push_str(&format!(
+                        "\nNext: read its journal (Enter on `{target}` in the deploys pane), put the nodes right by hand, then free the target with `flightdeck unlock {target} LOCK_ID` (the lock id is in `flightdeck status --json`).\n"
+                    ));
                 }
                 store.incident_fire(
                     &FireRequest {

@@ -304,7 +304,7 @@ impl GithubRuns {
             crate::paths::private_dir(&dir)?;
             let path = dir.join(name);
             let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &out)?;
+            crate::paths::write_private(&tmp, &out)?;
             std::fs::rename(&tmp, &path)?;
             prune(&dir, LOGS_KEPT);
             Ok(path)
