@@ -2,7 +2,7 @@
 """Measures flightdeck beside its peers in one run and prints the tables of docs/performance.md
 (whose figures came from it).
 
-    TUIPERF=/path/to/tuiperf python3 scripts/perf.py [--runs 3] [--idle 20] [--no-benches]
+    TUIPERF=/path/to/tuiperf python3 scripts/perf.py [--runs 3] [--idle 20] [--soak 300] [--no-benches]
 
 Each program runs in a fresh 120x40 pseudo-terminal under tuiperf (first paint, RSS, idle CPU,
 idle output, bytes and latency per selection move); medians of --runs runs. The peers are
@@ -171,8 +171,8 @@ def programs(fd, floor, found, tmp, port):
         ("floor: minimal ratatui list, redraw on input", [str(floor)], {}, None, "Floor"),
         ("flightdeck, workspace with nothing changing",
          [fd, "--config", str(quiet / "quiet.toml")], fd_env(quiet), None, "Backlog"),
-        ("flightdeck, demo workspace with live health", [fd], fd_env(home("fd-demo")), None,
-         "Welcome to flightdeck"),
+        ("flightdeck, demo workspace with live health", [fd], demo_env(fd, home("fd-demo")),
+         None, "Welcome to flightdeck"),
         ("flightdeck, 10,000 items, 2,000 runs, 500 checks",
          [fd, "--config", str(big_cfg)], fd_env(big), None, "Item 0:"),
     ]
@@ -191,6 +191,14 @@ def programs(fd, floor, found, tmp, port):
 
 def fd_env(home):
     return {"HOME": str(home), "FLIGHTDECK_STATE_DIR": str(home / "state")}
+
+
+def demo_env(fd, home):
+    """The demo with v1 deployed, so its health checks probe and scrape three live nodes."""
+    env = fd_env(home)
+    subprocess.run([fd, "deploy", "demo-api", "v1", "--yes"], env={**os.environ, **env},
+                   check=True, stdout=subprocess.DEVNULL)
+    return env
 
 
 def version(binary):
@@ -246,6 +254,8 @@ def main():
     parser.add_argument("--idle", type=int, default=20)
     parser.add_argument("--out", type=Path, default=TARGET / "perf")
     parser.add_argument("--no-benches", action="store_true")
+    parser.add_argument("--soak", type=int, default=0,
+                        help="also idle the demo this many seconds once (memory over time)")
     args = parser.parse_args()
     tuiperf = tuiperf_path()
     fd, floor = build()
@@ -266,6 +276,17 @@ def main():
                 log(f"{label}: tuiperf failed ({e})")
             if argv[0] == str(fd):
                 stop_demo(str(fd), env)
+        if args.soak:
+            env = demo_env(str(fd), tmp / "fd-soak")
+            soak = argparse.Namespace(runs=1, idle=args.soak)
+            label = f"flightdeck, demo workspace, {args.soak} s idle"
+            try:
+                results.append((label, measure(tuiperf, label, [str(fd)], env, None,
+                                               "Welcome to flightdeck", soak,
+                                               args.out / "soak.json")))
+            except subprocess.CalledProcessError as e:
+                log(f"soak: tuiperf failed ({e})")
+            stop_demo(str(fd), env)
     server.shutdown()
     print(f"## Side by side ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, 120x40, "
           f"median of {args.runs}, {args.idle} s idle)\n")

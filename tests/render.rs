@@ -523,5 +523,7 @@ fn snapshots_of_the_builds_pane() {
 
 #[path = "render/deploys.rs"]
 mod deploys;
+#[path = "render/dispatch.rs"]
+mod dispatch;
 #[path = "render/health.rs"]
 mod health;

@@ -78,7 +78,7 @@ async fn github_token_then_gh_auth_token_then_anonymous() {
     );
 
     // A `gh` that never answers is given 5 s, then the provider goes on anonymous.
-    let path = fake_gh(&sb, "sleep 60");
+    let path = fake_gh(&sb, "exec sleep 60");
     let (line, took) = check(&sb, vec![("PATH", path)]).await;
     assert!(took < Duration::from_secs(15), "waited {took:?} for gh");
     assert!(line.contains("anonymous"), "{line}");

@@ -246,6 +246,14 @@ impl BacklogPane {
         self.refilter();
     }
 
+    /// Which states the view shows: an `is:open` / `is:closed` in the filter wins over `a`.
+    pub fn states_label(&self) -> &'static str {
+        match Query::parse(&self.filter.text).state {
+            Some(s) => s.as_str(),
+            None => self.states.label(),
+        }
+    }
+
     /// Recomputes the view from the filter text (cheap: one pass over precomputed text).
     pub fn refilter(&mut self) {
         let keep = self.selected_item().map(|i| i.id.clone());
@@ -431,6 +439,11 @@ mod tests {
             p.refilter();
             assert_eq!(ids(&p), want, "{text}");
         }
+        // The header names the states shown: the filter's `is:` wins over the `a` cycle.
+        p.filter = TextBox::line("is:closed");
+        assert_eq!(p.states_label(), "closed");
+        p.filter = TextBox::line("label:ui");
+        assert_eq!(p.states_label(), "open");
     }
 
     #[test]

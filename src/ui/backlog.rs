@@ -46,7 +46,7 @@ pub fn render(
         .unwrap_or_default();
     let title = format!(
         "{section} · {} {}/{} · sort {}",
-        b.states.label(),
+        b.states_label(),
         b.view.len(),
         open + closed,
         b.sort.label()
@@ -91,7 +91,7 @@ pub fn render(
         } else {
             format!(
                 "No {} items match. Esc clears the filter; a shows open/closed/all.",
-                b.states.label()
+                b.states_label()
             )
         };
         lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::overlay::{frame_block, input_line, label_w, popup, status_line};
-use super::text::clean;
+use super::text::{clean, fit};
 use crate::app::State;
 use crate::app::dispatch::DispatchForm;
 use crate::domain::InputKind;
@@ -61,13 +61,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, f: &DispatchForm, th
             InputKind::Choice(o) => format!("{} · ←/→", o.join(" | ")),
         };
         let need = if i.required { "required · " } else { "" };
+        // What it takes comes first, so a long description is what gets cut.
         let about = if i.description.is_empty() {
             format!("{need}{kind}")
         } else {
-            format!("{} · {need}{kind}", i.description)
+            format!("{need}{kind} · {}", i.description)
         };
         lines.push(Line::from(Span::styled(
-            format!("{}{}", " ".repeat(name_w + 2), clean(&about)),
+            format!("{}{}", " ".repeat(name_w + 2), fit(&clean(&about), w)),
             theme.style(Slot::TextDim),
         )));
     }

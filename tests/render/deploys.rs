@@ -332,3 +332,49 @@ fn read_only_refuses_deploys_before_any_plan() {
         assert!(s.flash.as_ref().unwrap().text.contains("read-only"), "{k}");
     }
 }
+
+/// Answers the next deploys refresh with `targets`.
+fn refresh(s: &mut State, targets: Vec<TargetSnapshot>, at: i64) {
+    let request = (at..at + 120)
+        .find_map(|t| {
+            update(s, Event::Tick, t).iter().find_map(|c| match c {
+                Command::ListDeploys { request } => Some(*request),
+                _ => None,
+            })
+        })
+        .expect("a deploys refresh");
+    update(
+        s,
+        Event::DeploysListed {
+            request,
+            result: Ok(Some(targets)),
+        },
+        at,
+    );
+}
+
+#[test]
+fn a_deploy_that_ends_says_how_in_the_status_bar() {
+    let mut s = deploys_state((120, 32));
+    // Deploy #7 was running; now it has been rolled back.
+    let mut next = targets();
+    let last = record(7, "v1", "v2", "rolled_back", 0);
+    next[0].view.last = Some(last.clone());
+    next[0].history[0] = last;
+    refresh(&mut s, next.clone(), NOW + 1);
+    let flash = s.flash.clone().expect("said").text;
+    assert_eq!(
+        flash,
+        "✗ deploy #7 of demo-api (v1 → v2) rolled back: 1 of 3 nodes failed, over the 0% failure budget"
+    );
+    // Nothing new: nothing said. A deploy that started and ended between two refreshes is.
+    s.flash = None;
+    refresh(&mut s, next.clone(), NOW + 3);
+    assert!(s.flash.is_none(), "{:?}", s.flash);
+    next[0].view.last = Some(record(8, "v1", "v2", "succeeded", 0));
+    refresh(&mut s, next, NOW + 5);
+    assert_eq!(
+        s.flash.expect("said").text,
+        "✓ deploy #8 of demo-api (v1 → v2) succeeded"
+    );
+}

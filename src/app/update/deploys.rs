@@ -61,7 +61,12 @@ pub(super) fn event(state: &mut State, ev: Event, now: Timestamp) {
                     }
                 }
                 Answer::Data(targets) => {
+                    let ended = ended_deploys(&state.deploys.targets, &targets);
                     state.deploys.set_targets(targets);
+                    for (text, ok) in ended {
+                        let level = if ok { Level::Info } else { Level::Error };
+                        flash(state, text, level, now);
+                    }
                     void_changed_plan(state, now);
                     state.dirty = true;
                 }
@@ -343,4 +348,48 @@ pub(super) fn plan_key(
     }
     state.overlay = Some(Overlay::DeployPlan(c));
     true
+}
+
+/// Deploys that ended since the last refresh (seen running then, or started and ended in
+/// between), as one line each and whether they succeeded; nothing on the first load.
+fn ended_deploys(
+    old: &[crate::engine::deploy::view::TargetSnapshot],
+    new: &[crate::engine::deploy::view::TargetSnapshot],
+) -> Vec<(String, bool)> {
+    if old.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for t in new {
+        let Some(d) = t.view.last.as_ref().filter(|d| d.finished.is_some()) else {
+            continue;
+        };
+        let before = old
+            .iter()
+            .find(|o| o.view.target == t.view.target)
+            .and_then(|o| o.view.last.as_ref());
+        let fresh = match before {
+            Some(b) if b.id == d.id => b.finished.is_none(),
+            Some(b) => d.id > b.id,
+            None => true,
+        };
+        if !fresh {
+            continue;
+        }
+        let ok = d.state == "succeeded";
+        let what = format!(
+            "deploy #{} of {} ({} → {})",
+            d.id,
+            d.target,
+            d.from.as_deref().unwrap_or("nothing"),
+            d.to
+        );
+        let text = match (&d.reason, ok) {
+            (_, true) => format!("✓ {what} succeeded"),
+            (Some(r), false) => format!("✗ {what} {}: {r}", d.state.replace('_', " ")),
+            (None, false) => format!("✗ {what} {}", d.state.replace('_', " ")),
+        };
+        out.push((text, ok));
+    }
+    out
 }

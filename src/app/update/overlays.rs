@@ -27,11 +27,14 @@ pub(super) fn overlay_key(
             let scroll = match key.code {
                 _ if close => return true,
                 KeyCode::Char('q' | '?') => return true,
+                _ if is_ctrl(&key, 'd') => scroll.saturating_add(10),
+                _ if is_ctrl(&key, 'u') => scroll.saturating_sub(10),
                 KeyCode::Char('j') | KeyCode::Down => scroll.saturating_add(1),
                 KeyCode::Char('k') | KeyCode::Up => scroll.saturating_sub(1),
                 KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(10),
                 KeyCode::PageUp => scroll.saturating_sub(10),
                 KeyCode::Char('g') | KeyCode::Home => 0,
+                KeyCode::Char('G') | KeyCode::End => u16::MAX,
                 _ => scroll,
             };
             // Stop at the end of the list, not in blank space below it.

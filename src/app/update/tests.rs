@@ -376,6 +376,20 @@ fn g_in_a_detail_view_stops_at_the_end() {
         scroll > 0 && (scroll as usize) < crate::app::ACTIONS.len(),
         "{scroll}"
     );
+    // The help pages as every list does: G to the end, Ctrl-U / Ctrl-D by a page, g to the top.
+    let at = |s: &State| match s.overlay {
+        Some(Overlay::Help { scroll }) => scroll,
+        _ => panic!("help closed"),
+    };
+    let end = at(&s);
+    key(&mut s, KeyCode::Char('g'));
+    assert_eq!(at(&s), 0);
+    key(&mut s, KeyCode::Char('G'));
+    assert_eq!(at(&s), end);
+    ctrl(&mut s, 'u');
+    assert_eq!(at(&s), end - 10);
+    ctrl(&mut s, 'd');
+    assert_eq!(at(&s), end);
 }
 
 #[test]
