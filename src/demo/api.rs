@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// How long a started node answers `/healthz` with 503 "warming up".
+const WARM_UP: Duration = Duration::from_millis(1500);
+
 /// The release the demo ships broken.
 pub const BROKEN_VERSION: &str = "v3";
 
@@ -15,6 +18,9 @@ struct Service {
     version: String,
     node: String,
     started: Instant,
+    /// How long after start `/healthz` says "warming up", as a real service loading its
+    /// caches does (and so a demo deploy can be watched node by node).
+    warm_up: Duration,
     drained: AtomicBool,
     requests: AtomicU64,
     errors: AtomicU64,
@@ -37,6 +43,9 @@ impl Service {
         let path = path.split('?').next().unwrap_or("/");
         let text = "text/plain; charset=utf-8";
         match (method, path) {
+            ("GET", "/healthz") if self.started.elapsed() < self.warm_up => {
+                (503, text, "warming up\n".into())
+            }
             ("GET", "/healthz") => (200, text, "ok\n".into()),
             ("GET", "/ready") if self.drained.load(Ordering::Relaxed) => {
                 (503, text, "drained\n".into())
@@ -149,6 +158,7 @@ pub fn run() -> i32 {
         version: std::env::var("FLIGHTDECK_VERSION").unwrap_or_else(|_| "dev".into()),
         node: std::env::var("FLIGHTDECK_NODE").unwrap_or_else(|_| "demo-api".into()),
         started: Instant::now(),
+        warm_up: WARM_UP,
         drained: AtomicBool::new(false),
         requests: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -184,6 +194,7 @@ mod tests {
             version: version.into(),
             node: "n1".into(),
             started: Instant::now(),
+            warm_up: Duration::ZERO,
             drained: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -213,6 +224,18 @@ mod tests {
             "v3 is healthy, just wrong"
         );
         assert!(broken.metrics().contains("demo_api_errors_total 1"));
+    }
+
+    #[test]
+    fn a_node_warms_up_before_it_is_healthy() {
+        let mut s = service("v1");
+        s.warm_up = Duration::from_secs(60);
+        assert_eq!(
+            s.respond("GET", "/healthz"),
+            (503, "text/plain; charset=utf-8", "warming up\n".into())
+        );
+        s.warm_up = Duration::ZERO;
+        assert_eq!(s.respond("GET", "/healthz").0, 200);
     }
 
     #[test]

@@ -365,7 +365,7 @@ fn a_deploy_that_ends_says_how_in_the_status_bar() {
     let flash = s.flash.clone().expect("said").text;
     assert_eq!(
         flash,
-        "✗ deploy #7 of demo-api (v1 → v2) rolled back: 1 of 3 nodes failed, over the 0% failure budget"
+        "deploy #7 of demo-api (v1 → v2) rolled back: 1 of 3 nodes failed, over the 0% failure budget"
     );
     // Nothing new: nothing said. A deploy that started and ended between two refreshes is.
     s.flash = None;
@@ -375,6 +375,6 @@ fn a_deploy_that_ends_says_how_in_the_status_bar() {
     refresh(&mut s, next, NOW + 5);
     assert_eq!(
         s.flash.expect("said").text,
-        "✓ deploy #8 of demo-api (v1 → v2) succeeded"
+        "deploy #8 of demo-api (v1 → v2) succeeded"
     );
 }

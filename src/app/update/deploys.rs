@@ -351,7 +351,8 @@ pub(super) fn plan_key(
 }
 
 /// Deploys that ended since the last refresh (seen running then, or started and ended in
-/// between), as one line each and whether they succeeded; nothing on the first load.
+/// between), as one line each (the status bar adds ✓ or ✗) and whether they succeeded;
+/// nothing on the first load.
 fn ended_deploys(
     old: &[crate::engine::deploy::view::TargetSnapshot],
     new: &[crate::engine::deploy::view::TargetSnapshot],
@@ -385,9 +386,9 @@ fn ended_deploys(
             d.to
         );
         let text = match (&d.reason, ok) {
-            (_, true) => format!("✓ {what} succeeded"),
-            (Some(r), false) => format!("✗ {what} {}: {r}", d.state.replace('_', " ")),
-            (None, false) => format!("✗ {what} {}", d.state.replace('_', " ")),
+            (_, true) => format!("{what} succeeded"),
+            (Some(r), false) => format!("{what} {}: {r}", d.state.replace('_', " ")),
+            (None, false) => format!("{what} {}", d.state.replace('_', " ")),
         };
         out.push((text, ok));
     }

@@ -39,7 +39,7 @@ pub fn context(store: &Store, target: Option<&str>) -> String {
                     d.id,
                     d.from.as_deref().unwrap_or("-"),
                     d.to,
-                    d.state,
+                    d.state.replace('_', " "),
                     time(d.started),
                     d.actor
                 );

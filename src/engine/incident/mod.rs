@@ -82,10 +82,11 @@ fn take_event(
                     _ => format!("Deploy of {} to {target} failed", s("to")),
                 };
                 let mut body = format!(
-                    "Deploy #{} of `{target}` from `{}` to `{}` ended **{state}** at {}.\n\n- reason: {}\n",
+                    "Deploy #{} of `{target}` from `{}` to `{}` ended **{}** at {}.\n\n- reason: {}\n",
                     d["deploy"],
                     d["from"].as_str().unwrap_or("-"),
                     s("to"),
+                    state.replace('_', " "),
                     evidence::time(created),
                     s("reason"),
                 );
