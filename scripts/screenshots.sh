@@ -65,6 +65,7 @@ shot() {
 
 RUNS=1 DEPLOYS="v1 v2" shot cockpit-160x48 160 48 ""
 DEPLOYS="v1 v2" shot deploy-plan-120x32 120 32 "" 3 d j j Enter
+DEPLOYS="v1" shot deploy-rolling-120x32 120 32 "" 3 d Enter y sleep sleep
 DEPLOYS="v1 v2 v3" shot deploy-history-120x32 120 32 "" 3 z Enter
 shot backlog-80x24 80 24 ""
 shot detail-80x24 80 24 "" j Enter
