@@ -1204,3 +1204,28 @@ async fn sections_are_github_searches_within_the_repos() {
     let items = b.list(false).await.unwrap().expect("changed");
     assert_eq!(items.iter().filter(|i| i.sections == ["P1"]).count(), 2);
 }
+
+/// L2: one request in flight per host. Three calls at once reach GitHub one after another,
+/// each after the previous one's (slow) answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_to_one_host_go_one_at_a_time() {
+    let gh = FakeGithub::start().await;
+    gh.add_issue("acme/api", "one", &[], false);
+    gh.state.lock().unwrap().hang = Some(Duration::from_millis(300));
+    let c = client(&gh.url(), Duration::from_secs(5));
+    let (a, b, d) = tokio::join!(
+        c.get("/repos/acme/api"),
+        c.get("/repos/acme/api/issues"),
+        c.get("/repos/acme/api/actions/runs")
+    );
+    assert!(a.is_ok() && b.is_ok() && d.is_ok(), "{a:?} {b:?} {d:?}");
+    let mut at: Vec<i64> = gh.seen().iter().map(|s| s.at_ms).collect();
+    at.sort_unstable();
+    assert_eq!(at.len(), 3, "{at:?}");
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 280,
+            "two requests in flight at once: {at:?}"
+        );
+    }
+}
