@@ -9,21 +9,8 @@ use std::time::{Duration, Instant};
 use common::fleet::Fleet;
 use common::{Cockpit, Sandbox};
 
-/// What /proc says about a process: resident KiB, threads, open file descriptors.
 fn sample(pid: i32) -> (u64, usize, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    (field("VmRSS:"), field("Threads:") as usize, fds)
+    common::usage(&pid.to_string())
 }
 
 fn bytes(c: &Cockpit) -> usize {

@@ -5,6 +5,8 @@
 //! cannot be paused: the monitor schedules on real instants. Time-based pruning, a day old,
 //! is therefore not reached here.)
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -85,21 +87,6 @@ forecast = "linear"
     toml::from_str::<File>(&text).unwrap().checks
 }
 
-/// Resident KiB, threads and open descriptors of this process.
-fn sample() -> (u64, usize, usize) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    (field("VmRSS:"), field("Threads:") as usize, fds)
-}
-
 /// The store's bytes on disk: the database and its write-ahead log.
 fn store_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
@@ -151,11 +138,11 @@ fn a_compressed_day_of_health_rounds_stays_level() {
                 .unwrap();
         }
         if round == 2_000 {
-            level = Some((sample(), store_bytes(dir.path())));
+            level = Some((common::usage("self"), store_bytes(dir.path())));
         }
     }
     let ((rss0, threads0, fds0), db0) = level.unwrap();
-    let (rss, threads, fds) = sample();
+    let (rss, threads, fds) = common::usage("self");
     let db_now = store_bytes(dir.path());
     eprintln!(
         "{rounds} rounds: rss {rss0} → {rss} KiB, threads {threads0} → {threads}, fds {fds0} → {fds}, store {db0} → {db_now} bytes"
