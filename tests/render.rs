@@ -224,7 +224,18 @@ fn read_only_badge_and_too_small() {
     let theme = themes.get("default").unwrap();
     let s = state((80, 24), true);
     let t = text(&draw(&s, theme));
-    assert!(t.lines().last().unwrap().contains("READ-ONLY"), "{t}");
+    let bar = t.lines().last().unwrap();
+    assert!(bar.contains("READ-ONLY"), "{t}");
+    // Only what works is advertised: no `n new` when nothing can be created.
+    assert!(bar.contains("filter") && !bar.contains("new"), "{bar}");
+    let s = state((80, 24), false);
+    assert!(
+        text(&draw(&s, theme))
+            .lines()
+            .last()
+            .unwrap()
+            .contains("n new")
+    );
     let s = state((30, 8), false);
     assert!(text(&draw(&s, theme)).contains("terminal too small: need 50×12"));
 }

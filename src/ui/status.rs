@@ -145,6 +145,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
         (_, Some(hint)) => left.push(Span::styled(hint, theme.style(Slot::StatusbarHint))),
         _ => {
             for (action, word) in hints(state) {
+                // Read-only: advertise only what works.
+                if state.read_only && action.info().mutates {
+                    continue;
+                }
                 let keys = state.keymap.keys_for(action);
                 let Some(first) = keys.first() else { continue };
                 let key = if action == Action::MoveDown && keys.len() > 1 {
