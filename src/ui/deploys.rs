@@ -42,6 +42,14 @@ fn target_line(t: &TargetSnapshot, width: usize, now: Timestamp) -> (String, Slo
     let v = &t.view;
     let (label, slot) = state_label(&v.state);
     let last = match &v.last {
+        // What was refused, and where the nodes are: the arrow would read the wrong way.
+        Some(d) if d.state == "rolled_back" => format!(
+            "{label} #{} {}, back on {} {} ago",
+            d.id,
+            d.to,
+            d.from.as_deref().unwrap_or("·"),
+            age(now, d.finished.unwrap_or(d.started))
+        ),
         Some(d) => format!(
             "{label} {}#{} {}→{} {} ago",
             if d.kind == "rollback" {

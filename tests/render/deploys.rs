@@ -360,6 +360,7 @@ fn a_deploy_that_ends_says_how_in_the_status_bar() {
     let mut next = targets();
     let last = record(7, "v1", "v2", "rolled_back", 0);
     next[0].view.last = Some(last.clone());
+    next[0].view.state = "rolled_back".into();
     next[0].history[0] = last;
     refresh(&mut s, next.clone(), NOW + 1);
     let flash = s.flash.clone().expect("said").text;
@@ -367,6 +368,15 @@ fn a_deploy_that_ends_says_how_in_the_status_bar() {
         flash,
         "deploy #7 of demo-api (v1 → v2) rolled back: 1 of 3 nodes failed, over the 0% failure budget"
     );
+    // The target's line says what was refused and where the nodes are.
+    let themes = ThemeSet::load(None).unwrap();
+    key(&mut s, KeyCode::Char('z'));
+    let screen = text(&draw(&s, themes.get("default").unwrap()));
+    assert!(
+        screen.contains("↺ rolled back #7 v2, back on v1"),
+        "{screen}"
+    );
+    key(&mut s, KeyCode::Char('z'));
     // Nothing new: nothing said. A deploy that started and ended between two refreshes is.
     s.flash = None;
     refresh(&mut s, next.clone(), NOW + 3);
