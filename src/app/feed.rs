@@ -2,6 +2,7 @@
 //! the last good data kept with its age when a refresh fails.
 
 use crate::domain::Timestamp;
+use crate::providers::ProviderError;
 
 /// A failed refresh.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,16 +11,13 @@ pub struct FeedError {
     pub message: String,
     /// When.
     pub at: Timestamp,
+    /// The provider refused the credentials (it is not asked again until a restart).
+    pub auth: bool,
 }
 
 /// What to do once a provider refuses the credentials.
 pub const AUTH_ADVICE: &str =
     "Fix the token (`flightdeck check` says where it comes from), then restart flightdeck.";
-
-/// Whether a failure is refused credentials (no retry until restart).
-pub fn is_auth(message: &str) -> bool {
-    message.starts_with("auth expired")
-}
 
 /// What an answer means for the pane.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,14 +80,14 @@ impl Feed {
     }
 
     /// Takes a list answer (`Ok(None)` meaning unchanged) and says what the pane should do.
-    pub fn answer<T, E: std::fmt::Display>(
+    pub fn answer<T>(
         &mut self,
         id: u64,
         now: Timestamp,
-        result: Result<Option<T>, E>,
+        result: Result<Option<T>, ProviderError>,
     ) -> Answer<T> {
         let had_error = self.error.is_some();
-        if !self.finish(id, now, result.as_ref().err().map(ToString::to_string)) {
+        if !self.finish(id, now, result.as_ref().err()) {
             return Answer::Nothing;
         }
         match result {
@@ -100,7 +98,7 @@ impl Feed {
     }
 
     /// Accepts the answer to request `id`; false (drop it) when it is stale.
-    pub fn finish(&mut self, id: u64, now: Timestamp, error: Option<String>) -> bool {
+    pub fn finish(&mut self, id: u64, now: Timestamp, error: Option<&ProviderError>) -> bool {
         if self.in_flight != Some(id) {
             return false;
         }
@@ -110,15 +108,21 @@ impl Feed {
                 self.loaded_at = Some(now);
                 self.error = None;
             }
-            Some(message) => {
-                let was_auth = self.error.as_ref().is_some_and(|e| is_auth(&e.message));
-                if is_auth(&message) && !was_auth {
+            Some(e) => {
+                let message = e.to_string();
+                let auth = matches!(e, ProviderError::Auth(_));
+                let was_auth = self.error.as_ref().is_some_and(|e| e.auth);
+                if auth && !was_auth {
                     self.alert = Some(format!(
                         "{}: {message} — fix the token, then restart flightdeck",
                         self.provider
                     ));
                 }
-                self.error = Some(FeedError { message, at: now });
+                self.error = Some(FeedError {
+                    message,
+                    at: now,
+                    auth,
+                });
                 self.force = true;
             }
         }
@@ -137,7 +141,8 @@ mod tests {
         f.start(1, 0);
         assert!(!f.due(5), "in flight");
         assert!(!f.finish(7, 1, None), "unknown request is stale");
-        assert!(f.finish(1, 1, Some("timed out".into())));
+        let timeout = ProviderError::Timeout(std::time::Duration::from_secs(10));
+        assert!(f.finish(1, 1, Some(&timeout)));
         assert!(f.error.is_some() && f.loaded_at.is_none());
         assert!(!f.finish(1, 1, None), "answered twice");
         assert!(!f.due(1) && f.due(2));
@@ -146,14 +151,15 @@ mod tests {
         assert_eq!((f.loaded_at, f.error.clone()), (Some(3), None));
         // Refused credentials are said once, however many failures follow.
         f.start(3, 4);
-        assert!(f.finish(3, 4, Some("auth expired: Bad credentials".into())));
+        let refused = ProviderError::Auth("Bad credentials".into());
+        assert!(f.finish(3, 4, Some(&refused)));
         let alert = f.alert.take().expect("said");
         assert_eq!(
             alert,
             "local: auth expired: Bad credentials — fix the token, then restart flightdeck"
         );
         f.start(4, 6);
-        assert!(f.finish(4, 6, Some("auth expired: Bad credentials".into())));
+        assert!(f.finish(4, 6, Some(&refused)));
         assert_eq!(f.alert, None, "said once");
     }
 }

@@ -8,10 +8,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::pane_block;
-use super::text::{clean, fit, markdown, pad};
+use super::text::{clean, markdown, pad};
 use crate::app::State;
 use crate::app::backlog::{BacklogPane, Detail, age};
-use crate::app::feed::Feed;
 use crate::domain::backlog::short_id;
 use crate::domain::{ItemKind, ItemState, PaneId, Severity, Timestamp, WorkItem};
 use crate::theme::{Slot, Theme};
@@ -26,7 +25,10 @@ pub fn render(
     now: Timestamp,
 ) {
     let b = &state.backlog;
-    let badge = b.feed.as_ref().and_then(|f| feed_badge(f, theme, now));
+    let badge = b
+        .feed
+        .as_ref()
+        .and_then(|f| super::feed::badge(f, theme, now));
     if let Some(d) = &b.detail {
         let block = pane_block(
             PaneId::Backlog,
@@ -82,7 +84,7 @@ pub fn render(
     let rows = (inner.height as usize).saturating_sub(1 + usize::from(filter_line));
     if b.view.is_empty() {
         let msg = if b.items.is_empty() {
-            empty_text(feed, || {
+            super::feed::empty_text(feed, || {
                 format!(
                     "No items yet. Press {} to create one.",
                     state.keymap.label(crate::app::Action::NewItem)
@@ -108,56 +110,16 @@ pub fn render(
             now,
         ));
     }
-    frame.render_widget(wrapped_when_empty(lines, b.view.is_empty()), inner);
+    frame.render_widget(
+        super::feed::wrapped_when_empty(lines, b.view.is_empty()),
+        inner,
+    );
     if filter_line {
         let y = inner.y + inner.height - 1;
         // The same input line as the forms: the cursor shows where ←/→ put it.
         let line = super::overlay::input_line(&b.filter, "/", b.filtering, width, theme);
         frame.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
     }
-}
-
-/// What an empty list says: loading, why nothing has loaded (in full, with what to do), or
-/// `empty` once data has arrived.
-pub(super) fn empty_text(feed: &Feed, empty: impl FnOnce() -> String) -> String {
-    match (feed.loaded_at, &feed.error) {
-        (None, None) => "loading…".into(),
-        (None, Some(e)) if crate::app::feed::is_auth(&e.message) => format!(
-            "Nothing loaded: {}. {}",
-            clean(&e.message),
-            crate::app::feed::AUTH_ADVICE
-        ),
-        (None, Some(e)) => format!(
-            "Nothing loaded yet: {}. Retrying on its own.",
-            clean(&e.message)
-        ),
-        (Some(_), _) => empty(),
-    }
-}
-
-/// A list's lines; when it is empty its one message wraps instead of being cut.
-pub(super) fn wrapped_when_empty(lines: Vec<Line<'_>>, empty: bool) -> Paragraph<'_> {
-    let p = Paragraph::new(lines);
-    if empty {
-        p.wrap(Wrap { trim: true })
-    } else {
-        p
-    }
-}
-
-pub(super) fn feed_badge<'a>(feed: &Feed, theme: &Theme, now: Timestamp) -> Option<Span<'a>> {
-    if let Some(e) = &feed.error {
-        let since = match feed.loaded_at {
-            Some(t) => format!("stale {}", age(now, t)),
-            None => "no data".into(),
-        };
-        let msg = format!(" ⚠ {since}: {} ", fit(&clean(&e.message), 48));
-        return Some(Span::styled(msg, theme.style(Slot::BadgeStale)));
-    }
-    if feed.loaded_at.is_none() {
-        return Some(Span::styled(" loading… ", theme.style(Slot::TextDim)));
-    }
-    None
 }
 
 #[allow(clippy::too_many_arguments)]

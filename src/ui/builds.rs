@@ -82,7 +82,7 @@ pub fn render(
         super::panes::not_configured(frame, area, PaneId::Builds, theme, focused);
         return;
     };
-    let badge = super::backlog::feed_badge(feed, theme, now);
+    let badge = super::feed::badge(feed, theme, now);
     if let Some(d) = &b.detail {
         let block = pane_block(
             PaneId::Builds,
@@ -111,7 +111,7 @@ pub fn render(
     );
     let mut lines = vec![Line::from(Span::styled(header, theme.style(Slot::TextDim)))];
     if b.runs.is_empty() {
-        let msg = super::backlog::empty_text(feed, || {
+        let msg = super::feed::empty_text(feed, || {
             format!(
                 "No runs yet. Press {} to run a pipeline ({}).",
                 state.keymap.label(Action::RunPipeline),
@@ -146,7 +146,7 @@ pub fn render(
         lines.push(Line::from(Span::styled(text, style)));
     }
     frame.render_widget(
-        super::backlog::wrapped_when_empty(lines, b.runs.is_empty()),
+        super::feed::wrapped_when_empty(lines, b.runs.is_empty()),
         inner,
     );
 }

@@ -177,7 +177,7 @@ pub fn render(
         super::panes::not_configured(frame, area, PaneId::Deploys, theme, focused);
         return;
     };
-    let badge = super::backlog::feed_badge(feed, theme, now);
+    let badge = super::feed::badge(feed, theme, now);
     let running = d
         .targets
         .iter()
@@ -195,7 +195,7 @@ pub fn render(
     let now_ms = now * 1000;
     let mut lines: Vec<Line> = Vec::new();
     if d.targets.is_empty() {
-        let msg = super::backlog::empty_text(feed, || "no targets".into());
+        let msg = super::feed::empty_text(feed, || "no targets".into());
         lines.push(Line::from(Span::styled(msg, theme.style(Slot::TextDim))));
     }
     if d.detail
@@ -281,7 +281,7 @@ pub fn render(
     }
     lines.truncate(rows);
     frame.render_widget(
-        super::backlog::wrapped_when_empty(lines, d.targets.is_empty()),
+        super::feed::wrapped_when_empty(lines, d.targets.is_empty()),
         inner,
     );
 }

@@ -7,6 +7,7 @@ mod backlog;
 mod builds;
 mod deploys;
 mod dispatch;
+mod feed;
 mod health;
 mod overlay;
 mod panes;
