@@ -51,24 +51,19 @@ pub fn private_file(path: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path`, created (or truncated) 0600 whatever the umask.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    private_file(path)?;
-    file.write_all(bytes)
+    open_private(path, OpenOptions::new().write(true).truncate(true))?.write_all(bytes)
 }
 
 /// Opens `path` for appending, creating it 0600.
 pub fn append_private(path: &Path) -> io::Result<fs::File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    private_file(path)?;
+    open_private(path, OpenOptions::new().append(true))
+}
+
+/// Opens `path` with `options`, creating it 0600 and making an existing file 0600 too,
+/// through the handle opened.
+fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<fs::File> {
+    let file = options.create(true).mode(0o600).open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
     Ok(file)
 }
 

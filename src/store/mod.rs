@@ -16,8 +16,6 @@ pub use health::RemedyState;
 pub use incidents::{FireRequest, Fired, IncidentRecord, OutboxRow};
 pub use runs::{NewRun, Release, StepRecord};
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -283,13 +281,7 @@ impl Store {
         }
         // Create the file ourselves so it is 0600 from its first byte; SQLite gives its
         // -wal and -shm files the same mode.
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io_err)?;
-        paths::private_file(path).map_err(io_err)?;
+        paths::append_private(path).map_err(io_err)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let mut store = Store {
