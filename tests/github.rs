@@ -330,9 +330,11 @@ async fn rate_limit_is_honoured_until_its_reset_and_nothing_is_sent_meanwhile() 
 #[tokio::test]
 async fn a_401_stops_that_host_and_server_errors_back_off() {
     let (gh, tmp, _, b) = one_issue().await;
-    gh.state.lock().unwrap().inject.push_back(
-        ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
-    );
+    gh.state
+        .lock()
+        .unwrap()
+        .inject
+        .push_back(fake::bad_credentials());
     let err = b.list(false).await.unwrap_err();
     assert!(
         matches!(err, ProviderError::Auth(ref m) if m.contains("Bad credentials")),

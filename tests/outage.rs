@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake::{FakeGithub, gh_workspace};
-use wiremock::ResponseTemplate;
 
 const TOKEN: &str = "ghp_OUTAGE0123456789abcdefOUTAGE";
 
@@ -40,15 +39,9 @@ fn run_the_local_pipeline(c: &mut common::Cockpit, runs: usize) {
     c.send("p");
     c.wait_for("Run which pipeline?", 3);
     c.send("\r");
-    let until = Instant::now() + Duration::from_secs(15);
-    while c.screen().matches("✓ success").count() < runs {
-        assert!(
-            Instant::now() < until,
-            "the run did not end:\n{}",
-            c.screen()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    c.wait_until("the run did not end", 15, |s| {
+        s.matches("✓ success").count() >= runs
+    });
     c.send("1");
     c.wait_for("┏ 1 Backlog", 2);
 }
@@ -94,11 +87,7 @@ async fn a_provider_that_stops_answering_goes_stale_and_recovers() {
         }
         let hung = hung.len();
         let back = Instant::now();
-        let until = Instant::now() + Duration::from_secs(40);
-        while c.screen().contains("⚠ stale") {
-            assert!(Instant::now() < until, "no recovery: {}", c.screen());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        c.wait_until("no recovery", 40, |s| !s.contains("⚠ stale"));
         eprintln!(
             "F4: recovered {:?} after the provider came back; {hung} requests while it hung",
             back.elapsed()
@@ -121,20 +110,17 @@ async fn an_expired_token_is_said_once_and_other_panes_carry_on() {
     tokio::task::spawn_blocking(move || {
         let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", TOKEN)], 120, 32);
         c.wait_for("Kept after expiry", 10);
-        state.lock().unwrap().inject.push_back(
-            ResponseTemplate::new(401)
-                .set_body_json(serde_json::json!({"message": "Bad credentials"})),
-        );
+        state
+            .lock()
+            .unwrap()
+            .inject
+            .push_back(fake::bad_credentials());
         c.wait_for("Bad credentials", 5);
         c.wait_for("fix the token", 1);
         let asked = state.lock().unwrap().seen.len();
         run_the_local_pipeline(&mut c, 1);
         // The message goes after a few seconds and is not said again.
-        let until = Instant::now() + Duration::from_secs(8);
-        while c.screen().contains("Bad credentials") {
-            assert!(Instant::now() < until, "the message stays:\n{}", c.screen());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        c.wait_until("the message stays", 8, |s| !s.contains("Bad credentials"));
         let quiet = Instant::now() + Duration::from_secs(4);
         while Instant::now() < quiet {
             let screen = c.screen();
@@ -160,9 +146,11 @@ async fn an_expired_token_is_said_once_and_other_panes_carry_on() {
 async fn a_token_refused_from_the_start_is_explained_in_the_pane() {
     let gh = FakeGithub::start().await;
     gh.add_issue("acme/api", "Never shown", &[], false);
-    gh.state.lock().unwrap().inject.push_back(
-        ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"})),
-    );
+    gh.state
+        .lock()
+        .unwrap()
+        .inject
+        .push_back(fake::bad_credentials());
     let sb = workspace(&gh);
     tokio::task::spawn_blocking(move || {
         let mut c = common::Cockpit::start(&sb, &[], &[("GH_TOKEN", TOKEN)], 120, 32);

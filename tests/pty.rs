@@ -185,15 +185,7 @@ fn sgr_params(text: &str) -> Vec<Vec<u32>> {
 /// together with the Esc as an Alt chord.
 fn close_overlay(c: &mut Cockpit, text: &str) {
     c.send("\x1b");
-    let until = Instant::now() + Duration::from_secs(3);
-    while c.screen().contains(text) {
-        assert!(
-            Instant::now() < until,
-            "{text:?} still open:\n{}",
-            c.screen()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    c.wait_until(&format!("{text:?} still open"), 3, |s| !s.contains(text));
 }
 
 #[test]

@@ -104,6 +104,11 @@ pub fn gh_workspace(
     sb
 }
 
+/// GitHub's answer to a token it refuses.
+pub fn bad_credentials() -> ResponseTemplate {
+    ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"}))
+}
+
 impl FakeGithub {
     pub async fn start() -> FakeGithub {
         let server = MockServer::start().await;

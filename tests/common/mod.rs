@@ -232,14 +232,24 @@ impl Cockpit {
 
     /// Waits until the screen contains `text`; panics with the screen after `secs`.
     pub fn wait_for(&self, text: &str, secs: u64) {
+        self.wait_until(&format!("{text:?} not on screen"), secs, |s| {
+            s.contains(text)
+        });
+    }
+
+    /// Waits until `done` holds of the screen; panics with `what` and the screen after `secs`.
+    pub fn wait_until(&self, what: &str, secs: u64, mut done: impl FnMut(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            if self.screen().contains(text) {
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
                 return;
+            }
+            if Instant::now() >= deadline {
+                panic!("{what} after {secs}s:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("{text:?} not on screen after {secs}s:\n{}", self.screen());
     }
 
     /// Types bytes into the terminal, then gives the app 60 ms.
