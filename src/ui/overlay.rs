@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::text::{clean, fit, pad};
 use crate::app::input::TextBox;
-use crate::app::overlay::{Field, ItemForm, Overlay, PaletteState};
+use crate::app::overlay::{Choice, Field, ItemForm, Overlay, PaletteState};
 use crate::app::{ACTIONS, Context, State};
 use crate::domain::ItemKind;
 use crate::theme::{Slot, Theme};
@@ -51,8 +51,15 @@ pub fn render(
             title,
             options,
             selected,
-            ..
-        } => choose(frame, area, title, options, *selected, theme),
+            then,
+        } => {
+            let enter = match then {
+                Choice::Pipeline => "enter runs",
+                Choice::Version(_) => "enter shows the plan",
+                Choice::Workflow(_) => "enter opens its inputs",
+            };
+            choose(frame, area, (title, enter), options, *selected, theme)
+        }
         Overlay::DeployPlan(c) => super::deploys::plan(frame, area, c, theme, now),
         Overlay::Confirm { prompt, .. } => confirm(frame, area, prompt, theme),
         Overlay::Triage {
@@ -403,10 +410,11 @@ fn editor(
     );
 }
 
+/// A pick list; `text` is its title and what Enter does.
 fn choose(
     frame: &mut Frame,
     area: Rect,
-    title: &str,
+    (title, enter): (&str, &str),
     options: &[String],
     selected: usize,
     theme: &Theme,
@@ -431,7 +439,7 @@ fn choose(
         .collect();
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "enter runs · esc closes",
+        format!("{enter} · esc closes"),
         theme.style(Slot::TextDim),
     )));
     frame.render_widget(Paragraph::new(lines), inner);
