@@ -99,7 +99,7 @@ fn monitor_of_1000() -> (tempfile::TempDir, tokio::runtime::Runtime, Monitor) {
         .enable_all()
         .build()
         .unwrap();
-    let specs = spec::build(&checks(port, 1000), &[], &[]);
+    let specs = spec::build(&checks(port, 1000), &Default::default(), &[], &[]);
     let m = Monitor::new(specs, &dir.path().join("s.db"), false, true).unwrap();
     (dir, rt, m)
 }

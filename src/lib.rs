@@ -15,6 +15,7 @@ pub mod paths;
 pub mod providers;
 pub mod runtime;
 pub mod scheduler;
+pub mod secret;
 pub mod store;
 pub mod terminal;
 pub mod theme;

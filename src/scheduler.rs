@@ -50,7 +50,7 @@ pub struct Scheduler {
     /// Deploy targets and their launcher, when there are targets.
     deploys: Option<Arc<deploys::Deploys>>,
     /// Alertmanager providers: id, URL, timeout.
-    alertmanagers: Vec<(String, String, std::time::Duration)>,
+    alertmanagers: Vec<crate::engine::health::silence::Alertmanager>,
     /// GitHub clients by provider id: their budgets go to the status bar after each call.
     github: Vec<(String, Arc<crate::providers::github::GhClient>)>,
     /// Remediations by check name, and where they run.
@@ -96,11 +96,14 @@ impl Scheduler {
                 .providers
                 .iter()
                 .filter(|p| p.kind == crate::config::ProviderKind::Alertmanager)
-                .map(|p| (p.id.clone(), p.url.clone().unwrap_or_default(), p.timeout()))
+                .map(|p| {
+                    crate::engine::health::silence::Alertmanager::new(&ws.loaded.config.http, p)
+                })
                 .collect(),
             remedies: Arc::new((
                 crate::engine::health::spec::build(
                     &ws.checks,
+                    &ws.loaded.config.http,
                     &ws.loaded.config.providers,
                     &ws.targets,
                 )
@@ -145,8 +148,11 @@ impl Scheduler {
                 matchers,
                 hours,
             } => {
-                let Some((_, url, timeout)) =
-                    self.alertmanagers.iter().find(|a| a.0 == provider).cloned()
+                let Some(am) = self
+                    .alertmanagers
+                    .iter()
+                    .find(|a| a.id == provider)
+                    .cloned()
                 else {
                     return;
                 };
@@ -164,9 +170,8 @@ impl Scheduler {
                         }
                     };
                     let comment = format!("silenced from flightdeck by {actor}");
-                    let fut = crate::engine::health::silence::create(
-                        &url, &m, hours, &actor, &comment, timeout,
-                    );
+                    let fut =
+                        crate::engine::health::silence::create(&am, &m, hours, &actor, &comment);
                     let detail = format!("{} for {hours}h", matchers.join(","));
                     let result = gate
                         .run("create_silence", &provider, &detail, fut)

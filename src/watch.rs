@@ -61,7 +61,7 @@ impl HealthLoop {
     /// Builds the loop of `ws`; the incident loop files only when `[incidents] enabled`.
     pub fn new(ws: &Workspace) -> Result<HealthLoop> {
         let cfg = &ws.loaded.config;
-        let specs = spec::build(&ws.checks, &cfg.providers, &ws.targets);
+        let specs = spec::build(&ws.checks, &cfg.http, &cfg.providers, &ws.targets);
         let file = cfg.incidents.enabled;
         let close = cfg.incidents.close_on_recovery;
         let path = &ws.registry.store_path;

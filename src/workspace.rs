@@ -98,6 +98,7 @@ impl Workspace {
             actor: self.actor.clone(),
             program: std::env::current_exe().wrap_err("cannot find the flightdeck binary")?,
             providers: self.loaded.config.providers.clone(),
+            http: self.loaded.config.http.clone(),
         })
     }
 
@@ -141,13 +142,15 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         .collect();
     let demo_ws = loaded.source == ConfigSource::Demo;
     let mut targets = loaded.config.targets.clone();
-    // A metrics gate names a prometheus provider; the detached runner gets its URL.
+    // A metrics gate names a prometheus provider; the detached runner gets its URL and its
+    // HTTP keys.
     for g in targets.iter_mut().flat_map(|t| t.smoke.iter_mut()) {
         if let Some(p) = loaded.config.providers.iter().find(|p| {
             g.prometheus.as_deref() == Some(p.id.as_str())
                 && p.kind == config::ProviderKind::Prometheus
         }) {
             g.prometheus = p.url.clone();
+            g.inherit(p.http());
         }
     }
     let mut checks = loaded.config.checks.clone();

@@ -106,7 +106,7 @@ fn a_compressed_day_of_health_rounds_stays_level() {
         .enable_all()
         .build()
         .unwrap();
-    let specs = spec::build(&checks(port), &[], &[]);
+    let specs = spec::build(&checks(port), &Default::default(), &[], &[]);
     let mut monitor = rt
         .block_on(async { Monitor::new(specs, &db, false, true) })
         .unwrap();

@@ -418,6 +418,7 @@ impl Init {
                 id: "local".into(),
                 kind: "local".into(),
                 unavailable: None,
+                feeds: vec!["backlog", "builds"],
             }],
             backlog: Ok(("local".into(), 2)),
             backlog_sections: Vec::new(),

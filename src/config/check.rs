@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use super::http;
 use crate::domain::Severity;
 use crate::engine::health::forecast::Method;
 use crate::engine::health::promtext::Aggregate;
@@ -143,9 +144,23 @@ pub struct CheckConfig {
     pub forecast_horizon_secs: Option<u64>,
     /// What to run when it goes bad.
     pub remediate: Option<RemediationConfig>,
+    /// TLS for this endpoint (`ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`).
+    pub tls: Option<http::TlsConfig>,
+    /// Credentials (`bearer_env` | `bearer_file` | `bearer_cmd`, or `basic_user` and a password source).
+    pub auth: Option<http::AuthConfig>,
+    /// Extra request headers; a value may be `{ env = "NAME" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, http::HeaderValue>,
+    /// Reuse connections between requests (default false).
+    pub keep_alive: Option<bool>,
 }
 
 impl CheckConfig {
+    /// Its HTTP keys.
+    pub fn http(&self) -> http::HttpLayer<'_> {
+        http::HttpLayer::of(&self.tls, &self.auth, &self.headers, self.keep_alive)
+    }
+
     /// The group it shows under.
     pub fn service(&self) -> String {
         self.service

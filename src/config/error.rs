@@ -97,6 +97,55 @@ pub(super) fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> ConfigE
     }
 }
 
+/// Finds the line of `[table]` (or `[[table]]`) that sets `key` in the entry that mentions
+/// `"near"` (its quoted name, or the quoted value at fault): that line, or else the entry's
+/// first line that mentions it.
+pub(super) fn locate_near(
+    text: &str,
+    table: &str,
+    key: &str,
+    near: &str,
+) -> Option<(usize, usize)> {
+    if near.is_empty() {
+        return locate(text, table, key);
+    }
+    let quoted = format!("\"{near}\"");
+    let sets = |line: &str| {
+        !key.is_empty()
+            && (line.starts_with(&format!("{key} "))
+                || line.starts_with(&format!("{key}="))
+                || line.contains(&format!(" {key} ="))
+                || line.contains(&format!("{{{key} =")))
+    };
+    let mut current = String::new();
+    let mut found = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('[') {
+            if found.is_some() {
+                break;
+            }
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
+            continue;
+        }
+        if current != table && !current.starts_with(&format!("{table}.")) {
+            continue;
+        }
+        let here = (i + 1, raw.len() - raw.trim_start().len() + 1);
+        let mentions = line.contains(&quoted);
+        if (found.is_some() || mentions) && sets(line) {
+            return Some(here);
+        }
+        if found.is_none() && mentions {
+            found = Some(here);
+        }
+    }
+    found
+}
+
 /// Finds `key` in `[table]` (or at the top when `table` is empty): 1-based line and column.
 pub(super) fn locate(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
     let mut current = String::new();

@@ -2,9 +2,11 @@
 
 pub mod check;
 mod error;
+pub mod http;
 pub mod pipeline;
 pub mod target;
 mod trust;
+mod validate;
 
 pub use check::{CheckConfig, CheckKind};
 pub use error::ConfigError;
@@ -58,6 +60,9 @@ pub struct Config {
     /// The incident loop.
     #[serde(default)]
     pub incidents: IncidentsConfig,
+    /// Defaults for every HTTP client but GitHub's.
+    #[serde(default)]
+    pub http: http::HttpDefaults,
 }
 
 /// `[incidents]`: where the incident loop files and how it resolves.
@@ -105,6 +110,7 @@ impl Default for Config {
             targets: Vec::new(),
             checks: Vec::new(),
             incidents: IncidentsConfig::default(),
+            http: http::HttpDefaults::default(),
         }
     }
 }
@@ -162,12 +168,6 @@ pub enum ProviderKind {
     Prometheus,
     /// An Alertmanager.
     Alertmanager,
-    /// HTTP probes.
-    Http,
-    /// Ansible playbooks.
-    Ansible,
-    /// Any command.
-    Command,
 }
 
 impl ProviderKind {
@@ -178,9 +178,6 @@ impl ProviderKind {
             ProviderKind::Github => "github",
             ProviderKind::Prometheus => "prometheus",
             ProviderKind::Alertmanager => "alertmanager",
-            ProviderKind::Http => "http",
-            ProviderKind::Ansible => "ansible",
-            ProviderKind::Command => "command",
         }
     }
 }
@@ -216,9 +213,23 @@ pub struct ProviderConfig {
     pub url: Option<String>,
     /// Seconds before a call is abandoned.
     pub timeout_secs: Option<u64>,
+    /// TLS for `prometheus` and `alertmanager` (`ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`).
+    pub tls: Option<http::TlsConfig>,
+    /// Credentials (`bearer_env` | `bearer_file` | `bearer_cmd`, or `basic_user` and a password source).
+    pub auth: Option<http::AuthConfig>,
+    /// Extra request headers; a value may be `{ env = "NAME" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, http::HeaderValue>,
+    /// Reuse connections between requests (default false).
+    pub keep_alive: Option<bool>,
 }
 
 impl ProviderConfig {
+    /// Its HTTP keys.
+    pub fn http(&self) -> http::HttpLayer<'_> {
+        http::HttpLayer::of(&self.tls, &self.auth, &self.headers, self.keep_alive)
+    }
+
     /// The call timeout.
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1))
@@ -298,6 +309,25 @@ impl Loaded {
         }
     }
 
+    /// An error about `key` of the `[[table]]` entry that mentions `near` (its name, or the
+    /// value at fault), located on that entry's line when it can be found.
+    pub fn error_near(&self, table: &str, key: &str, near: &str, message: String) -> ConfigError {
+        match error::locate_near(&self.text, table, key, near) {
+            Some((line, column)) => ConfigError::Invalid {
+                path: self
+                    .source
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                line,
+                column,
+                key: format!("{table}.{key}"),
+                message,
+            },
+            None => self.error_at(table, key, message),
+        }
+    }
+
     /// An error about `key` inside `[table]`, located in the file when it can be found.
     pub fn error_at(&self, table: &str, key: &str, message: String) -> ConfigError {
         let (line, column) = error::locate(&self.text, table, key).unwrap_or((0, 0));
@@ -362,6 +392,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             t.nodes = vec![t.environment.clone()];
         }
     }
+    // Files named by `tls` and `auth` are relative to the config file.
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    http::absolutize(config.http.tls.as_mut(), config.http.auth.as_mut(), &base);
+    for c in &mut config.checks {
+        http::absolutize(c.tls.as_mut(), c.auth.as_mut(), &base);
+    }
+    for p in &mut config.providers {
+        http::absolutize(p.tls.as_mut(), p.auth.as_mut(), &base);
+    }
+    for t in &mut config.targets {
+        http::absolutize(t.tls.as_mut(), t.auth.as_mut(), &base);
+        for g in &mut t.smoke {
+            http::absolutize(g.tls.as_mut(), g.auth.as_mut(), &base);
+        }
+    }
     let loaded = Loaded {
         config,
         source: ConfigSource::Flag(path.to_path_buf()),
@@ -376,6 +425,7 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     if c.workspace.trim().is_empty() {
         return Err(loaded.error_at("", "workspace", "must not be empty".into()));
     }
+    validate::http(loaded)?;
     let mut seen = std::collections::BTreeSet::new();
     for p in &c.providers {
         if p.id.trim().is_empty() {
@@ -421,7 +471,7 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         }
         for g in &t.smoke {
             if let Some(p) = &g.prometheus
-                && !p.starts_with("http://")
+                && !p.contains("://")
                 && !c
                     .providers
                     .iter()

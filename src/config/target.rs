@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::http;
+
 /// Per-node deadline when the strategy does not set one (10 minutes).
 pub const DEFAULT_NODE_DEADLINE_SECS: u64 = 600;
 
@@ -54,6 +56,18 @@ pub struct TargetConfig {
     /// Versions the cockpit offers to deploy (releases of local pipelines are offered too).
     #[serde(default)]
     pub versions: Vec<String>,
+    /// A node's base URL, `{node}` standing for its name (default `http://{node}`): used by
+    /// checks with `target` and by relative smoke gates.
+    pub node_url: Option<String>,
+    /// TLS for its nodes' checks and gates (`ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`).
+    pub tls: Option<http::TlsConfig>,
+    /// Credentials (`bearer_env` | `bearer_file` | `bearer_cmd`, or `basic_user` and a password source).
+    pub auth: Option<http::AuthConfig>,
+    /// Extra request headers; a value may be `{ env = "NAME" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, http::HeaderValue>,
+    /// Reuse connections between requests (default false).
+    pub keep_alive: Option<bool>,
 }
 
 fn default_environment() -> String {
@@ -65,6 +79,19 @@ fn yes() -> bool {
 }
 
 impl TargetConfig {
+    /// Its HTTP keys (the defaults of its node checks and gates).
+    pub fn http(&self) -> http::HttpLayer<'_> {
+        http::HttpLayer::of(&self.tls, &self.auth, &self.headers, self.keep_alive)
+    }
+
+    /// The base URL of `node`: `node_url` with `{node}` replaced, else `http://NODE`.
+    pub fn node_base(&self, node: &str) -> String {
+        match &self.node_url {
+            Some(t) => t.replace("{node}", node).trim_end_matches('/').to_string(),
+            None => format!("http://{node}"),
+        }
+    }
+
     /// Whether a deploy needs the target's name typed to confirm.
     pub fn is_protected(&self) -> bool {
         self.protected
@@ -165,9 +192,41 @@ pub struct GateConfig {
     pub error_limit: Option<u32>,
     /// Seconds before the gate fails (default 10).
     pub timeout_secs: Option<u64>,
+    /// TLS for this endpoint (`ca_file`, `cert_file`, `key_file`, `server_name`, `insecure_skip_verify`).
+    pub tls: Option<http::TlsConfig>,
+    /// Credentials (`bearer_env` | `bearer_file` | `bearer_cmd`, or `basic_user` and a password source).
+    pub auth: Option<http::AuthConfig>,
+    /// Extra request headers; a value may be `{ env = "NAME" }`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, http::HeaderValue>,
+    /// Reuse connections between requests (default false).
+    pub keep_alive: Option<bool>,
 }
 
 impl GateConfig {
+    /// Its HTTP keys.
+    pub fn http(&self) -> http::HttpLayer<'_> {
+        http::HttpLayer::of(&self.tls, &self.auth, &self.headers, self.keep_alive)
+    }
+
+    /// Takes `upper`'s keys (its provider's) wherever the gate sets none of its own.
+    pub fn inherit(&mut self, upper: http::HttpLayer<'_>) {
+        if let Some(t) = upper.tls {
+            let mut merged = t.clone();
+            if let Some(own) = &self.tls {
+                merged.overlay(own);
+            }
+            self.tls = Some(merged);
+        }
+        if self.auth.is_none() {
+            self.auth = upper.auth.cloned();
+        }
+        for (k, v) in upper.headers.into_iter().flatten() {
+            self.headers.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        self.keep_alive = self.keep_alive.or(upper.keep_alive);
+    }
+
     /// The gate's timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs.unwrap_or(10).max(1))

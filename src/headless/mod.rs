@@ -1,6 +1,7 @@
 //! Headless commands: `status`, `check` and `run`.
 
 pub mod deploy;
+mod reach;
 pub mod run;
 pub mod silence;
 
@@ -159,8 +160,12 @@ fn health_json(ws: &Workspace) -> Vec<Value> {
     let saved = Store::open(&ws.registry.store_path)
         .and_then(|s| s.checks())
         .unwrap_or_default();
-    let specs =
-        crate::engine::health::spec::build(&ws.checks, &ws.loaded.config.providers, &ws.targets);
+    let specs = crate::engine::health::spec::build(
+        &ws.checks,
+        &ws.loaded.config.http,
+        &ws.loaded.config.providers,
+        &ws.targets,
+    );
     let mut out: Vec<Value> = Vec::new();
     for s in &specs {
         let mine: Vec<&crate::domain::Check> = saved
@@ -184,29 +189,6 @@ fn health_json(ws: &Workspace) -> Vec<Value> {
         }
     }
     out
-}
-
-/// Asks a Prometheus or Alertmanager whether it is ready.
-async fn reach(ws: &Workspace, id: &str) -> Result<String, String> {
-    let p = ws
-        .loaded
-        .config
-        .providers
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or("not configured")?;
-    let base = p.url.as_deref().unwrap_or_default().trim_end_matches('/');
-    let r = crate::engine::health::probe::get(&format!("{base}/-/ready"), p.timeout()).await?;
-    if r.status == 200 {
-        let n = ws
-            .checks
-            .iter()
-            .filter(|c| c.provider.as_deref() == Some(id))
-            .count();
-        Ok(format!("ready; {n} checks use it"))
-    } else {
-        Err(format!("{base}/-/ready answered HTTP {}", r.status))
-    }
 }
 
 /// One run in the `status --json` shape.
@@ -398,7 +380,7 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                     }
                 }
                 _ if p.kind == "prometheus" || p.kind == "alertmanager" => {
-                    match reach(ws, &p.id).await {
+                    match reach::provider(ws, &p.id).await {
                         Ok(what) => format!("ok ({what})"),
                         Err(e) => {
                             ok = false;
@@ -427,5 +409,7 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
             t.engine.as_str()
         );
     }
-    (out, ok)
+    let (lines, reached) = reach::endpoints(ws).await;
+    out.push_str(&lines);
+    (out, ok && reached)
 }

@@ -7,11 +7,8 @@ use crate::config::ProviderKind;
 use crate::engine::health::silence;
 use crate::workspace::{UsageError, Workspace};
 
-/// The alertmanager provider named, or the only one configured: (id, url, timeout).
-pub fn provider(
-    ws: &Workspace,
-    id: Option<&str>,
-) -> Result<(String, String, std::time::Duration), UsageError> {
+/// The alertmanager provider named, or the only one configured.
+pub fn provider(ws: &Workspace, id: Option<&str>) -> Result<silence::Alertmanager, UsageError> {
     let ams: Vec<_> = ws
         .loaded
         .config
@@ -21,7 +18,7 @@ pub fn provider(
         .filter(|p| id.is_none_or(|i| i == p.id))
         .collect();
     match ams.as_slice() {
-        [p] => Ok((p.id.clone(), p.url.clone().unwrap_or_default(), p.timeout())),
+        [p] => Ok(silence::Alertmanager::new(&ws.loaded.config.http, p)),
         [] => Err(UsageError(match id {
             Some(i) => format!("no alertmanager provider {i:?}"),
             None => "no alertmanager provider configured".into(),
@@ -34,9 +31,9 @@ pub fn provider(
 
 /// Lists silences.
 pub async fn list(ws: &Workspace, id: Option<&str>) -> Result<String> {
-    let (_, url, timeout) = provider(ws, id)?;
+    let am = provider(ws, id)?;
     let mut out = String::new();
-    for s in silence::list(&url, timeout).await? {
+    for s in silence::list(&am).await? {
         let clean = |t: &str| crate::ui::text::clean(t).into_owned();
         let s = silence::Silence {
             id: clean(&s.id),
@@ -74,7 +71,7 @@ pub async fn add(
     hours: u64,
     comment: &str,
 ) -> Result<String> {
-    let (pid, url, timeout) = provider(ws, id)?;
+    let am = provider(ws, id)?;
     let m = silence::parse_matchers(matchers).map_err(UsageError)?;
     if !(1..=720).contains(&hours) {
         return Err(UsageError("--hours must be between 1 and 720".into()).into());
@@ -85,19 +82,19 @@ pub async fn add(
     } else {
         comment.to_string()
     };
-    let fut = silence::create(&url, &m, hours, &ws.actor, &comment, timeout);
+    let fut = silence::create(&am, &m, hours, &ws.actor, &comment);
     ws.gate
-        .run("create_silence", &pid, &detail, fut)
+        .run("create_silence", &am.id, &detail, fut)
         .await
         .map_err(|e| UsageError(e.to_string()).into())
 }
 
 /// Expires a silence through the gate.
 pub async fn expire(ws: &Workspace, id: Option<&str>, silence_id: &str) -> Result<()> {
-    let (pid, url, timeout) = provider(ws, id)?;
-    let fut = silence::expire(&url, silence_id, timeout);
+    let am = provider(ws, id)?;
+    let fut = silence::expire(&am, silence_id);
     ws.gate
-        .run("expire_silence", &pid, silence_id, fut)
+        .run("expire_silence", &am.id, silence_id, fut)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
     Ok(())

@@ -23,6 +23,8 @@ pub struct ProviderInfo {
     pub kind: String,
     /// Why it cannot be used, if it cannot.
     pub unavailable: Option<String>,
+    /// The panes it feeds (`backlog`, `builds`), for the status bar.
+    pub feeds: Vec<&'static str>,
 }
 
 /// Every provider of a workspace, by capability.
@@ -66,12 +68,31 @@ impl Registry {
     ) -> Result<Registry, StoreError> {
         let config = &loaded.config;
         let store_path = workspace_store(state_dir, &config.workspace);
-        let backlog_id = config.backlog.provider.as_deref().unwrap_or(LOCAL_ID);
+        // Each provider serves the panes its kind can serve: without `[backlog]` or `[builds]`,
+        // the first provider in the file that can feed a pane feeds it (local pipelines, when
+        // the workspace has some, keep the builds pane).
+        let first = |kinds: &[ProviderKind]| {
+            config
+                .providers
+                .iter()
+                .find(|p| kinds.contains(&p.kind))
+                .map(|p| p.id.as_str())
+        };
+        let backlog_id = config
+            .backlog
+            .provider
+            .as_deref()
+            .or_else(|| first(&[ProviderKind::Local, ProviderKind::Github]))
+            .unwrap_or(LOCAL_ID);
         let mut infos = Vec::new();
         let mut backlog = None;
         let mut backlog_missing = None;
         let mut explicit_local = false;
-        let builds_id = config.builds.provider.as_deref();
+        let builds_id = config.builds.provider.as_deref().or_else(|| {
+            (!pipelines)
+                .then(|| first(&[ProviderKind::Github]))
+                .flatten()
+        });
         let mut builds = None;
         let mut clients = github::Clients::default();
         let mut gh = Vec::new();
@@ -134,10 +155,6 @@ impl Registry {
                     Some(format!("a {} provider holds no backlog", p.kind.as_str()))
                 }
                 ProviderKind::Prometheus | ProviderKind::Alertmanager => None,
-                other => Some(format!(
-                    "provider kind `{}` is not available in this version yet",
-                    other.as_str()
-                )),
             };
             if p.kind == ProviderKind::Local && p.id == backlog_id {
                 explicit_local = true;
@@ -152,6 +169,7 @@ impl Registry {
                 id: p.id.clone(),
                 kind: p.kind.as_str().to_string(),
                 unavailable,
+                feeds: Vec::new(),
             });
         }
         if backlog_id == LOCAL_ID && !explicit_local {
@@ -164,12 +182,21 @@ impl Registry {
                     id: LOCAL_ID.into(),
                     kind: "local".into(),
                     unavailable: None,
+                    feeds: Vec::new(),
                 },
             );
         }
         if builds.is_none() && pipelines && builds_id.is_none_or(|b| b == LOCAL_ID) {
             let src: Arc<dyn BuildSource> = Arc::new(LocalBuilds::open(LOCAL_ID, &store_path)?);
             builds = Some((src, Duration::from_secs(DEFAULT_TIMEOUT_SECS)));
+        }
+        for info in &mut infos {
+            if backlog.as_ref().is_some_and(|(s, _)| s.id() == info.id) {
+                info.feeds.push("backlog");
+            }
+            if builds.as_ref().is_some_and(|(s, _)| s.id() == info.id) {
+                info.feeds.push("builds");
+            }
         }
         Ok(Registry {
             backlog,

@@ -184,7 +184,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
             (None, true) => ("⚠", Slot::BadgeStale),
             (None, false) => ("✓", Slot::BadgeOk),
         };
-        right.push(Span::styled(format!(" {}", clean(&p.id)), bar));
+        // With several providers, each says which panes it feeds.
+        let feeds = if state.providers.len() > 1 && !p.feeds.is_empty() {
+            format!("→{}", p.feeds.join(","))
+        } else {
+            String::new()
+        };
+        right.push(Span::styled(format!(" {}{feeds}", clean(&p.id)), bar));
         right.push(Span::styled(format!(" {glyph} "), theme.style(slot)));
         if let Some((_, b)) = state.budgets.iter().find(|(id, _)| *id == p.id)
             && let Some((text, slot)) = budget(b, now)

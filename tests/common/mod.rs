@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fleet;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

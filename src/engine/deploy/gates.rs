@@ -28,10 +28,14 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
             .expect_body
             .as_ref()
             .map(|b| b.replace("{version}", g.version));
-        let u = url.clone();
-        let resp = tokio::task::spawn_blocking(move || crate::http::get(&u, timeout))
-            .await
-            .map_err(|e| e.to_string())??;
+        let client = plan.gate_client(g.gate);
+        let resp = client.get(&url, timeout).await?;
+        if resp.refused() && resp.status != want {
+            return Err(format!(
+                "GET {shown}: {}",
+                crate::engine::health::sources::refused(&client, &resp)
+            ));
+        }
         if resp.status != want {
             return Err(format!(
                 "GET {shown} answered {} (wanted {want}): {}",
@@ -50,7 +54,7 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
         return Ok(());
     }
     if let (Some(base), Some(query)) = (&g.gate.prometheus, &g.gate.query) {
-        return metrics_gate(base, query, g.gate, timeout).await;
+        return metrics_gate(&plan.gate_client(g.gate), base, query, g.gate, timeout).await;
     }
     let argv = g.gate.command.clone().unwrap_or_default();
     let env = node_env(plan, g.node, g.version, g.node_url.as_deref());
@@ -61,6 +65,7 @@ pub async fn run(plan: &DeployPlan, g: GateRun<'_>) -> Result<(), String> {
 /// fails at once), or an error (empty, NaN, unreachable): errors count against the limit and
 /// never as a pass.
 async fn metrics_gate(
+    client: &crate::http::Client,
     base: &str,
     query: &str,
     gate: &crate::config::target::GateConfig,
@@ -74,7 +79,7 @@ async fn metrics_gate(
         if i > 0 {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        let out = crate::engine::health::sources::query_all(base, query, timeout).await;
+        let out = crate::engine::health::sources::query_all(client, base, query, timeout).await;
         match out {
             Ok(values) if values.is_empty() => errors.push("empty result".to_string()),
             Ok(values) if values.iter().any(|v| v.is_nan()) => errors.push("NaN".to_string()),

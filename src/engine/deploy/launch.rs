@@ -25,6 +25,8 @@ pub struct Launcher {
     pub program: PathBuf,
     /// The workspace's providers (a `github-actions` plan carries its provider's settings).
     pub providers: Vec<crate::config::ProviderConfig>,
+    /// The `[http]` defaults, carried in each plan for its gates.
+    pub http: crate::config::http::HttpDefaults,
 }
 
 fn other(e: impl std::fmt::Display) -> ProviderError {
@@ -161,6 +163,7 @@ impl Launcher {
             self.program.clone(),
             runner::log_path(&self.state_dir, &t.name, &hint),
         );
+        plan.http = self.http.clone();
         if let Some(g) = &t.github {
             plan.github = Some(
                 self.providers

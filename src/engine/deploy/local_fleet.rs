@@ -156,8 +156,15 @@ impl LocalFleet {
         }
     }
 
-    fn post(inst: &Instance, path: &str) -> Result<(), String> {
-        let r = crate::http::post(&format!("{}{path}", inst.url()), Duration::from_secs(5))?;
+    async fn post(inst: &Instance, path: &str) -> Result<(), String> {
+        let r = crate::http::Client::plain()
+            .request(
+                reqwest::Method::POST,
+                &format!("{}{path}", inst.url()),
+                None,
+                Duration::from_secs(5),
+            )
+            .await?;
         if r.status / 100 == 2 {
             Ok(())
         } else {
@@ -210,10 +217,12 @@ fn blocking<'a, T: Send + 'a>(
 
 impl Engine for LocalFleet {
     fn drain<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        blocking(move || match self.load(node).current {
-            Some(c) if alive(c.pid) => Self::post(&c, "/drain"),
-            // Nothing serving: nothing to take out of rotation.
-            _ => Ok(()),
+        Box::pin(async move {
+            match self.load(node).current {
+                Some(c) if alive(c.pid) => Self::post(&c, "/drain").await,
+                // Nothing serving: nothing to take out of rotation.
+                _ => Ok(()),
+            }
         })
     }
 
@@ -229,7 +238,7 @@ impl Engine for LocalFleet {
     }
 
     fn healthy<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<bool, String>> {
-        blocking(move || {
+        Box::pin(async move {
             let d = self.load(node);
             let Some(inst) = d.next.or(d.current) else {
                 return Err("not running".into());
@@ -237,7 +246,9 @@ impl Engine for LocalFleet {
             if !alive(inst.pid) {
                 return Err(format!("process {} exited", inst.pid));
             }
-            let r = crate::http::get(&format!("{}/healthz", inst.url()), Duration::from_secs(2))?;
+            let r = crate::http::Client::plain()
+                .get(&format!("{}/healthz", inst.url()), Duration::from_secs(2))
+                .await?;
             Ok(r.status == 200)
         })
     }
@@ -247,19 +258,19 @@ impl Engine for LocalFleet {
     }
 
     fn undrain<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>> {
-        blocking(move || {
+        Box::pin(async move {
             let mut d = self.load(node);
             if let Some(next) = d.next.take() {
                 // The new instance serves; only now does the old one stop.
                 let old = d.current.replace(next);
                 self.save(node, &d)?;
                 if let Some(old) = old {
-                    self.stop(&old);
+                    tokio::task::block_in_place(|| self.stop(&old));
                 }
                 return Ok(());
             }
             match d.current {
-                Some(c) if alive(c.pid) => Self::post(&c, "/undrain"),
+                Some(c) if alive(c.pid) => Self::post(&c, "/undrain").await,
                 Some(c) => Err(format!("process {} exited", c.pid)),
                 None => Err("not running".into()),
             }

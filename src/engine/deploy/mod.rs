@@ -67,9 +67,17 @@ pub struct DeployPlan {
     /// `github-actions`: the provider the workflow is dispatched through, as configured then.
     #[serde(default)]
     pub github: Option<crate::config::ProviderConfig>,
+    /// The `[http]` defaults as configured then (the target and its gates carry their own keys).
+    #[serde(default)]
+    pub http: crate::config::http::HttpDefaults,
 }
 
 impl DeployPlan {
+    /// The HTTP client of a gate: `[http]`, then the target's keys, then the gate's.
+    pub fn gate_client(&self, gate: &crate::config::target::GateConfig) -> crate::http::Client {
+        crate::http::Client::new(&self.http.settings(&[self.target.http(), gate.http()]))
+    }
+
     /// Plans `to` on `target`, given the version each node runs now.
     pub fn new(
         target: &TargetConfig,
@@ -97,6 +105,7 @@ impl DeployPlan {
             program,
             log_path,
             github: None,
+            http: Default::default(),
         }
     }
 

@@ -5,7 +5,6 @@
 pub mod forecast;
 pub mod host;
 pub mod monitor;
-pub mod probe;
 pub mod promtext;
 pub mod remedy;
 pub mod rules;

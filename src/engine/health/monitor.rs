@@ -21,6 +21,23 @@ const STORED_SAMPLES: usize = 120;
 /// A dynamic check (one alert group) that stays healthy this long is dropped.
 const DROP_AFTER: i64 = 600;
 
+/// A node check's URL; `Ok(None)` when a local-fleet node runs nothing (never deployed, or
+/// stopped).
+pub fn node_url(store: &Store, e: &NodeEndpoint) -> Result<Option<String>, String> {
+    if let Some(base) = &e.base {
+        return Ok(Some(format!("{base}{}", e.path)));
+    }
+    let nodes = store.nodes(&e.target).map_err(|x| x.to_string())?;
+    let data = nodes
+        .iter()
+        .find(|n| n.node == e.node)
+        .and_then(|n| {
+            serde_json::from_str::<crate::engine::deploy::local_fleet::NodeData>(&n.data).ok()
+        })
+        .and_then(|d| d.current);
+    Ok(data.map(|inst| format!("http://127.0.0.1:{}{}", inst.port, e.path)))
+}
+
 /// One check's memory.
 #[derive(Clone, Debug)]
 struct Run {
@@ -176,20 +193,8 @@ impl Monitor {
         out
     }
 
-    /// The node's URL; `Ok(None)` when it runs nothing (never deployed, or stopped).
     fn url(&self, e: &NodeEndpoint) -> Result<Option<String>, String> {
-        if !e.local {
-            return Ok(Some(format!("http://{}{}", e.node, e.path)));
-        }
-        let nodes = self.store.nodes(&e.target).map_err(|x| x.to_string())?;
-        let data = nodes
-            .iter()
-            .find(|n| n.node == e.node)
-            .and_then(|n| {
-                serde_json::from_str::<crate::engine::deploy::local_fleet::NodeData>(&n.data).ok()
-            })
-            .and_then(|d| d.current);
-        Ok(data.map(|inst| format!("http://127.0.0.1:{}{}", inst.port, e.path)))
+        node_url(&self.store, e)
     }
 
     /// Runs every due check once; returns whether any verdict changed.

@@ -5,8 +5,35 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::probe;
+use crate::config::ProviderConfig;
+use crate::config::http::HttpDefaults;
+use crate::http::{Client, HttpError};
 use crate::providers::ProviderError;
+
+/// An Alertmanager as configured: where it is, its client and its timeout.
+#[derive(Clone, Debug)]
+pub struct Alertmanager {
+    /// The provider id.
+    pub id: String,
+    /// Its base URL.
+    pub url: String,
+    /// The client (TLS, credentials, headers).
+    pub client: Client,
+    /// A call's timeout.
+    pub timeout: Duration,
+}
+
+impl Alertmanager {
+    /// The Alertmanager of provider `p`, with the `[http]` defaults under its own keys.
+    pub fn new(defaults: &HttpDefaults, p: &ProviderConfig) -> Alertmanager {
+        Alertmanager {
+            id: p.id.clone(),
+            url: p.url.clone().unwrap_or_default(),
+            client: Client::new(&defaults.settings(&[p.http()])),
+            timeout: p.timeout(),
+        }
+    }
+}
 
 /// One silence as Alertmanager reports it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -30,14 +57,23 @@ fn base(url: &str) -> &str {
 }
 
 async fn call(
-    method: &str,
-    url: &str,
-    body: Option<&str>,
-    timeout: Duration,
+    am: &Alertmanager,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<String>,
 ) -> Result<String, ProviderError> {
-    let p = probe::request(method, url, body, timeout)
+    let url = format!("{}{path}", base(&am.url));
+    let p = am
+        .client
+        .request(method, &url, body, am.timeout)
         .await
-        .map_err(ProviderError::Unreachable)?;
+        .map_err(|e| match e {
+            HttpError::Config(e) => ProviderError::Invalid(e),
+            e => ProviderError::Unreachable(e.to_string()),
+        })?;
+    if p.refused() {
+        return Err(ProviderError::Auth(super::sources::refused(&am.client, &p)));
+    }
     if p.status / 100 != 2 {
         let first = p.body.lines().next().unwrap_or_default();
         return Err(ProviderError::BadResponse(format!(
@@ -53,14 +89,8 @@ async fn call(
 }
 
 /// Every silence Alertmanager knows, active first.
-pub async fn list(url: &str, timeout: Duration) -> Result<Vec<Silence>, ProviderError> {
-    let body = call(
-        "GET",
-        &format!("{}/api/v2/silences", base(url)),
-        None,
-        timeout,
-    )
-    .await?;
+pub async fn list(am: &Alertmanager) -> Result<Vec<Silence>, ProviderError> {
+    let body = call(am, reqwest::Method::GET, "/api/v2/silences", None).await?;
     let v: Vec<Value> = serde_json::from_str(&body)
         .map_err(|e| ProviderError::BadResponse(format!("silences: {e}")))?;
     let mut out: Vec<Silence> = v
@@ -108,12 +138,11 @@ pub fn parse_matchers(args: &[String]) -> Result<Vec<(String, String)>, String> 
 
 /// Silences alerts matching every `(name, value)` for `hours`; returns the silence id.
 pub async fn create(
-    url: &str,
+    am: &Alertmanager,
     matchers: &[(String, String)],
     hours: u64,
     actor: &str,
     comment: &str,
-    timeout: Duration,
 ) -> Result<String, ProviderError> {
     let now = chrono::Utc::now();
     let end = now + chrono::Duration::hours(hours as i64);
@@ -127,10 +156,10 @@ pub async fn create(
         "comment": comment,
     });
     let answer = call(
-        "POST",
-        &format!("{}/api/v2/silences", base(url)),
-        Some(&body.to_string()),
-        timeout,
+        am,
+        reqwest::Method::POST,
+        "/api/v2/silences",
+        Some(body.to_string()),
     )
     .await?;
     let v: Value = serde_json::from_str(&answer)
@@ -142,17 +171,17 @@ pub async fn create(
 }
 
 /// Expires a silence now.
-pub async fn expire(url: &str, id: &str, timeout: Duration) -> Result<(), ProviderError> {
+pub async fn expire(am: &Alertmanager, id: &str) -> Result<(), ProviderError> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Err(ProviderError::Invalid(format!(
             "{id:?} is not a silence id"
         )));
     }
     call(
-        "DELETE",
-        &format!("{}/api/v2/silence/{id}", base(url)),
+        am,
+        reqwest::Method::DELETE,
+        &format!("/api/v2/silence/{id}"),
         None,
-        timeout,
     )
     .await?;
     Ok(())

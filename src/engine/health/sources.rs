@@ -8,11 +8,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::host;
-use super::probe;
 use super::promtext::{self, Aggregate, Selector};
 use super::rules::Reading;
 use crate::domain::{CheckStatus, Timestamp};
-use crate::http::urlencode;
+use crate::http::{Client, MAX_BODY, Response, urlencode};
 
 /// How a check gets its reading.
 #[derive(Debug)]
@@ -25,6 +24,8 @@ pub enum Source {
         expect_status: u16,
         /// A string the body must contain.
         expect_body: Option<String>,
+        /// Its client (TLS, credentials, headers).
+        client: Client,
     },
     /// A host metric of this machine.
     Host {
@@ -43,6 +44,8 @@ pub enum Source {
         selector: Selector,
         /// How several become one.
         aggregate: Aggregate,
+        /// Its client.
+        client: Client,
     },
     /// A PromQL query.
     Prometheus {
@@ -54,6 +57,8 @@ pub enum Source {
         range_secs: Option<u64>,
         /// Lower is worse: the worst series is the lowest.
         below: bool,
+        /// Its client.
+        client: Client,
     },
     /// Alertmanager's active alerts, one reading per (alertname, service).
     Alerts {
@@ -61,7 +66,24 @@ pub enum Source {
         base: String,
         /// `label=value` filters.
         matchers: Vec<String>,
+        /// Its client.
+        client: Client,
     },
+}
+
+impl Source {
+    /// The URL and client of an HTTP or scrape source.
+    pub fn http(&self) -> Option<(&str, &Client)> {
+        match self {
+            Source::Http { url, client, .. } | Source::Scrape { url, client, .. } => {
+                Some((url, client))
+            }
+            Source::Prometheus { base, client, .. } | Source::Alerts { base, client, .. } => {
+                Some((base, client))
+            }
+            Source::Host { .. } => None,
+        }
+    }
 }
 
 /// One reading and what explains it.
@@ -113,7 +135,11 @@ impl Outcome {
 /// An answering Alertmanager also gives a summary (key `None`) with the number of alerts.
 pub async fn run(source: &Source, timeout: Duration) -> Vec<(Option<String>, Outcome)> {
     match source {
-        Source::Alerts { base, matchers } => match alerts(base, matchers, timeout).await {
+        Source::Alerts {
+            base,
+            matchers,
+            client,
+        } => match alerts(client, base, matchers, timeout).await {
             Ok(groups) => {
                 let n: f64 = groups
                     .values()
@@ -152,10 +178,13 @@ async fn one(source: &Source, at: Option<&str>, timeout: Duration) -> Outcome {
             url,
             expect_status,
             expect_body,
-        } => match probe::get(at.unwrap_or(url), timeout).await {
+            client,
+        } => match client.get(at.unwrap_or(url), timeout).await {
             Ok(p) => {
                 let ms = p.latency * 1000.0;
-                if p.status != *expect_status {
+                if p.refused() && *expect_status != p.status {
+                    Outcome::new(Reading::Down(format!("{}", p.status)), refused(client, &p))
+                } else if p.status != *expect_status {
                     Outcome::new(
                         Reading::Down(format!("{}", p.status)),
                         format!("HTTP {} (want {expect_status}) in {ms:.0} ms", p.status),
@@ -169,34 +198,34 @@ async fn one(source: &Source, at: Option<&str>, timeout: Duration) -> Outcome {
                     )
                 }
             }
-            Err(e) => Outcome::new(Reading::Down(e.clone()), e),
+            Err(e) => Outcome::new(Reading::Down(e.to_string()), e.to_string()),
         },
         Source::Host { metric, path, prev } => host_reading(metric, path, prev).await,
         Source::Scrape {
             url,
             selector,
             aggregate,
-        } => match probe::get(at.unwrap_or(url), timeout).await {
-            Ok(p) if p.status == 200 => match promtext::parse(&p.body) {
-                Ok(samples) => match promtext::select(&samples, selector, *aggregate) {
-                    Some(v) => Outcome::new(Reading::Value(v), String::new()),
-                    None => Outcome::new(Reading::NoData, "no matching series"),
-                },
-                Err(e) => Outcome::new(Reading::Error(e.clone()), e),
-            },
+            client,
+        } => match client.get(at.unwrap_or(url), timeout).await {
+            Ok(p) if p.status == 200 => scraped(&p, selector, *aggregate),
+            Ok(p) if p.refused() => {
+                let e = refused(client, &p);
+                Outcome::new(Reading::Error(e.clone()), e)
+            }
             Ok(p) => {
                 let e = format!("scrape answered HTTP {}", p.status);
                 Outcome::new(Reading::Error(e.clone()), e)
             }
             // The endpoint is the service itself: not answering is the service being down.
-            Err(e) => Outcome::new(Reading::Down(e.clone()), e),
+            Err(e) => Outcome::new(Reading::Down(e.to_string()), e.to_string()),
         },
         Source::Prometheus {
             base,
             query,
             range_secs,
             below,
-        } => prometheus(base, query, *range_secs, *below, timeout).await,
+            client,
+        } => prometheus(client, base, query, *range_secs, *below, timeout).await,
         Source::Alerts { .. } => unreachable!("alerts give several outcomes"),
     }
 }
@@ -232,9 +261,52 @@ async fn host_reading(metric: &str, path: &str, prev: &Mutex<Option<(u64, u64)>>
     }
 }
 
+/// A scrape's one value: a body cut at the cap says so rather than losing series silently.
+fn scraped(p: &Response, selector: &Selector, aggregate: Aggregate) -> Outcome {
+    let cap = MAX_BODY >> 20;
+    // A cut body ends mid-line: parse only its whole lines.
+    let body = if p.truncated {
+        &p.body[..p.body.rfind('\n').unwrap_or(0)]
+    } else {
+        p.body.as_str()
+    };
+    match promtext::parse(body) {
+        Ok(samples) => match (promtext::select(&samples, selector, aggregate), p.truncated) {
+            (Some(v), false) => Outcome::new(Reading::Value(v), String::new()),
+            (Some(v), true) => Outcome::new(
+                Reading::Value(v),
+                format!("truncated: the body is over {cap} MiB; series past it were not read"),
+            ),
+            (None, false) => Outcome::new(Reading::NoData, "no matching series"),
+            (None, true) => {
+                let e = format!(
+                    "truncated: the body is over {cap} MiB and the series is not in the first {cap} MiB"
+                );
+                Outcome::new(Reading::Error(e.clone()), e)
+            }
+        },
+        Err(e) => Outcome::new(Reading::Error(e.clone()), e),
+    }
+}
+
+/// A 401 or 403 in words: credentials refused, or credentials wanted.
+pub fn refused(client: &Client, p: &Response) -> String {
+    if client.has_credentials() {
+        format!("HTTP {}: credentials refused: check `auth`", p.status)
+    } else {
+        format!(
+            "HTTP {}: the endpoint wants credentials: set `auth`",
+            p.status
+        )
+    }
+}
+
 /// Calls a Prometheus-style JSON API and returns `data`, or a one-line error.
-async fn api(url: &str, timeout: Duration) -> Result<Value, String> {
-    let p = probe::get(url, timeout).await?;
+async fn api(client: &Client, url: &str, timeout: Duration) -> Result<Value, String> {
+    let p = client.get(url, timeout).await?;
+    if p.refused() {
+        return Err(refused(client, &p));
+    }
     let v: Value = serde_json::from_str(&p.body).map_err(|_| {
         format!(
             "HTTP {}: not JSON: {}",
@@ -263,13 +335,18 @@ fn sample_value(pair: &Value) -> Option<(Timestamp, f64)> {
 
 /// Every value of an instant query's answer (a scalar is one value); an unreachable or
 /// failing server is `Err(Reading::Error)`.
-pub async fn query_all(base: &str, query: &str, timeout: Duration) -> Result<Vec<f64>, Reading> {
+pub async fn query_all(
+    client: &Client,
+    base: &str,
+    query: &str,
+    timeout: Duration,
+) -> Result<Vec<f64>, Reading> {
     let url = format!(
         "{}/api/v1/query?query={}",
         base.trim_end_matches('/'),
         urlencode(query)
     );
-    let data = api(&url, timeout).await.map_err(Reading::Error)?;
+    let data = api(client, &url, timeout).await.map_err(Reading::Error)?;
     match data["resultType"].as_str() {
         Some("vector") => Ok(data["result"]
             .as_array()
@@ -288,6 +365,7 @@ pub async fn query_all(base: &str, query: &str, timeout: Duration) -> Result<Vec
 }
 
 async fn prometheus(
+    client: &Client,
     base: &str,
     query: &str,
     range_secs: Option<u64>,
@@ -295,7 +373,7 @@ async fn prometheus(
     timeout: Duration,
 ) -> Outcome {
     let base = base.trim_end_matches('/');
-    let values = match query_all(base, query, timeout).await {
+    let values = match query_all(client, base, query, timeout).await {
         Ok(v) => v,
         // F5: a failing metrics backend is an error, never a pass.
         Err(Reading::Error(e)) => return Outcome::new(Reading::Error(e.clone()), e),
@@ -327,7 +405,7 @@ async fn prometheus(
             "{base}/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
             urlencode(query)
         );
-        if let Ok(d) = api(&url, timeout).await {
+        if let Ok(d) = api(client, &url, timeout).await {
             // The worst series by its last value.
             let series: Vec<Vec<(Timestamp, f64)>> = d["result"]
                 .as_array()
@@ -363,6 +441,7 @@ struct Group {
 }
 
 async fn alerts(
+    client: &Client,
     base: &str,
     matchers: &[String],
     timeout: Duration,
@@ -375,7 +454,10 @@ async fn alerts(
         let (k, v) = m.split_once('=').unwrap_or((m, ""));
         url.push_str(&format!("&filter={}", urlencode(&format!("{k}=\"{v}\""))));
     }
-    let p = probe::get(&url, timeout).await?;
+    let p = client.get(&url, timeout).await?;
+    if p.refused() {
+        return Err(refused(client, &p));
+    }
     if p.status != 200 {
         return Err(format!("alertmanager answered HTTP {}", p.status));
     }

@@ -9,8 +9,10 @@ use super::promtext::Selector;
 use super::rules::Rule;
 use super::sources::Source;
 use crate::config::check::RemediationConfig;
+use crate::config::http::{HttpDefaults, HttpLayer, HttpSettings};
 use crate::config::{CheckConfig, CheckKind, ProviderConfig, TargetConfig};
 use crate::domain::Severity;
+use crate::http::Client;
 
 /// A node of a deploy target whose address is looked up at each run (a local-fleet node
 /// moves to a new port with each deploy).
@@ -22,8 +24,9 @@ pub struct NodeEndpoint {
     pub node: String,
     /// Path on the node.
     pub path: String,
-    /// Whether the target is a local fleet (address from the store) or hosts (`http://node`).
-    pub local: bool,
+    /// The node's base URL (`node_url`), or `None` for a local-fleet node, whose address is
+    /// in the store.
+    pub base: Option<String>,
 }
 
 /// One runnable check.
@@ -65,6 +68,8 @@ pub struct Spec {
     pub provider: Option<String>,
     /// The value is a counter's increase per second.
     pub rate: bool,
+    /// Its certificates go unverified (`insecure_skip_verify`): the row shows a badge.
+    pub insecure: bool,
 }
 
 impl Spec {
@@ -74,7 +79,27 @@ impl Spec {
     }
 }
 
-fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String) -> Source {
+/// The HTTP settings of a check: `[http]`, then its target, its provider, and its own keys.
+pub fn http_settings(
+    c: &CheckConfig,
+    defaults: &HttpDefaults,
+    providers: &[ProviderConfig],
+    targets: &[TargetConfig],
+) -> HttpSettings {
+    let target = targets.iter().find(|t| Some(&t.name) == c.target.as_ref());
+    let provider = providers
+        .iter()
+        .find(|p| Some(&p.id) == c.provider.as_ref());
+    let layers: Vec<HttpLayer<'_>> = target
+        .map(TargetConfig::http)
+        .into_iter()
+        .chain(provider.map(ProviderConfig::http))
+        .chain([c.http()])
+        .collect();
+    defaults.settings(&layers)
+}
+
+fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String, client: Client) -> Source {
     let base = |id: &Option<String>| {
         providers
             .iter()
@@ -87,6 +112,7 @@ fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String) -> Source 
             url,
             expect_status: c.expect_status.unwrap_or(200),
             expect_body: c.expect_body.clone(),
+            client,
         },
         CheckKind::Metrics => Source::Scrape {
             url,
@@ -97,6 +123,7 @@ fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String) -> Source 
                 },
             ),
             aggregate: c.aggregate,
+            client,
         },
         CheckKind::Host => Source::Host {
             metric: c.metric.clone().unwrap_or_default(),
@@ -108,10 +135,12 @@ fn source(c: &CheckConfig, providers: &[ProviderConfig], url: String) -> Source 
             query: c.query.clone().unwrap_or_default(),
             range_secs: c.range_secs,
             below: c.below,
+            client,
         },
         CheckKind::Alertmanager => Source::Alerts {
             base: base(&c.provider),
             matchers: c.matchers.clone(),
+            client,
         },
     }
 }
@@ -127,11 +156,13 @@ fn unit(c: &CheckConfig) -> Option<String> {
 /// Builds the runnable checks of a workspace.
 pub fn build(
     checks: &[CheckConfig],
+    http: &HttpDefaults,
     providers: &[ProviderConfig],
     targets: &[TargetConfig],
 ) -> Vec<Spec> {
     let mut out = Vec::new();
     for c in checks {
+        let client = Client::new(&http_settings(c, http, providers, targets));
         let alerts = c.kind == CheckKind::Alertmanager;
         let rule = Rule {
             warn: c.warn,
@@ -148,7 +179,8 @@ pub fn build(
             name,
             config_name: c.name.clone(),
             service: c.service(),
-            source: source(c, providers, url),
+            source: source(c, providers, url, client.clone()),
+            insecure: client.insecure(),
             endpoint,
             rule: rule.clone(),
             interval: c.interval(),
@@ -175,7 +207,7 @@ pub fn build(
                         target: t.clone(),
                         node: node.clone(),
                         path: c.path.clone().unwrap_or_else(|| "/".into()),
-                        local,
+                        base: (!local).then(|| target.node_base(node)),
                     };
                     out.push(make(
                         format!("{} · {node}", c.name),

@@ -1,12 +1,7 @@
 //! Where a GitHub token comes from: a configured command, the configured variable, `GH_TOKEN`,
 //! `GITHUB_TOKEN`, or `gh auth token`, in that order. The token is never logged or shown.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long a token command (or `gh auth token`) may take.
-pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::secret::run;
 
 /// A token and where it came from; `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -95,42 +90,6 @@ pub fn resolve(
     }
 }
 
-/// Runs `argv` without a shell, with no input, for at most [`TOKEN_TIMEOUT`]; its first line.
-fn run(argv: &[String]) -> Result<String, String> {
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
-    let deadline = Instant::now() + TOKEN_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`{}` gave no token within {}s",
-                    argv[0],
-                    TOKEN_TIMEOUT.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("`{}`: {e}", argv[0])),
-        }
-    };
-    let mut out = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.by_ref().take(64 << 10).read_to_string(&mut out);
-    }
-    if !status.success() {
-        return Err(format!("`{}` failed ({status})", argv[0]));
-    }
-    Ok(out.lines().next().unwrap_or_default().trim().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +101,8 @@ mod tests {
         assert!(!format!("{t:?}").contains("SECRET"));
         assert_eq!(Token::new("abcdef", "x").redacted(), "… (6 chars)");
     }
+
+    use std::time::{Duration, Instant};
 
     #[test]
     fn a_command_comes_first_and_a_slow_one_times_out() {
