@@ -259,4 +259,7 @@ pub struct Check {
     /// What its remediation would do now, or why it cannot (only while not ok).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
+    /// Its TLS certificates go unverified (`insecure_skip_verify`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }

@@ -149,6 +149,7 @@ mod tests {
             updated: 100,
             alert: None,
             remedy: None,
+            insecure: true,
         };
         s.save_checks(std::slice::from_ref(&c)).unwrap();
         assert_eq!(s.checks().unwrap(), vec![c.clone()]);

@@ -92,8 +92,9 @@ fn check_line(c: &Check, width: usize, name_w: usize, now: Timestamp) -> String 
         (true, CheckStatus::Ok | CheckStatus::Warn) => "recovering ",
         (true, _) => "FIRING ",
     };
+    let insecure = if c.insecure { "TLS UNVERIFIED " } else { "" };
     format!(
-        " {:<9} {} {:>10} {} {:>4}  {firing}{}",
+        " {:<9} {} {:>10} {} {:>4}  {firing}{insecure}{}",
         label,
         pad(&clean(&c.check), name_w),
         fit(&value_text(c), 10),

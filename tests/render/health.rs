@@ -27,6 +27,7 @@ fn check(name: &str, service: &str, status: CheckStatus, value: Option<f64>) -> 
         updated: NOW,
         alert: None,
         remedy: None,
+        insecure: false,
     }
 }
 
@@ -59,6 +60,9 @@ fn checks() -> Vec<Check> {
     unknown.series.clear();
     let mut cpu = check("cpu", "this host", CheckStatus::Ok, Some(3.2));
     cpu.unit = Some("%".into());
+    let mut insecure = check("checkout", "payments", CheckStatus::Ok, Some(41.0));
+    insecure.insecure = true;
+    insecure.detail = "HTTP 200 in 41 ms".into();
     vec![
         check(
             "healthz · demo-api-1",
@@ -69,6 +73,7 @@ fn checks() -> Vec<Check> {
         down,
         queue,
         unknown,
+        insecure,
         cpu,
     ]
 }

@@ -373,6 +373,7 @@ impl Monitor {
                 .clone()
                 .map(|m| (spec.provider.clone().unwrap_or_default(), m)),
             remedy: None,
+            insecure: spec.insecure,
         };
         let mut check = check;
         if status != CheckStatus::Ok
@@ -536,6 +537,7 @@ fn waiting(s: &Spec, rule: &RuleState) -> Check {
         updated: rule.since,
         alert: None,
         remedy: None,
+        insecure: s.insecure,
     }
 }
 

@@ -219,6 +219,7 @@ mod tests {
             updated: 0,
             alert: None,
             remedy: None,
+            insecure: false,
         }
     }
 
