@@ -53,6 +53,23 @@ fn check_reports_and_fails_on_unavailable_providers() {
     std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
     let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
     assert_eq!(code, 1, "{out}");
+    // With no [backlog] or [builds], the first provider that can feed a pane feeds it.
+    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"mine\"\nkind = \"local\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\ntimeout_secs = 1\n").unwrap();
+    let (_, json, _) = sb.run(&["--config", cfg.to_str().unwrap(), "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let feeds = |id: &str| {
+        v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["feeds"].clone())
+    };
+    assert_eq!(feeds("mine"), Some(serde_json::json!(["backlog"])), "{json}");
+    assert_eq!(feeds("gh"), Some(serde_json::json!(["builds"])), "{json}");
+    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
+    let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
+    assert_eq!(code, 1, "{out}");
     assert!(
         out.contains(
             "provider gh (github): FAILED: no token: anonymous, 60 requests an hour: unreachable"

@@ -604,12 +604,13 @@ impl Drop for ArgvWatch {
 
 /// `check` names the token's source (redacted), its scopes and the rate limit; `status --json`
 /// shows GitHub issues and runs; at trace level no file, output or argument carries the token (S1).
+/// The config has no `[backlog]` or `[builds]`: its one github provider feeds both panes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_and_status_through_the_binary_never_disclose_the_token() {
     let gh = FakeGithub::start().await;
     gh.add_issue("acme/api", "login broken", &["bug"], false);
     gh.add_run("acme/api", "CI", "completed", Some("failure"));
-    let sb = Arc::new(gh_workspace(&gh, &["backlog", "builds"], "", ""));
+    let sb = Arc::new(gh_workspace(&gh, &[], "", ""));
     let run = |args: &'static [&'static str]| {
         let sb = Arc::clone(&sb);
         tokio::task::spawn_blocking(move || {

@@ -89,3 +89,142 @@ fn two_smoke_gates_of_one_name_are_refused() {
     );
     assert!(e.contains("two smoke gates named"), "{e}");
 }
+
+#[test]
+fn the_example_config_sets_every_http_key_somewhere() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let c = parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let prom = c.providers.iter().find(|p| p.id == "prom").unwrap();
+    assert!(prom.url.as_deref().unwrap().starts_with("https://"));
+    assert_eq!(
+        prom.auth.as_ref().unwrap().basic_user.as_deref(),
+        Some("flightdeck")
+    );
+    let am = c.providers.iter().find(|p| p.id == "am").unwrap();
+    assert!(am.tls.as_ref().unwrap().cert_file.is_some());
+    assert!(am.auth.as_ref().unwrap().bearer_cmd.is_some());
+    let api = c.targets.iter().find(|t| t.name == "api").unwrap();
+    assert_eq!(api.node_base("api-1"), "https://api-1:8443");
+    assert!(api.smoke.iter().any(|g| g.auth.is_some()));
+    assert!(c.checks.iter().any(|k| !k.headers.is_empty()));
+}
+
+#[test]
+fn http_keys_fold_from_http_to_target_to_check() {
+    let c = parse(
+        Path::new("/etc/flightdeck/fd.toml"),
+        r#"
+[http]
+tls = { ca_file = "ca.pem" }
+headers = { "X-Scope-OrgID" = "acme" }
+proxy = "http://proxy:3128"
+[[targets]]
+name = "api"
+nodes = ["a"]
+engine = "script"
+script = { deploy = ["true"] }
+node_url = "https://{node}:8443"
+tls = { server_name = "api.internal" }
+auth = { bearer_file = "/run/secrets/api" }
+[[checks]]
+name = "ready"
+kind = "http"
+target = "api"
+path = "/ready"
+headers = { "X-Team" = { env = "TEAM" } }
+keep_alive = true
+"#,
+    )
+    .unwrap();
+    let s = crate::engine::health::spec::http_settings(
+        &c.checks[0],
+        &c.http,
+        &c.providers,
+        &c.targets,
+    );
+    // Relative files are from the config file's directory.
+    assert_eq!(
+        s.tls.ca_file.as_deref(),
+        Some(Path::new("/etc/flightdeck/ca.pem"))
+    );
+    assert_eq!(s.tls.server_name.as_deref(), Some("api.internal"));
+    assert!(s.auth.is_some() && s.keep_alive);
+    assert_eq!(s.headers.len(), 2);
+    assert_eq!(s.proxy.as_deref(), Some("http://proxy:3128"));
+}
+
+#[test]
+fn bad_http_keys_name_the_line_and_say_what_to_do() {
+    let cases: [(&str, usize, &str); 9] = [
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://x/\"\n[[checks]]\nname = \"b\"\nkind = \"http\"\nurl = \"ftp://x/\"\n",
+            8,
+            "scheme ftp:// is not supported; use http:// or https://",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://db.internal/\"\nauth = { bearer_env = \"T\" }\n",
+            4,
+            "would send the secret unencrypted",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { cert_file = \"c.pem\" }\n",
+            5,
+            "`cert_file` and `key_file` go together",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\nauth = { bearer_env = \"T\", basic_user = \"u\" }\n",
+            5,
+            "use one of",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\nheaders = { Authorization = \"Bearer abc\" }\n",
+            5,
+            "carries a credential",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://u:p@x/\"\n",
+            4,
+            "put credentials in `auth`",
+        ),
+        (
+            "[[targets]]\nname = \"t\"\nnodes = [\"a\"]\nengine = \"local-fleet\"\nnode_url = \"https://{node}\"\n",
+            5,
+            "node_url does not apply to a local-fleet target",
+        ),
+        (
+            "[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"a/b\"]\ntls = { insecure_skip_verify = true }\n",
+            5,
+            "only prometheus and alertmanager providers take",
+        ),
+        (
+            "[http]\nproxy = \"socks5://p:1080\"\n",
+            2,
+            "scheme socks5:// is not supported",
+        ),
+    ];
+    for (text, line, want) in cases {
+        let e = err(text);
+        assert!(
+            e.starts_with(&format!("/etc/fd.toml:{line}:")),
+            "{e}\n---\n{text}"
+        );
+        assert!(e.contains(want), "{e}\n---\n{text}");
+    }
+    let e = err("[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { cafile = \"x\" }\n");
+    assert!(e.contains(":5:") && e.contains("cafile"), "{e}");
+    // Credentials to this machine over http are fine (a local Prometheus, a test).
+    parse(
+        Path::new("x"),
+        "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9090/\"\nauth = { bearer_env = \"T\" }\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_check_on_a_plain_http_target_cannot_carry_credentials() {
+    let e = err(
+        "[[targets]]\nname = \"t\"\nnodes = [\"a\"]\nengine = \"script\"\nscript = { deploy = [\"true\"] }\n[[checks]]\nname = \"c\"\nkind = \"http\"\ntarget = \"t\"\npath = \"/\"\nauth = { bearer_env = \"T\" }\n",
+    );
+    assert!(e.contains("would send the secret unencrypted"), "{e}");
+    assert!(e.contains("/etc/fd.toml:11:"), "{e}");
+}

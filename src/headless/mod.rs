@@ -76,6 +76,7 @@ pub async fn status_json(ws: &Workspace) -> Value {
                 "kind": p.kind,
                 "ok": p.unavailable.is_none(),
                 "error": p.unavailable,
+                "feeds": p.feeds,
             })
         })
         .collect();

@@ -55,20 +55,6 @@ fn pem_error(e: rustls::pki_types::pem::Error) -> String {
     }
 }
 
-/// Reads every file a `tls` table names, as the client will: the error names the key and file.
-pub fn check_files(t: &TlsConfig) -> Result<(), String> {
-    if let Some(p) = &t.ca_file {
-        certs("ca_file", p)?;
-    }
-    if let Some(p) = &t.cert_file {
-        certs("cert_file", p)?;
-    }
-    if let Some(p) = &t.key_file {
-        key(p)?;
-    }
-    Ok(())
-}
-
 /// The rustls configuration for `t`.
 pub fn client_config(t: &TlsConfig) -> Result<ClientConfig, String> {
     let provider = provider();
