@@ -65,7 +65,11 @@ fn check_reports_and_fails_on_unavailable_providers() {
             .find(|p| p["id"] == id)
             .map(|p| p["feeds"].clone())
     };
-    assert_eq!(feeds("mine"), Some(serde_json::json!(["backlog"])), "{json}");
+    assert_eq!(
+        feeds("mine"),
+        Some(serde_json::json!(["backlog"])),
+        "{json}"
+    );
     assert_eq!(feeds("gh"), Some(serde_json::json!(["builds"])), "{json}");
     std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
     let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);

@@ -136,12 +136,8 @@ keep_alive = true
 "#,
     )
     .unwrap();
-    let s = crate::engine::health::spec::http_settings(
-        &c.checks[0],
-        &c.http,
-        &c.providers,
-        &c.targets,
-    );
+    let s =
+        crate::engine::health::spec::http_settings(&c.checks[0], &c.http, &c.providers, &c.targets);
     // Relative files are from the config file's directory.
     assert_eq!(
         s.tls.ca_file.as_deref(),
@@ -210,7 +206,9 @@ fn bad_http_keys_name_the_line_and_say_what_to_do() {
         );
         assert!(e.contains(want), "{e}\n---\n{text}");
     }
-    let e = err("[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { cafile = \"x\" }\n");
+    let e = err(
+        "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { cafile = \"x\" }\n",
+    );
     assert!(e.contains(":5:") && e.contains("cafile"), "{e}");
     // Credentials to this machine over http are fine (a local Prometheus, a test).
     parse(

@@ -60,6 +60,8 @@ pub struct Response {
     pub truncated: bool,
     /// Seconds from the start (resolution, connect, handshake) to the last byte.
     pub latency: f64,
+    /// The server spoke HTTP/2 (offered to https servers through ALPN).
+    pub http2: bool,
 }
 
 impl Response {
@@ -205,6 +207,7 @@ impl Client {
             }
             let mut resp = rb.send().await.map_err(|e| classify(&e, &current))?;
             let status = resp.status();
+            let http2 = resp.version() == reqwest::Version::HTTP_2;
             if status.is_redirection()
                 && let Some(loc) = resp.headers().get(LOCATION)
             {
@@ -253,6 +256,7 @@ impl Client {
                 body: String::from_utf8_lossy(&body).into_owned(),
                 truncated,
                 latency: start.elapsed().as_secs_f64(),
+                http2,
             });
         }
         unreachable!("the loop returns at its last hop")

@@ -89,12 +89,15 @@ pub fn client_config(t: &TlsConfig) -> Result<ClientConfig, String> {
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    match (&t.cert_file, &t.key_file) {
+    let mut config = match (&t.cert_file, &t.key_file) {
         (Some(c), Some(k)) => builder
             .with_client_auth_cert(certs("cert_file", c)?, key(k)?)
-            .map_err(|e| format!("cert_file / key_file: {e}")),
-        _ => Ok(builder.with_no_client_auth()),
-    }
+            .map_err(|e| format!("cert_file / key_file: {e}"))?,
+        _ => builder.with_no_client_auth(),
+    };
+    // Offer HTTP/2, and HTTP/1.1 to servers without it.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The standard WebPKI verification, against `tls.server_name` when it is set.
