@@ -338,7 +338,8 @@ fn detail<'a>(
     for e in &t.journal[start..end] {
         let slot = match e.status.as_str() {
             "ok" => Slot::Text,
-            "start" => Slot::TextDim,
+            // Ansible: a skipped task, an ignored or a rescued error.
+            "start" | "skip" | "ignored" | "rescued" => Slot::TextDim,
             _ => Slot::StatusFailure,
         };
         lines.push(Line::from(Span::styled(

@@ -1,10 +1,11 @@
 //! The `ansible` engine: one `ansible-playbook` run rolls the version out, Ansible doing the
 //! batches (`serial`) and the failure budget (`max_fail_percentage`) from extra vars that
-//! flightdeck writes to a JSON file; per-host progress is read live from its output and
-//! journaled. A failure beyond the budget rolls the touched hosts back with the rollback
+//! flightdeck writes to a JSON file; per-host progress is read live from the JSON events of
+//! flightdeck's own callback plugin (`ansible/flightdeck_events.py`) and journaled, while the
+//! `default` callback's text goes to the deploy log. A failure beyond the budget rolls the touched hosts back with the rollback
 //! playbook (or the same playbook with each host's previous version), once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,86 +17,14 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+mod inventory;
 mod parse;
 
+pub use inventory::hosts;
 use parse::{HostResult, Parser};
 
 use super::{DeployKind, DeployPlan, GateRun, Journal, Outcome, gates};
 use crate::domain::DeployState;
-
-/// How long `ansible-inventory` may take.
-const INVENTORY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The hosts of an inventory, sorted (`ansible-inventory --list`).
-pub fn hosts(inventory: &Path, base: &Path) -> Result<Vec<String>, String> {
-    let mut child = Command::new("ansible-inventory")
-        .arg("-i")
-        .arg(base.join(inventory))
-        .arg("--list")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot run ansible-inventory (is ansible-core installed?): {e}"))?;
-    let read = |p: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = p {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = read(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = read(child.stderr.take().map(|p| Box::new(p) as _));
-    let until = Instant::now() + INVENTORY_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-            break s;
-        }
-        if Instant::now() >= until {
-            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(format!(
-                "ansible-inventory took longer than {}s",
-                INVENTORY_TIMEOUT.as_secs()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    if !status.success() {
-        return Err(format!(
-            "ansible-inventory failed: {}",
-            String::from_utf8_lossy(&err).lines().last().unwrap_or("")
-        ));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out)
-        .map_err(|e| format!("ansible-inventory printed no JSON: {e}"))?;
-    let mut hosts: BTreeSet<String> = v["_meta"]["hostvars"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    // Hosts without variables appear only in their groups.
-    if let Some(groups) = v.as_object() {
-        for (_, g) in groups {
-            for h in g["hosts"].as_array().into_iter().flatten() {
-                if let Some(h) = h.as_str() {
-                    hosts.insert(h.to_string());
-                }
-            }
-        }
-    }
-    if hosts.is_empty() {
-        return Err(format!("inventory {} has no hosts", inventory.display()));
-    }
-    Ok(hosts.into_iter().collect())
-}
 
 /// One `ansible-playbook` run's outcome.
 #[derive(Debug, Default)]
@@ -183,8 +112,21 @@ impl AnsibleDeploy {
         if !nodes.is_empty() {
             cmd.arg("--limit").arg(nodes.join(","));
         }
+        // Per-host results come from our callback's events; stdout stays `default`, for the log.
+        let events = match self.callback(phase) {
+            Ok(e) => e,
+            Err(e) => {
+                return RunResult {
+                    error: Some(e),
+                    ..RunResult::default()
+                };
+            }
+        };
         cmd.args(a.map(|a| a.args.clone()).unwrap_or_default())
             .envs(t.env.iter())
+            .env("ANSIBLE_CALLBACK_PLUGINS", &events.dir)
+            .env("ANSIBLE_CALLBACKS_ENABLED", parse::PLUGIN_NAME)
+            .env("FLIGHTDECK_ANSIBLE_EVENTS", &events.file)
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_FORCE_COLOR", "0")
             .env("ANSIBLE_STDOUT_CALLBACK", "default")
@@ -231,15 +173,8 @@ impl AnsibleDeploy {
         }
         drop(tx);
         let mut log = crate::paths::append_private(&self.plan.log_path).ok();
-        let mut parser = Parser {
-            phase,
-            journal: self.journal.as_ref(),
-            task: String::new(),
-            in_recap: false,
-            failures: BTreeMap::new(),
-            hosts: BTreeMap::new(),
-            seen: Default::default(),
-        };
+        let mut parser = Parser::new(phase, self.journal.as_ref());
+        let mut reader = EventReader::default();
         let until = Instant::now() + deadline;
         let mut error = None;
         let code = loop {
@@ -250,7 +185,6 @@ impl AnsibleDeploy {
                         if let Some(f) = log.as_mut() {
                             let _ = writeln!(f, "{line}");
                         }
-                        parser.line(&line);
                     }
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
@@ -259,7 +193,9 @@ impl AnsibleDeploy {
                     }
                 }
             }
+            reader.read(&events.file, &mut parser);
             if closed && let Ok(Some(status)) = child.try_wait() {
+                reader.read(&events.file, &mut parser);
                 break status.code();
             }
             let stop = if Instant::now() >= until {
@@ -561,6 +497,56 @@ impl AnsibleDeploy {
             state,
             reason: Some(reason),
             left_out,
+        }
+    }
+}
+
+/// Where one run's callback plugin and its events live.
+struct Events {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl AnsibleDeploy {
+    /// Writes the callback plugin beside the log (a private directory) and starts a fresh
+    /// events file for `phase`.
+    fn callback(&self, phase: &str) -> Result<Events, String> {
+        let dir = self.plan.log_path.with_extension("ansible");
+        crate::paths::private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let plugin = dir.join(format!("{}.py", parse::PLUGIN_NAME));
+        crate::paths::write_private(&plugin, parse::PLUGIN.as_bytes())
+            .map_err(|e| format!("{}: {e}", plugin.display()))?;
+        let file = dir.join(format!("{phase}.events.jsonl"));
+        crate::paths::write_private(&file, b"").map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(Events { dir, file })
+    }
+}
+
+/// Reads the events file as it grows, whole lines only.
+#[derive(Default)]
+struct EventReader {
+    offset: u64,
+    partial: String,
+}
+
+impl EventReader {
+    fn read(&mut self, path: &Path, parser: &mut Parser<'_>) {
+        use std::io::{Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return;
+        };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut chunk = String::new();
+        let Ok(n) = f.read_to_string(&mut chunk) else {
+            return;
+        };
+        self.offset += n as u64;
+        self.partial.push_str(&chunk);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            parser.line(&line);
         }
     }
 }
