@@ -1,9 +1,11 @@
 //! Health costs (PERFORMANCE.md / issue targets): a forecast over 10,000 points (≤ 1 ms), and
 //! one monitor round of 1,000 HTTP checks against a loopback server, in CPU time.
 //!
-//! The CPU figure of 1,000 checks at a 1 s interval is printed by `probe_cpu` below: it runs
+//! The CPU figures of 1,000 checks at a 1 s interval are printed by `probe_cpu` below: it runs
 //! the monitor for 10 s on this thread against a loopback server on another thread, and
-//! reports this thread's CPU share (the server's is not counted).
+//! reports this thread's CPU share (the server's is not counted): plain http with a fresh
+//! connection per probe (the default), https with `keep_alive`, and https with a fresh
+//! connection, whose difference from plain http is the CPU cost of a TLS handshake.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,93 @@ fn series(n: usize) -> Vec<Point> {
 fn forecast_10k_points(b: Bencher, method: Method) {
     let pts = series(10_000);
     b.bench(|| forecast::breach(method, divan::black_box(&pts), 90.0, false, 1e9));
+}
+
+/// A test CA and a server certificate for 127.0.0.1, as PEM files in `dir`: (ca, cert, key).
+fn pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&files.0, ca_pem).unwrap();
+    std::fs::write(&files.1, cert.pem()).unwrap();
+    std::fs::write(&files.2, key.serialize_pem()).unwrap();
+    files
+}
+
+/// Answers `200 ok` to each request on a connection until it closes.
+async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 2048];
+    let mut got = Vec::new();
+    loop {
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        got.clear();
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A loopback HTTPS server (keep-alive) on its own thread and runtime.
+fn tls_server(cert: &std::path::Path, key: &std::path::Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().port()).unwrap();
+            loop {
+                let (s, _) = l.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(s).await {
+                        answer(tls).await;
+                    }
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
 }
 
 /// A loopback HTTP server on its own thread and runtime (so its CPU is not the monitor's),
@@ -67,11 +156,15 @@ fn server() -> u16 {
 }
 
 fn checks(port: u16, n: usize) -> Vec<CheckConfig> {
+    checks_at(&format!("http://127.0.0.1:{port}/healthz"), "", n)
+}
+
+fn checks_at(url: &str, extra: &str, n: usize) -> Vec<CheckConfig> {
     (0..n)
         .map(|i| {
             toml::from_str(&format!(
-                "name = \"probe {i}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/healthz\"\n\
-                 interval_secs = 1\ntimeout_secs = 5\nincident = false\n"
+                "name = \"probe {i}\"\nkind = \"http\"\nurl = \"{url}\"\n\
+                 interval_secs = 1\ntimeout_secs = 5\nincident = false\n{extra}"
             ))
             .unwrap()
         })
@@ -91,15 +184,42 @@ fn cpu_secs() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// How the checks reach the server.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Variant {
+    /// Plain http, a fresh connection per probe (the default).
+    Plain,
+    /// https with `keep_alive = true`.
+    TlsKeepAlive,
+    /// https with a fresh connection (and handshake) per probe.
+    TlsFresh,
+}
+
 /// A monitor of 1,000 HTTP checks against a fresh loopback server, its store, and a runtime.
 fn monitor_of_1000() -> (tempfile::TempDir, tokio::runtime::Runtime, Monitor) {
-    let port = server();
+    monitor_of(Variant::Plain)
+}
+
+fn monitor_of(v: Variant) -> (tempfile::TempDir, tokio::runtime::Runtime, Monitor) {
     let dir = tempfile::tempdir().unwrap();
+    let checks = match v {
+        Variant::Plain => checks(server(), 1000),
+        Variant::TlsKeepAlive | Variant::TlsFresh => {
+            let (ca, cert, key) = pki(dir.path());
+            let port = tls_server(&cert, &key);
+            let extra = format!(
+                "tls = {{ ca_file = \"{}\" }}\nkeep_alive = {}\n",
+                ca.display(),
+                v == Variant::TlsKeepAlive
+            );
+            checks_at(&format!("https://127.0.0.1:{port}/healthz"), &extra, 1000)
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let specs = spec::build(&checks(port, 1000), &Default::default(), &[], &[]);
+    let specs = spec::build(&checks, &Default::default(), &[], &[]);
     let m = Monitor::new(specs, &dir.path().join("s.db"), false, true).unwrap();
     (dir, rt, m)
 }
@@ -116,8 +236,8 @@ fn monitor_round_1000_http_checks(b: Bencher) {
     });
 }
 
-fn probe_cpu() {
-    let (_dir, rt, mut m) = monitor_of_1000();
+fn probe_cpu(v: Variant) -> f64 {
+    let (_dir, rt, mut m) = monitor_of(v);
     let (cpu0, t0) = (cpu_secs(), Instant::now());
     let mut rounds = 0;
     rt.block_on(async {
@@ -146,12 +266,20 @@ fn probe_cpu() {
         lat[lat.len() - 1]
     );
     println!(
-        "1000 HTTP checks at 1 s for 10 s: {probes} probes in {rounds} rounds, {ok} ok, \
+        "1000 checks ({v:?}) at 1 s for 10 s: {probes} probes in {rounds} rounds, {ok} ok, \
          {share:.1}% of one core (target ≤ 15%)"
     );
+    // CPU seconds per probe.
+    share / 100.0 * t0.elapsed().as_secs_f64() / probes.max(1) as f64
 }
 
 fn main() {
-    probe_cpu();
+    let plain = probe_cpu(Variant::Plain);
+    probe_cpu(Variant::TlsKeepAlive);
+    let fresh = probe_cpu(Variant::TlsFresh);
+    println!(
+        "a fresh TLS handshake costs the client {:.0} µs of CPU per probe beyond a plain http probe",
+        (fresh - plain) * 1e6
+    );
     divan::main();
 }

@@ -2,9 +2,11 @@
 //! no shell, [`COMMAND_TIMEOUT`]). A secret's `Debug` never shows it; nothing here logs it.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a secret command (a `*_cmd`, `gh auth token`) may take.
@@ -64,46 +66,80 @@ impl SecretSource {
 }
 
 /// A secret read once and reused for a few minutes (an environment variable is read each
-/// time); [`Cached::forget`] drops it after the server refused it.
-#[derive(Debug)]
-pub struct Cached {
+/// time); [`Cached::forget`] drops it after the server refused it. A failed read is reused
+/// for half a minute, so a broken command is not run again by every request. Clones share the
+/// cache; `Debug` shows only the source.
+#[derive(Clone)]
+pub struct Cached(Arc<CachedInner>);
+
+struct CachedInner {
     source: SecretSource,
-    value: Mutex<Option<(Instant, String)>>,
+    /// The last read and its result; held while a read runs, so one read runs at a time.
+    value: Mutex<Option<(Instant, Result<String, String>)>>,
+    stale: AtomicBool,
 }
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cached({})", self.0.source.describe())
+    }
+}
+
+/// How long a failed read is reused.
+const RETRY: Duration = Duration::from_secs(30);
 
 impl Cached {
     /// A secret from `source`, not read yet.
     pub fn new(source: SecretSource) -> Cached {
-        Cached {
+        Cached(Arc::new(CachedInner {
             source,
             value: Mutex::new(None),
+            stale: AtomicBool::new(false),
+        }))
+    }
+
+    /// The value without blocking: an environment variable, or a cached read that is still
+    /// fresh; `None` when a read is due (or running).
+    pub fn fresh(&self) -> Option<Result<String, String>> {
+        let c = &self.0;
+        if matches!(c.source, SecretSource::Env(_)) {
+            return Some(c.source.read());
+        }
+        if c.stale.load(Ordering::Relaxed) {
+            return None;
+        }
+        let v = c.value.try_lock().ok()?;
+        match v.as_ref() {
+            Some((at, Ok(s))) if at.elapsed() < REUSE => Some(Ok(s.clone())),
+            Some((at, Err(e))) if at.elapsed() < RETRY => Some(Err(e.clone())),
+            _ => None,
         }
     }
 
-    /// Where it comes from.
-    pub fn source(&self) -> &SecretSource {
-        &self.source
-    }
-
-    /// The value, from the cache while it is fresh.
+    /// The value, from the cache while it is fresh, else read now (may block up to the
+    /// command's timeout).
     pub fn get(&self) -> Result<String, String> {
-        if matches!(self.source, SecretSource::Env(_)) {
-            return self.source.read();
+        let c = &self.0;
+        if matches!(c.source, SecretSource::Env(_)) {
+            return c.source.read();
         }
-        let mut v = self.value.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, s)) = v.as_ref()
-            && at.elapsed() < REUSE
-        {
-            return Ok(s.clone());
+        let mut v = c.value.lock().unwrap_or_else(|p| p.into_inner());
+        if !c.stale.load(Ordering::Relaxed) {
+            match v.as_ref() {
+                Some((at, Ok(s))) if at.elapsed() < REUSE => return Ok(s.clone()),
+                Some((at, Err(e))) if at.elapsed() < RETRY => return Err(e.clone()),
+                _ => {}
+            }
         }
-        let s = self.source.read()?;
-        *v = Some((Instant::now(), s.clone()));
-        Ok(s)
+        c.stale.store(false, Ordering::Relaxed);
+        let read = c.source.read();
+        *v = Some((Instant::now(), read.clone()));
+        read
     }
 
-    /// Forgets the value, so the next use reads it again.
+    /// Marks the value stale, so the next use reads it again; never blocks.
     pub fn forget(&self) {
-        *self.value.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.0.stale.store(true, Ordering::Relaxed);
     }
 }
 
@@ -117,6 +153,7 @@ pub fn run(argv: &[String]) -> Result<String, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run `{program}`: {e}"))?;
     let deadline = Instant::now() + COMMAND_TIMEOUT;
@@ -125,7 +162,9 @@ pub fn run(argv: &[String]) -> Result<String, String> {
             Ok(Some(s)) => break s,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
-                let _ = child.kill();
+                // The whole group: a wrapper script's children go too.
+                let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
                 return Err(format!(
                     "`{program}` gave no answer within {}s",
@@ -175,11 +214,31 @@ mod tests {
         let f = dir.path().join("token");
         std::fs::write(&f, "one").unwrap();
         let c = Cached::new(SecretSource::File(f.clone()));
+        assert_eq!(c.fresh(), None, "nothing read yet");
         assert_eq!(c.get().unwrap(), "one");
         std::fs::write(&f, "two").unwrap();
+        assert_eq!(c.fresh(), Some(Ok("one".into())));
         assert_eq!(c.get().unwrap(), "one");
         c.forget();
+        assert_eq!(c.fresh(), None);
         assert_eq!(c.get().unwrap(), "two");
+        assert!(!format!("{c:?}").contains("two"), "{c:?}");
+    }
+
+    #[test]
+    fn a_failing_source_is_not_read_again_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let script = format!("echo x >> {}; exit 1", runs.display());
+        let c = Cached::new(SecretSource::Command(vec![
+            "sh".into(),
+            "-c".into(),
+            script,
+        ]));
+        assert!(c.get().is_err());
+        assert!(c.get().is_err());
+        assert!(matches!(c.fresh(), Some(Err(_))));
+        assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 1);
     }
 
     #[test]

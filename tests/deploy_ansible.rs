@@ -111,6 +111,15 @@ const ROLLING: &str = r#"
       ansible.builtin.command: "false"
       changed_when: false
       ignore_errors: true
+    - name: warm the cache
+      block:
+        - name: try the fast path
+          ansible.builtin.fail:
+            msg: "no fast path on {{ inventory_hostname }}"
+      rescue:
+        - name: take the slow path
+          ansible.builtin.debug:
+            msg: slow path
     - name: install
       ansible.builtin.copy:
         content: "{{ flightdeck_version }}"
@@ -144,7 +153,7 @@ fn rolling(web: &[&str], extra_inventory: &str) -> (Sandbox, std::path::PathBuf)
     let hosts: String = web.iter().map(|h| format!("{h} {LOCAL}\n")).collect();
     std::fs::write(
         sb.path().join("inv.ini"),
-        format!("[web]\n{hosts}{extra_inventory}\n[lb]\nlb1 {LOCAL}\n"),
+        format!("[web]\n{hosts}{extra_inventory}\n[lb]\nlb1 ansible_host=127.0.0.1 {LOCAL}\n"),
     )
     .unwrap();
     let nodes: Vec<String> = web
@@ -234,7 +243,12 @@ fn a_documented_rolling_update_with_a_delegated_balancer_task_succeeds() {
     );
     assert!(has("forward h2 task:health skip skipped"), "{j:#?}");
     assert!(
-        has("forward h1 errors handled ok 0 rescued, 1 ignored"),
+        has("forward h2 task:try the fast path rescued failed, rescued: no fast path on h2"),
+        "{j:#?}"
+    );
+    assert!(has("forward h2 task:take the slow path ok ok"), "{j:#?}");
+    assert!(
+        has("forward h1 errors handled ok 1 rescued, 1 ignored"),
         "{j:#?}"
     );
     for h in ["h1", "h2", "h3"] {

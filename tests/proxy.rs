@@ -1,6 +1,7 @@
 //! Proxies through a real one (Debian's tinyproxy, on loopback): `HTTPS_PROXY` tunnels an https
-//! check with CONNECT, `HTTP_PROXY` carries a plain one, `NO_PROXY` goes direct, and
-//! `[http] proxy` in the config does what the variables do.
+//! check with CONNECT, `HTTP_PROXY` carries a plain one, `NO_PROXY` goes direct, this machine
+//! (`localhost`, 127.0.0.0/8, ::1) is always reached directly, and `[http] proxy` in the config
+//! does what the variables do.
 
 mod common;
 
@@ -76,6 +77,17 @@ impl Tinyproxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_go_through_the_proxy_unless_no_proxy_says_otherwise() {
+    // This machine's name resolves to loopback (as /etc/hosts has it), yet it is a name, not
+    // `localhost`: the proxy carries requests to it, while loopback URLs always go direct.
+    let host = common::tls::hostname();
+    let resolved: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 1))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+    assert!(
+        resolved.iter().any(|a| a.ip().is_loopback()),
+        "this test needs the host name {host:?} to resolve to a loopback address (/etc/hosts): {resolved:?}"
+    );
     let pki = Pki::new();
     let tls_port = serve(&pki.server, None).await;
     let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -84,8 +96,14 @@ async fn checks_go_through_the_proxy_unless_no_proxy_says_otherwise() {
         use std::io::{Read, Write};
         for s in plain.incoming() {
             let Ok(mut s) = s else { return };
-            let mut b = [0u8; 4096];
-            let _ = s.read(&mut b);
+            // The whole head: a proxy may send it in several writes.
+            let (mut b, mut head) = ([0u8; 4096], Vec::new());
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
             let _ = s.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nplain",
             );
@@ -94,39 +112,45 @@ async fn checks_go_through_the_proxy_unless_no_proxy_says_otherwise() {
     let proxy = Tinyproxy::start(pki.dir.path());
     let sb = Sandbox::new();
     let checks = format!(
-        "[[checks]]\nname = \"secure\"\nkind = \"http\"\nurl = \"https://localhost:{tls_port}/healthz\"\ntls = {{ ca_file = \"{}\" }}\n[[checks]]\nname = \"plain\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{plain_port}/healthz\"\n",
+        "[[checks]]\nname = \"secure\"\nkind = \"http\"\nurl = \"https://{host}:{tls_port}/healthz\"\ntls = {{ ca_file = \"{}\" }}\n\
+         [[checks]]\nname = \"plain\"\nkind = \"http\"\nurl = \"http://{host}:{plain_port}/healthz\"\n\
+         [[checks]]\nname = \"local\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{plain_port}/local\"\n",
         pki.ca.display()
     );
     write_config(&sb, &checks);
     let check = |env: &[(&str, &str)]| {
         let (code, out, err) = sb.run_env(&["check"], env);
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("check \"secure\": ok (HTTP 200"), "{out}");
-        assert!(out.contains("check \"plain\": ok (HTTP 200"), "{out}");
+        for name in ["secure", "plain", "local"] {
+            assert!(
+                out.contains(&format!("check \"{name}\": ok (HTTP 200")),
+                "{out}"
+            );
+        }
     };
     let url = proxy.url();
     check(&[("HTTPS_PROXY", &url), ("HTTP_PROXY", &url)]);
     let seen = proxy.requests();
     assert!(
         seen.iter()
-            .any(|r| r.starts_with(&format!("CONNECT localhost:{tls_port} "))),
+            .any(|r| r.starts_with(&format!("CONNECT {host}:{tls_port} "))),
         "{seen:?}"
     );
     assert!(
         seen.iter()
-            .any(|r| r.starts_with(&format!("GET http://127.0.0.1:{plain_port}/healthz "))),
+            .any(|r| r.starts_with(&format!("GET http://{host}:{plain_port}/healthz "))),
         "{seen:?}"
     );
+    assert_eq!(seen.len(), 2, "loopback went direct: {seen:?}");
     // NO_PROXY: straight to the server, the proxy sees nothing more.
-    let before = seen.len();
     check(&[
-        ("HTTPS_PROXY", &url),
-        ("HTTP_PROXY", &url),
-        ("NO_PROXY", "localhost,127.0.0.1"),
+        ("https_proxy", &url),
+        ("http_proxy", &url),
+        ("NO_PROXY", &host),
     ]);
-    assert_eq!(proxy.requests().len(), before, "{:?}", proxy.requests());
+    assert_eq!(proxy.requests().len(), 2, "{:?}", proxy.requests());
     // The config's own proxy, with no variable set.
     write_config(&sb, &format!("[http]\nproxy = \"{url}\"\n{checks}"));
     check(&[]);
-    assert_eq!(proxy.requests().len(), before + 2, "{:?}", proxy.requests());
+    assert_eq!(proxy.requests().len(), 4, "{:?}", proxy.requests());
 }

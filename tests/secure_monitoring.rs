@@ -18,6 +18,7 @@ use flightdeck::http::Client;
 use serde_json::Value;
 
 const PASSWORD: &str = "canary-pw-3f9d1c7e55";
+const TOKEN: &str = "canary-bearer-8a41e0b2d6";
 
 /// Prometheus and Alertmanager on loopback, both https with basic auth; killed on drop.
 struct Secure {
@@ -177,7 +178,7 @@ impl Secure {
     }
 }
 
-fn config(s: &Secure, pki: &Pki, password_file: &str, trust: bool) -> String {
+fn config(s: &Secure, pki: &Pki, password_file: &str, trust: bool, echo: u16) -> String {
     let ca = pki.ca.display();
     let tls = if trust {
         format!("tls = {{ ca_file = \"{ca}\" }}")
@@ -223,13 +224,27 @@ url = "{prom}/-/healthy"
 {tls}
 auth = {{ basic_user = "flightdeck", password_file = "{password_file}" }}
 
+[[checks]]
+name = "tokened"
+kind = "http"
+url = "https://localhost:{echo}/healthz"
+{tls}
+auth = {{ bearer_env = "FD_PROBE_TOKEN" }}
+
 [[targets]]
 name = "web"
 environment = "staging"
 nodes = ["n1"]
 engine = "script"
 script = {{ deploy = ["true"] }}
-smoke = [{{ name = "no errors", prometheus = "prom", query = "vector(1)", timeout_secs = 5 }}]
+# The node's address and credentials: for its node gate, never for Prometheus.
+node_url = "https://localhost:{echo}"
+{tls}
+auth = {{ bearer_env = "FD_PROBE_TOKEN" }}
+smoke = [
+  {{ name = "no errors", prometheus = "prom", query = "vector(1)", timeout_secs = 5 }},
+  {{ name = "node healthz", http = "/healthz", timeout_secs = 5 }},
+]
 "#,
         prom = s.prometheus,
         am = s.alertmanager,
@@ -245,10 +260,16 @@ fn health<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name}: {}", v["health"]))
 }
 
-/// Every file under `dir` and every process's arguments are free of the password.
+/// Every file under `dir` and every process's arguments are free of the password and token.
 fn assert_no_password(dir: &Path, outputs: &[&str]) {
+    for secret in [PASSWORD, TOKEN] {
+        assert_no_secret(dir, outputs, secret);
+    }
+}
+
+fn assert_no_secret(dir: &Path, outputs: &[&str], secret: &str) {
     for o in outputs {
-        assert!(!o.contains(PASSWORD), "the password in output: {o}");
+        assert!(!o.contains(secret), "a secret in output: {o}");
     }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -259,10 +280,8 @@ fn assert_no_password(dir: &Path, outputs: &[&str]) {
             } else {
                 let bytes = std::fs::read(&p).unwrap_or_default();
                 assert!(
-                    !bytes
-                        .windows(PASSWORD.len())
-                        .any(|w| w == PASSWORD.as_bytes()),
-                    "the password in {}",
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a secret in {}",
                     p.display()
                 );
             }
@@ -271,10 +290,8 @@ fn assert_no_password(dir: &Path, outputs: &[&str]) {
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let argv = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         assert!(
-            !argv
-                .windows(PASSWORD.len())
-                .any(|w| w == PASSWORD.as_bytes()),
-            "the password in a process's arguments"
+            !argv.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a secret in a process's arguments"
         );
     }
 }
@@ -283,13 +300,20 @@ fn assert_no_password(dir: &Path, outputs: &[&str]) {
 async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     let pki = Pki::new();
     let secure = Secure::start(&pki).await;
+    // Answers 401 unless the token arrives.
+    let echo = common::tls::serve_requiring(
+        &pki.server,
+        None,
+        Some(format!("authorization: bearer {TOKEN}")),
+    )
+    .await;
     let password = secure.dir.join("password");
     let sb = Sandbox::new();
     write_config(
         &sb,
-        &config(&secure, &pki, &password.display().to_string(), true),
+        &config(&secure, &pki, &password.display().to_string(), true, echo),
     );
-    let run = |args: &[&str]| sb.run(args);
+    let run = |args: &[&str]| sb.run_env(args, &[("FD_PROBE_TOKEN", TOKEN)]);
 
     let (code, out, err) = run(&["--log-level", "trace", "check"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -303,6 +327,11 @@ async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     );
     assert!(
         out.contains("check \"prometheus healthy\": ok (HTTP 200"),
+        "{out}"
+    );
+    assert!(out.contains("check \"tokened\": ok (HTTP 200"), "{out}");
+    assert!(
+        out.contains("gate \"node healthz\" of web on n1: ok (HTTP 200"),
         "{out}"
     );
     assert!(
@@ -335,7 +364,7 @@ async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     std::fs::write(&wrong, "not-the-password").unwrap();
     write_config(
         &sb,
-        &config(&secure, &pki, &wrong.display().to_string(), true),
+        &config(&secure, &pki, &wrong.display().to_string(), true, echo),
     );
     let (code, out, _) = run(&["check"]);
     assert_eq!(code, 1, "{out}");
@@ -359,7 +388,7 @@ async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     // An untrusted CA fails closed, and says what to do.
     write_config(
         &sb,
-        &config(&secure, &pki, &password.display().to_string(), false),
+        &config(&secure, &pki, &password.display().to_string(), false, echo),
     );
     let (code, out, _) = run(&["check"]);
     assert_eq!(code, 1, "{out}");

@@ -168,3 +168,21 @@ async fn unreadable_tls_files_and_bad_auth_are_config_errors() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_ca_file_that_appears_later_is_picked_up() {
+    let pki = Pki::new();
+    let port = serve(&pki.server, None).await;
+    let url = format!("https://127.0.0.1:{port}/");
+    let later = pki.dir.path().join("later-ca.pem");
+    let c = client(TlsConfig {
+        ca_file: Some(later.clone()),
+        ..TlsConfig::default()
+    });
+    let e = c.get(&url, T).await.unwrap_err();
+    assert!(matches!(e, HttpError::Config(_)), "{e:?}");
+    std::fs::copy(&pki.ca, &later).unwrap();
+    // A client that could not be built is tried again after a few seconds.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    assert_eq!(c.get(&url, T).await.unwrap().status, 200);
+}

@@ -246,8 +246,14 @@ pub(super) fn absolutize(tls: Option<&mut TlsConfig>, auth: Option<&mut AuthConf
     }
 }
 
-/// Headers a config file must not carry as text: they are credentials.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+/// Header names a config file must not carry as text: they hold credentials.
+fn secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "cookie"
+        || ["auth", "key", "token", "secret", "password"]
+            .iter()
+            .any(|w| n.contains(w))
+}
 
 /// Checks one level's keys; the error names the key (`tls`, `auth`, `headers`). The files
 /// they name are read by the client, which reports one it cannot read on that endpoint alone.
@@ -269,12 +275,18 @@ pub fn validate_layer(l: HttpLayer<'_>) -> Result<(), (&'static str, String)> {
         a.credentials().map_err(|e| ("auth", e))?;
     }
     for (name, v) in l.headers.into_iter().flatten() {
+        if l.auth.is_some() && name.eq_ignore_ascii_case("authorization") {
+            return Err((
+                "headers",
+                "`auth` already sends Authorization: set one or the other".into(),
+            ));
+        }
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(("headers", format!("{name:?} is not a header name")));
         }
         match v {
             HeaderValue::Text(t) => {
-                if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                if secret_header(name) {
                     return Err((
                         "headers",
                         format!(
@@ -298,8 +310,25 @@ pub fn validate_layer(l: HttpLayer<'_>) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+/// Checks a URL the config gives (a `{node}` placeholder is allowed): `http` or `https`, no
+/// credentials in it, and no credentials over plain HTTP, nor to a server whose certificate
+/// goes unverified, except on this machine.
+pub fn validate_endpoint(url: &str, s: &HttpSettings) -> Result<(), String> {
+    validate_url(url, s.auth.is_some())?;
+    let probe = url.replace("{node}", "node");
+    if s.auth.is_some()
+        && s.tls.insecure()
+        && url::Url::parse(&probe).is_ok_and(|u| !crate::http::is_loopback(&u))
+    {
+        return Err(format!(
+            "{url:?}: `auth` with `insecure_skip_verify` sends the secret to whoever answers; trust the server's CA with tls.ca_file instead"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a URL the config gives: `http` or `https`, and no credentials over plain HTTP
-/// except to this machine. `template` allows a `{node}` placeholder in the host.
+/// except to this machine. A `{node}` placeholder is allowed in the host.
 pub fn validate_url(url: &str, auth: bool) -> Result<(), String> {
     let probe = url.replace("{node}", "node");
     let u = url::Url::parse(&probe).map_err(|e| format!("{url:?} is not a URL: {e}"))?;

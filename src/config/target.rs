@@ -84,6 +84,21 @@ impl TargetConfig {
         http::HttpLayer::of(&self.tls, &self.auth, &self.headers, self.keep_alive)
     }
 
+    /// The HTTP settings of one of its gates: `[http]`, then the target's keys when the gate
+    /// probes a node (a relative `http` path), then the gate's own (a prometheus gate has its
+    /// provider's folded in by then).
+    pub fn gate_settings(
+        &self,
+        defaults: &http::HttpDefaults,
+        gate: &GateConfig,
+    ) -> http::HttpSettings {
+        if gate.http.as_deref().is_some_and(|p| p.starts_with('/')) {
+            defaults.settings(&[self.http(), gate.http()])
+        } else {
+            defaults.settings(&[gate.http()])
+        }
+    }
+
     /// The base URL of `node`: `node_url` with `{node}` replaced, else `http://NODE`.
     pub fn node_base(&self, node: &str) -> String {
         match &self.node_url {

@@ -151,7 +151,22 @@ keep_alive = true
 
 #[test]
 fn bad_http_keys_name_the_line_and_say_what_to_do() {
-    let cases: [(&str, usize, &str); 9] = [
+    let cases: [(&str, usize, &str); 12] = [
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { insecure_skip_verify = true }\nauth = { bearer_env = \"T\" }\n",
+            4,
+            "sends the secret to whoever answers",
+        ),
+        (
+            "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\nheaders = { X-Api-Key = \"abc\" }\n",
+            5,
+            "carries a credential",
+        ),
+        (
+            "[[providers]]\nid = \"p\"\nkind = \"prometheus\"\nurl = \"http://prom.internal:9090\"\n[[checks]]\nname = \"q\"\nkind = \"prometheus\"\nprovider = \"p\"\nquery = \"up\"\nauth = { bearer_env = \"T\" }\n",
+            10,
+            "would send the secret unencrypted",
+        ),
         (
             "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://x/\"\n[[checks]]\nname = \"b\"\nkind = \"http\"\nurl = \"ftp://x/\"\n",
             8,

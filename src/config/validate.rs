@@ -1,7 +1,8 @@
 //! Validation of the HTTP keys wherever they appear: `[http]`, providers, checks, targets and
 //! their smoke gates. Each error names the file, the line and the key, and says what to do.
+//! URLs are checked with the settings that will really be used for them (every level folded).
 
-use super::http::{HttpLayer, validate_layer, validate_url};
+use super::http::{HttpLayer, validate_endpoint, validate_layer, validate_url};
 use super::{CheckKind, ConfigError, EngineKind, Loaded, ProviderKind};
 
 fn any(l: HttpLayer<'_>) -> bool {
@@ -10,6 +11,8 @@ fn any(l: HttpLayer<'_>) -> bool {
         || l.headers.is_some_and(|h| !h.is_empty())
         || l.keep_alive.is_some()
 }
+
+const NOT_HERE: &str = "remove `tls`, `auth`, `headers` and `keep_alive`";
 
 /// Checks every HTTP key and URL of the config.
 pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
@@ -28,21 +31,15 @@ pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
             ProviderKind::Prometheus | ProviderKind::Alertmanager => {
                 validate_layer(p.http()).map_err(|e| at("providers", entry, e))?;
                 if let Some(u) = &p.url {
-                    let auth = defaults.settings(&[p.http()]).auth.is_some();
-                    validate_url(u, auth).map_err(|m| at("providers", entry, ("url", m)))?;
+                    validate_endpoint(u, &defaults.settings(&[p.http()]))
+                        .map_err(|m| at("providers", entry, ("url", m)))?;
                 }
             }
             ProviderKind::Local | ProviderKind::Github if any(p.http()) => {
-                return Err(at(
-                    "providers",
-                    entry,
-                    (
-                        "tls",
-                        format!(
-                            "provider {entry:?}: only prometheus and alertmanager providers take `tls`, `auth`, `headers` and `keep_alive`"
-                        ),
-                    ),
-                ));
+                let m = format!(
+                    "provider {entry:?}: only prometheus and alertmanager providers take `tls`, `auth`, `headers` and `keep_alive`"
+                );
+                return Err(at("providers", entry, ("tls", m)));
             }
             ProviderKind::Local | ProviderKind::Github => {}
         }
@@ -51,99 +48,81 @@ pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
         let entry = k.name.as_str();
         if k.kind == CheckKind::Host {
             if any(k.http()) {
-                return Err(at(
-                    "checks",
-                    entry,
-                    (
-                        "tls",
-                        format!(
-                            "check {entry:?}: a host check makes no HTTP request; remove `tls`, `auth`, `headers` and `keep_alive`"
-                        ),
-                    ),
-                ));
+                let m = format!("check {entry:?}: a host check makes no HTTP request; {NOT_HERE}");
+                return Err(at("checks", entry, ("tls", m)));
             }
             continue;
         }
         validate_layer(k.http()).map_err(|e| at("checks", entry, e))?;
-        let settings =
-            crate::engine::health::spec::http_settings(k, defaults, &c.providers, &c.targets);
-        if let Some(u) = &k.url {
-            validate_url(u, settings.auth.is_some())
-                .map_err(|m| at("checks", entry, ("url", m)))?;
-        }
-        if let Some(t) = c
+        let s = crate::engine::health::spec::http_settings(k, defaults, &c.providers, &c.targets);
+        let provider = c
+            .providers
+            .iter()
+            .find(|p| Some(&p.id) == k.provider.as_ref());
+        let target = c
             .targets
             .iter()
-            .find(|t| Some(&t.name) == k.target.as_ref())
-            && t.engine != EngineKind::LocalFleet
-        {
-            let base = t.node_url.clone().unwrap_or_else(|| "http://{node}".into());
-            validate_url(&base, settings.auth.is_some()).map_err(|m| {
-                at(
-                    "checks",
-                    entry,
-                    (
-                        "auth",
-                        format!("check {entry:?} on target {:?}: {m}", t.name),
-                    ),
-                )
-            })?;
+            .find(|t| Some(&t.name) == k.target.as_ref());
+        let url = match (&k.url, provider, target) {
+            (Some(u), _, _) => Some((u.clone(), "url")),
+            (None, Some(p), _) => p.url.clone().map(|u| (u, "auth")),
+            (None, None, Some(t)) if t.engine != EngineKind::LocalFleet => Some((
+                t.node_url.clone().unwrap_or_else(|| "http://{node}".into()),
+                "auth",
+            )),
+            _ => None,
+        };
+        if let Some((u, key)) = url {
+            validate_endpoint(&u, &s)
+                .map_err(|m| at("checks", entry, (key, format!("check {entry:?}: {m}"))))?;
         }
     }
     for t in &c.targets {
         let entry = t.name.as_str();
         validate_layer(t.http()).map_err(|e| at("targets", entry, e))?;
+        let base = t.node_url.clone().unwrap_or_else(|| "http://{node}".into());
         if let Some(u) = &t.node_url {
             if matches!(t.engine, EngineKind::LocalFleet | EngineKind::GithubActions) {
-                return Err(at(
-                    "targets",
-                    entry,
-                    (
-                        "node_url",
-                        format!(
-                            "target {entry:?}: node_url does not apply to a {} target",
-                            t.engine.as_str()
-                        ),
-                    ),
-                ));
+                let m = format!(
+                    "target {entry:?}: node_url does not apply to a {} target",
+                    t.engine.as_str()
+                );
+                return Err(at("targets", entry, ("node_url", m)));
             }
-            validate_url(u, false).map_err(|m| at("targets", entry, ("node_url", m)))?;
+            validate_endpoint(u, &defaults.settings(&[t.http()]))
+                .map_err(|m| at("targets", entry, ("node_url", m)))?;
         }
         for g in &t.smoke {
-            validate_layer(g.http()).map_err(|(k, m)| {
+            let gate = |(k, m): (&'static str, String)| {
                 at(
                     "targets",
                     &g.name,
                     (k, format!("smoke gate {:?}: {m}", g.name)),
                 )
-            })?;
-            let mut layers = vec![t.http()];
-            if let Some(p) = c
+            };
+            validate_layer(g.http()).map_err(gate)?;
+            // As the runner will: the gate's prometheus provider's keys come under its own.
+            let mut g = g.clone();
+            let provider = c
                 .providers
                 .iter()
-                .find(|p| g.prometheus.as_ref() == Some(&p.id))
-            {
-                layers.push(p.http());
+                .find(|p| g.prometheus.as_ref() == Some(&p.id));
+            if let Some(p) = provider {
+                g.inherit(p.http());
             }
-            layers.push(g.http());
-            let auth = defaults.settings(&layers).auth.is_some();
+            let s = t.gate_settings(defaults, &g);
             let url = match (&g.http, &g.prometheus) {
-                (Some(path), _) if path.starts_with('/') => match t.engine {
-                    EngineKind::LocalFleet => None,
-                    _ => Some(t.node_url.clone().unwrap_or_else(|| "http://{node}".into())),
-                },
+                (Some(path), _) if path.starts_with('/') => {
+                    (t.engine != EngineKind::LocalFleet).then(|| base.clone())
+                }
                 (Some(u), _) => Some(u.clone()),
-                (None, Some(p)) if p.contains("://") => Some(p.clone()),
+                (None, Some(_)) => provider
+                    .and_then(|p| p.url.clone())
+                    .or_else(|| g.prometheus.clone().filter(|p| p.contains("://"))),
                 _ => None,
             };
             if let Some(u) = url {
-                validate_url(&u, auth).map_err(|m| {
-                    at(
-                        "targets",
-                        &g.name,
-                        ("smoke", format!("smoke gate {:?}: {m}", g.name)),
-                    )
-                })?;
+                validate_endpoint(&u, &s).map_err(|m| gate(("smoke", m)))?;
             }
         }
     }

@@ -81,7 +81,7 @@ pub(super) async fn endpoints(ws: &Workspace) -> (String, bool) {
     }
     for t in &ws.targets {
         for g in &t.smoke {
-            let client = Client::new(&config.http.settings(&[t.http(), g.http()]));
+            let client = Client::new(&t.gate_settings(&config.http, g));
             let label = |node: Option<&str>| match node {
                 Some(n) => format!("gate {:?} of {} on {n}", g.name, t.name),
                 None => format!("gate {:?} of {}", g.name, t.name),

@@ -190,13 +190,23 @@ async fn a_body_past_the_cap_is_cut_and_says_so() {
         r.extend(std::iter::repeat_n(b'x', n));
         r
     });
-    let (base, _) = serve(vec![big]);
+    let exact: Answer = Box::new(|_| {
+        let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {SMALL_BODY}\r\n\r\n").into_bytes();
+        r.extend(std::iter::repeat_n(b'y', SMALL_BODY));
+        r
+    });
+    let (base, _) = serve(vec![big, exact]);
+    let long = Duration::from_secs(20);
     let r = Client::plain()
-        .get(&base, Duration::from_secs(20))
+        .fetch(Method::GET, &base, None, long, MAX_BODY)
         .await
         .unwrap();
     assert!(r.truncated);
     assert_eq!(r.body.len(), MAX_BODY);
+    // A body of exactly the cap is whole.
+    let r = Client::plain().get(&base, long).await.unwrap();
+    assert!(!r.truncated);
+    assert_eq!(r.body.len(), SMALL_BODY);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ pub struct Pki {
     pub dir: tempfile::TempDir,
     /// The CA certificate (what `tls.ca_file` names).
     pub ca: PathBuf,
-    /// Server certificate and key for `localhost` and 127.0.0.1.
+    /// Server certificate and key for `localhost`, 127.0.0.1 and this machine's host name.
     pub server: (PathBuf, PathBuf),
     /// An expired one for the same names.
     pub expired: (PathBuf, PathBuf),
@@ -63,7 +63,8 @@ impl Pki {
                 write(&d, &format!("{name}-key.pem"), &key.serialize_pem()),
             )
         };
-        let server = leaf("server", &["localhost", "127.0.0.1"], false);
+        let host = hostname();
+        let server = leaf("server", &["localhost", "127.0.0.1", &host], false);
         let expired = leaf("expired", &["localhost", "127.0.0.1"], true);
         let wrong_host = leaf("wrong-host", &["other.example"], false);
         let client = leaf("client", &["flightdeck-client"], false);
@@ -78,6 +79,11 @@ impl Pki {
     }
 }
 
+/// This machine's host name (which `/etc/hosts` maps to a loopback address here).
+pub fn hostname() -> String {
+    nix::unistd::gethostname().unwrap().into_string().unwrap()
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -85,6 +91,16 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Serves HTTPS on 127.0.0.1 with `cert` until the test ends; with `client_ca`, only clients
 /// with a certificate it signed get through. Returns the port.
 pub async fn serve(cert: &(PathBuf, PathBuf), client_ca: Option<&Path>) -> u16 {
+    serve_requiring(cert, client_ca, None).await
+}
+
+/// Like [`serve`], answering `401` to a request without the header line `require` (as
+/// `name: value`, compared without case).
+pub async fn serve_requiring(
+    cert: &(PathBuf, PathBuf),
+    client_ca: Option<&Path>,
+    require: Option<String>,
+) -> u16 {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.0)
         .unwrap()
         .map(Result::unwrap)
@@ -119,6 +135,7 @@ pub async fn serve(cert: &(PathBuf, PathBuf), client_ca: Option<&Path>) -> u16 {
                 return;
             };
             let acceptor = acceptor.clone();
+            let require = require.clone();
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
@@ -131,11 +148,14 @@ pub async fn serve(cert: &(PathBuf, PathBuf), client_ca: Option<&Path>) -> u16 {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                let _ = tls
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure",
-                    )
-                    .await;
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let answer: &[u8] = match &require {
+                    Some(r) if !head.contains(&r.to_ascii_lowercase()) => {
+                        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    }
+                    _ => b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure",
+                };
+                let _ = tls.write_all(answer).await;
                 let _ = tls.shutdown().await;
             });
         }

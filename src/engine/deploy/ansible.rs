@@ -122,10 +122,22 @@ impl AnsibleDeploy {
                 };
             }
         };
+        // Our plugin's directory first, then the callback paths that were configured (the
+        // target's env, else the environment, else Ansible's defaults).
+        let paths = t
+            .env
+            .get("ANSIBLE_CALLBACK_PLUGINS")
+            .cloned()
+            .or_else(|| std::env::var("ANSIBLE_CALLBACK_PLUGINS").ok())
+            .unwrap_or_else(|| {
+                "~/.ansible/plugins/callback:/usr/share/ansible/plugins/callback".into()
+            });
         cmd.args(a.map(|a| a.args.clone()).unwrap_or_default())
             .envs(t.env.iter())
-            .env("ANSIBLE_CALLBACK_PLUGINS", &events.dir)
-            .env("ANSIBLE_CALLBACKS_ENABLED", parse::PLUGIN_NAME)
+            .env(
+                "ANSIBLE_CALLBACK_PLUGINS",
+                format!("{}:{paths}", events.dir.display()),
+            )
             .env("FLIGHTDECK_ANSIBLE_EVENTS", &events.file)
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_FORCE_COLOR", "0")
@@ -219,6 +231,14 @@ impl AnsibleDeploy {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
+        // Exit 0 without a recap: our callback did not run (an Ansible too old for it, or a
+        // broken install); nothing says which host did what, so nothing counts as done.
+        if code == Some(0) && !parser.recap && error.is_none() {
+            error = Some(format!(
+                "ansible-playbook reported no results through flightdeck's callback plugin ({}): see the deploy log",
+                parse::PLUGIN_NAME
+            ));
+        }
         // A run cut short prints no recap: every host it reached was touched and counts failed.
         let mut hosts = parser.hosts;
         for h in parser.seen {
@@ -244,7 +264,7 @@ impl AnsibleDeploy {
                     gate: g,
                     node: host,
                     version: &self.plan.to,
-                    node_url: None,
+                    node_url: Some(self.plan.target.node_base(host)),
                 },
             )
             .await;
@@ -348,6 +368,16 @@ impl AnsibleDeploy {
             }
         }
         if ended.is_none() {
+            // A node the play never ran on did not get the version.
+            for n in &self.plan.target.nodes {
+                if !hosts.contains_key(n) {
+                    self.journal.set_node(n, None, "failed");
+                    failed.insert(
+                        n.clone(),
+                        "the playbook did not run on it (not in its recap)".into(),
+                    );
+                }
+            }
             let passed: Vec<String> = hosts
                 .keys()
                 .filter(|h| !failed.contains_key(*h))
@@ -526,7 +556,7 @@ impl AnsibleDeploy {
 #[derive(Default)]
 struct EventReader {
     offset: u64,
-    partial: String,
+    partial: Vec<u8>,
 }
 
 impl EventReader {
@@ -538,15 +568,15 @@ impl EventReader {
         if f.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
-        let mut chunk = String::new();
-        let Ok(n) = f.read_to_string(&mut chunk) else {
+        let mut chunk = Vec::new();
+        let Ok(n) = f.read_to_end(&mut chunk) else {
             return;
         };
         self.offset += n as u64;
-        self.partial.push_str(&chunk);
-        while let Some(end) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=end).collect();
-            parser.line(&line);
+        self.partial.extend_from_slice(&chunk);
+        while let Some(end) = memchr::memchr(b'\n', &self.partial) {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            parser.line(&String::from_utf8_lossy(&line));
         }
     }
 }

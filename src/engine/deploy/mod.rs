@@ -73,9 +73,9 @@ pub struct DeployPlan {
 }
 
 impl DeployPlan {
-    /// The HTTP client of a gate: `[http]`, then the target's keys, then the gate's.
+    /// The HTTP client of a gate (see `TargetConfig::gate_settings`).
     pub fn gate_client(&self, gate: &crate::config::target::GateConfig) -> crate::http::Client {
-        crate::http::Client::new(&self.http.settings(&[self.target.http(), gate.http()]))
+        crate::http::Client::new(&self.target.gate_settings(&self.http, gate))
     }
 
     /// Plans `to` on `target`, given the version each node runs now.

@@ -112,6 +112,6 @@ impl Engine for Script {
     }
 
     fn node_url(&self, node: &str) -> Option<String> {
-        Some(format!("http://{node}"))
+        Some(self.plan.target.node_base(node))
     }
 }

@@ -206,7 +206,16 @@ async fn one(source: &Source, at: Option<&str>, timeout: Duration) -> Outcome {
             selector,
             aggregate,
             client,
-        } => match client.get(at.unwrap_or(url), timeout).await {
+        } => match client
+            .fetch(
+                reqwest::Method::GET,
+                at.unwrap_or(url),
+                None,
+                timeout,
+                MAX_BODY,
+            )
+            .await
+        {
             Ok(p) if p.status == 200 => scraped(&p, selector, *aggregate),
             Ok(p) if p.refused() => {
                 let e = refused(client, &p);
@@ -303,7 +312,9 @@ pub fn refused(client: &Client, p: &Response) -> String {
 
 /// Calls a Prometheus-style JSON API and returns `data`, or a one-line error.
 async fn api(client: &Client, url: &str, timeout: Duration) -> Result<Value, String> {
-    let p = client.get(url, timeout).await?;
+    let p = client
+        .fetch(reqwest::Method::GET, url, None, timeout, MAX_BODY)
+        .await?;
     if p.refused() {
         return Err(refused(client, &p));
     }
@@ -454,7 +465,9 @@ async fn alerts(
         let (k, v) = m.split_once('=').unwrap_or((m, ""));
         url.push_str(&format!("&filter={}", urlencode(&format!("{k}=\"{v}\""))));
     }
-    let p = client.get(&url, timeout).await?;
+    let p = client
+        .fetch(reqwest::Method::GET, &url, None, timeout, MAX_BODY)
+        .await?;
     if p.refused() {
         return Err(refused(client, &p));
     }

@@ -79,14 +79,18 @@ impl Spec {
     }
 }
 
-/// The HTTP settings of a check: `[http]`, then its target, its provider, and its own keys.
+/// The HTTP settings of a check: `[http]`, then its target's keys (only when it probes the
+/// target's nodes), its provider's, and its own.
 pub fn http_settings(
     c: &CheckConfig,
     defaults: &HttpDefaults,
     providers: &[ProviderConfig],
     targets: &[TargetConfig],
 ) -> HttpSettings {
-    let target = targets.iter().find(|t| Some(&t.name) == c.target.as_ref());
+    let on_nodes = c.url.is_none() && matches!(c.kind, CheckKind::Http | CheckKind::Metrics);
+    let target = targets
+        .iter()
+        .find(|t| on_nodes && Some(&t.name) == c.target.as_ref());
     let provider = providers
         .iter()
         .find(|p| Some(&p.id) == c.provider.as_ref());
@@ -161,8 +165,13 @@ pub fn build(
     targets: &[TargetConfig],
 ) -> Vec<Spec> {
     let mut out = Vec::new();
+    // Checks with the same settings share one client (and, with keep_alive, its connections).
+    let mut clients: std::collections::HashMap<HttpSettings, Client> = Default::default();
     for c in checks {
-        let client = Client::new(&http_settings(c, http, providers, targets));
+        let client = clients
+            .entry(http_settings(c, http, providers, targets))
+            .or_insert_with_key(Client::new)
+            .clone();
         let alerts = c.kind == CheckKind::Alertmanager;
         let rule = Rule {
             warn: c.warn,

@@ -1,7 +1,9 @@
 # flightdeck's callback for ansible-playbook: one JSON line per task result, handler result
 # and the recap, appended to the file named by $FLIGHTDECK_ANSIBLE_EVENTS. The stdout
 # callback (`default`) stays as it is, for the deploy log. Written next to each deploy's log
-# by flightdeck and enabled with ANSIBLE_CALLBACK_PLUGINS and ANSIBLE_CALLBACKS_ENABLED.
+# by flightdeck, which puts its directory first in ANSIBLE_CALLBACK_PLUGINS for that run; it
+# needs no enabling (so the callbacks your ansible.cfg enables stay enabled) and writes
+# nothing unless FLIGHTDECK_ANSIBLE_EVENTS is set.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -38,7 +40,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
     CALLBACK_NAME = "flightdeck_events"
-    CALLBACK_NEEDS_ENABLED = True
+    CALLBACK_NEEDS_ENABLED = False
 
     def __init__(self):
         super(CallbackModule, self).__init__()
@@ -58,17 +60,18 @@ class CallbackModule(CallbackBase):
         task = result._task
         r = result._result if isinstance(result._result, dict) else {}
         delegated = r.get("_ansible_delegated_vars") or {}
+        fields = getattr(result, "_task_fields", None) or {}
         event = {
             "event": kind,
             "host": result._host.get_name(),
             "task": task.get_name().strip(),
             "handler": task._uuid in self._handlers,
             "changed": bool(r.get("changed", False)),
-            "delegated_to": delegated.get("ansible_delegated_host") or delegated.get("ansible_host"),
+            "delegated_to": fields.get("delegate_to") or delegated.get("ansible_host"),
         }
         if kind in ("failed", "unreachable"):
             msg = r.get("msg") or r.get("stderr") or r.get("reason") or ""
-            event["msg"] = str(msg).strip().splitlines()[0][:500] if msg else ""
+            event["msg"] = (str(msg).strip().splitlines() or [""])[0][:500]
         event.update(extra)
         self._emit(event)
 

@@ -11,7 +11,7 @@ use super::Journal;
 
 /// The callback plugin, written beside each run's log and enabled for it.
 pub(super) const PLUGIN: &str = include_str!("flightdeck_events.py");
-/// The plugin's name (`ANSIBLE_CALLBACKS_ENABLED`).
+/// The plugin's name (its file is `NAME.py`).
 pub(super) const PLUGIN_NAME: &str = "flightdeck_events";
 
 /// What one host did in a playbook run, from the recap.
@@ -67,6 +67,8 @@ pub(super) struct Parser<'a> {
     pub(super) hosts: BTreeMap<String, HostResult>,
     /// Inventory hosts named by any result (a killed run writes no recap).
     pub(super) seen: BTreeSet<String>,
+    /// The recap arrived.
+    pub(super) recap: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -78,6 +80,7 @@ impl<'a> Parser<'a> {
             failures: BTreeMap::new(),
             hosts: BTreeMap::new(),
             seen: BTreeSet::new(),
+            recap: false,
         }
     }
 
@@ -88,6 +91,7 @@ impl<'a> Parser<'a> {
         };
         let r = match event {
             Event::Recap { hosts } => {
+                self.recap = true;
                 for (host, s) in hosts {
                     let failed = s.failures > 0 || s.unreachable > 0;
                     let reason = match self.failures.get(&host) {
