@@ -119,12 +119,16 @@ pub(super) async fn endpoints(ws: &Workspace) -> (String, bool) {
             }
         }
     }
-    let results = futures::future::join_all(probes.iter().map(|p| async {
+    // At most 32 at once, in order.
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter(probes.iter().map(|p| async {
         match &p.url {
             Ok(Some(u)) => Some(p.client.get(u, p.timeout).await),
             _ => None,
         }
     }))
+    .buffered(32)
+    .collect()
     .await;
     let mut out = String::new();
     let mut ok = true;
