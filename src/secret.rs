@@ -49,20 +49,42 @@ impl SecretSource {
     pub fn read(&self) -> Result<String, String> {
         let v = match self {
             SecretSource::Env(n) => std::env::var(n).map_err(|_| format!("${n} is not set"))?,
-            SecretSource::File(p) => std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            SecretSource::File(p) => {
+                check_file(p, 64 << 10)?;
+                let mut text = String::new();
+                std::fs::File::open(p)
+                    .and_then(|f| f.take(64 << 10).read_to_string(&mut text))
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                text.lines().next().unwrap_or_default().to_string()
+            }
             SecretSource::Command(argv) => run(argv)?,
         };
         let v = v.trim().to_string();
         if v.is_empty() {
-            return Err(format!("{} is empty", self.describe()));
+            return Err(match self {
+                SecretSource::Command(_) => format!("{} printed nothing", self.describe()),
+                _ => format!("{} is empty", self.describe()),
+            });
         }
         Ok(v)
     }
+}
+
+/// Refuses what is not a regular file of at most `max` bytes (a device or a pipe could be
+/// read forever).
+pub fn check_file(p: &std::path::Path, max: u64) -> Result<(), String> {
+    let m = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    if !m.is_file() {
+        return Err(format!("{} is not a regular file", p.display()));
+    }
+    if m.len() > max {
+        return Err(format!(
+            "{} is larger than {} KiB: is it the right file?",
+            p.display(),
+            max >> 10
+        ));
+    }
+    Ok(())
 }
 
 /// A secret read once and reused for a few minutes (an environment variable is read each
@@ -135,6 +157,11 @@ impl Cached {
         let read = c.source.read();
         *v = Some((Instant::now(), read.clone()));
         read
+    }
+
+    /// Where it comes from (`$VAR`, `file …`, `command …`).
+    pub fn describe(&self) -> String {
+        self.0.source.describe()
     }
 
     /// Marks the value stale, so the next use reads it again; never blocks.

@@ -248,7 +248,7 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
                     crate::engine::incident::evidence::time(c.updated),
                     c.status.as_str(),
                     clean(&c.check),
-                    clean(&c.detail)
+                    clean(&c.shown_detail())
                 );
                 shown.insert(c.check.clone(), line);
             }

@@ -318,11 +318,11 @@ async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     let (code, out, err) = run(&["--log-level", "trace", "check"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("provider prom (prometheus): ok (ready; 1 checks use it)"),
+        out.contains("provider prom (prometheus): ok (ready; 1 check uses it)"),
         "{out}"
     );
     assert!(
-        out.contains("provider am (alertmanager): ok (ready; 1 checks use it)"),
+        out.contains("provider am (alertmanager): ok (ready; 1 check uses it)"),
         "{out}"
     );
     assert!(
@@ -393,9 +393,9 @@ async fn prometheus_and_alertmanager_behind_tls_and_basic_auth() {
     let (code, out, _) = run(&["check"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("provider prom (prometheus): FAILED: localhost:")
-            && out
-                .contains("certificate signed by unknown authority: trust its CA with tls.ca_file"),
+        out.contains(
+            "provider prom (prometheus): FAILED: certificate signed by unknown authority: trust its CA with tls.ca_file (localhost:"
+        ),
         "{out}"
     );
     let (_, out, _) = run(&["watch", "--once"]);

@@ -42,7 +42,7 @@ async fn a_private_ca_is_trusted_only_when_configured() {
     assert_eq!(
         e,
         format!(
-            "127.0.0.1:{port}: certificate signed by unknown authority: trust its CA with tls.ca_file"
+            "certificate signed by unknown authority: trust its CA with tls.ca_file (127.0.0.1:{port})"
         )
     );
     let r = client(trusting(&pki)).get(&url, T).await.unwrap();

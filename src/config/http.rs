@@ -98,6 +98,31 @@ fn one_source(
 impl AuthConfig {
     /// The credentials this table describes, or what is wrong with it.
     pub fn credentials(&self) -> Result<Credentials, String> {
+        for (key, name) in [
+            ("bearer_env", &self.bearer_env),
+            ("password_env", &self.password_env),
+        ] {
+            if let Some(n) = name
+                && (n.is_empty() || n.contains(['=', '\0']) || n.contains(char::is_whitespace))
+            {
+                return Err(format!("{key} {n:?} is not an environment variable's name"));
+            }
+        }
+        for (key, path) in [
+            ("bearer_file", &self.bearer_file),
+            ("password_file", &self.password_file),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(format!("{key} is empty: name the file"));
+            }
+        }
+        if self
+            .basic_user
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.contains(':'))
+        {
+            return Err("basic_user must be a name without `:`".into());
+        }
         let bearer = one_source(&self.bearer_env, &self.bearer_file, &self.bearer_cmd);
         let password = one_source(&self.password_env, &self.password_file, &self.password_cmd);
         let empty_cmd = [&self.bearer_cmd, &self.password_cmd]
@@ -226,11 +251,20 @@ pub struct HttpSettings {
     pub proxy: Option<String>,
 }
 
+impl HttpSettings {
+    /// Whether requests carry a secret: credentials, or a header named like one.
+    pub fn sends_secrets(&self) -> bool {
+        self.auth.is_some() || self.headers.keys().any(|k| secret_header(k))
+    }
+}
+
 /// Makes the paths of a level absolute from the config file's directory.
 pub(super) fn absolutize(tls: Option<&mut TlsConfig>, auth: Option<&mut AuthConfig>, base: &Path) {
     let fix = |p: &mut Option<PathBuf>| {
+        // An empty path stays empty, for validation to name.
         if let Some(x) = p
             && x.is_relative()
+            && !x.as_os_str().is_empty()
         {
             *x = base.join(&*x);
         }
@@ -246,8 +280,8 @@ pub(super) fn absolutize(tls: Option<&mut TlsConfig>, auth: Option<&mut AuthConf
     }
 }
 
-/// Header names a config file must not carry as text: they hold credentials.
-fn secret_header(name: &str) -> bool {
+/// Header names that hold credentials: never as text in a config file, never over plain HTTP.
+pub fn secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n == "cookie"
         || ["auth", "key", "token", "secret", "password"]
@@ -264,6 +298,15 @@ pub fn validate_layer(l: HttpLayer<'_>) -> Result<(), (&'static str, String)> {
                 "tls",
                 "`cert_file` and `key_file` go together (mutual TLS needs both)".into(),
             ));
+        }
+        for (key, path) in [
+            ("ca_file", &t.ca_file),
+            ("cert_file", &t.cert_file),
+            ("key_file", &t.key_file),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(("tls", format!("{key} is empty: name the PEM file")));
+            }
         }
         if let Some(n) = &t.server_name
             && rustls_pki_types::ServerName::try_from(n.as_str()).is_err()
@@ -314,7 +357,7 @@ pub fn validate_layer(l: HttpLayer<'_>) -> Result<(), (&'static str, String)> {
 /// credentials in it, and no credentials over plain HTTP, nor to a server whose certificate
 /// goes unverified, except on this machine.
 pub fn validate_endpoint(url: &str, s: &HttpSettings) -> Result<(), String> {
-    validate_url(url, s.auth.is_some())?;
+    validate_url(url, s.sends_secrets())?;
     let probe = url.replace("{node}", "node");
     if s.auth.is_some()
         && s.tls.insecure()
@@ -330,30 +373,62 @@ pub fn validate_endpoint(url: &str, s: &HttpSettings) -> Result<(), String> {
 /// Checks a URL the config gives: `http` or `https`, and no credentials over plain HTTP
 /// except to this machine. A `{node}` placeholder is allowed in the host.
 pub fn validate_url(url: &str, auth: bool) -> Result<(), String> {
+    check_url(url, auth, false)
+}
+
+/// Checks `[http] proxy`: `http` or `https`; credentials in it are the proxy's own.
+pub fn validate_proxy(url: &str) -> Result<(), String> {
+    check_url(url, false, true)
+}
+
+fn check_url(url: &str, auth: bool, proxy: bool) -> Result<(), String> {
     let probe = url.replace("{node}", "node");
-    let u = url::Url::parse(&probe).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let Ok(mut u) = url::Url::parse(&probe) else {
+        return Err(format!("{:?} is not a URL", masked(url)));
+    };
+    // Messages never show a password given in the URL.
+    let shown = masked(url);
     match u.scheme() {
         "http" | "https" => {}
         s => {
             return Err(format!(
-                "{url:?}: scheme {s}:// is not supported; use http:// or https://"
+                "{shown:?}: scheme {s}:// is not supported; use http:// or https://"
             ));
         }
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{url:?} has no host"));
+        return Err(format!("{shown:?} has no host"));
     }
-    if !u.username().is_empty() || u.password().is_some() {
+    if !proxy && (!u.username().is_empty() || u.password().is_some()) {
         return Err(format!(
-            "{url:?}: put credentials in `auth`, not in the URL (it shows on screen and in logs)"
+            "{shown:?}: put credentials in `auth`, not in the URL (it shows on screen and in logs)"
         ));
     }
+    let _ = u.set_password(None);
     if auth && u.scheme() == "http" && !crate::http::is_loopback(&u) {
         return Err(format!(
-            "{url:?}: `auth` would send the secret unencrypted over http://; use https:// (only this machine may use http)"
+            "{shown:?}: `auth` (or a credential header) would send the secret unencrypted over http://; use https:// (only this machine may use http)"
         ));
     }
     Ok(())
+}
+
+/// `url` with any password in it replaced by `***`.
+fn masked(url: &str) -> String {
+    match url.find("://").map(|i| i + 3) {
+        Some(start) => {
+            let rest = &url[start..];
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => {
+                    let user = rest[..at].split(':').next().unwrap_or_default();
+                    format!("{}{user}:***{}", &url[..start], &rest[at..])
+                }
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
 }
 
 impl<'a> HttpLayer<'a> {

@@ -2,7 +2,7 @@
 //! their smoke gates. Each error names the file, the line and the key, and says what to do.
 //! URLs are checked with the settings that will really be used for them (every level folded).
 
-use super::http::{HttpLayer, validate_endpoint, validate_layer, validate_url};
+use super::http::{HttpLayer, validate_endpoint, validate_layer, validate_proxy};
 use super::{CheckKind, ConfigError, EngineKind, Loaded, ProviderKind};
 
 fn any(l: HttpLayer<'_>) -> bool {
@@ -23,7 +23,7 @@ pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
     };
     validate_layer(defaults.layer()).map_err(|e| at("http", "", e))?;
     if let Some(p) = &defaults.proxy {
-        validate_url(p, false).map_err(|m| at("http", p, ("proxy", m)))?;
+        validate_proxy(p).map_err(|m| at("http", "", ("proxy", m)))?;
     }
     for p in &c.providers {
         let entry = p.id.as_str();

@@ -263,3 +263,14 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
 }
+
+impl Check {
+    /// Its detail as printed: marked when its certificates go unverified.
+    pub fn shown_detail(&self) -> String {
+        if self.insecure {
+            format!("TLS UNVERIFIED · {}", self.detail)
+        } else {
+            self.detail.clone()
+        }
+    }
+}

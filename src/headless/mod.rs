@@ -185,6 +185,7 @@ fn health_json(ws: &Workspace) -> Vec<Value> {
                 "check": c.check, "service": c.service, "status": c.status.as_str(),
                 "value": c.value, "unit": c.unit, "forecast": c.forecast, "since": c.since,
                 "firing": c.firing, "detail": c.detail, "updated": c.updated,
+                "insecure": c.insecure,
                 "remedy": c.remedy,
             }));
         }
@@ -296,10 +297,19 @@ pub fn status_text(v: &Value) -> String {
     } else {
         let bad = health.iter().filter(|c| c["status"] != "ok").count();
         let _ = writeln!(out, "health: {} checks, {bad} not ok", health.len());
-        for c in health.iter().filter(|c| c["status"] != "ok") {
+        // Not ok, and ok only because its certificates go unverified.
+        for c in health
+            .iter()
+            .filter(|c| c["status"] != "ok" || c["insecure"] == true)
+        {
+            let mark = if c["insecure"] == true {
+                "TLS UNVERIFIED · "
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "  {:<8} {:<36} {}",
+                "  {:<8} {:<36} {mark}{}",
                 c["status"].as_str().unwrap_or(""),
                 crate::ui::text::clean(c["check"].as_str().unwrap_or("")),
                 crate::ui::text::clean(c["detail"].as_str().unwrap_or(""))

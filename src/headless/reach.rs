@@ -42,7 +42,8 @@ pub(super) async fn provider(ws: &Workspace, id: &str) -> Result<String, String>
     } else {
         String::new()
     };
-    Ok(format!("ready; {n} checks use it{warn}"))
+    let uses = if n == 1 { "check uses" } else { "checks use" };
+    Ok(format!("ready; {n} {uses} it{warn}"))
 }
 
 /// One URL to reach: what it is for, the URL (or why there is none) and its client.

@@ -23,6 +23,32 @@ pub(super) struct Inner {
     pub(super) insecure: bool,
     /// The name certificates are checked against, when not the URL's host.
     pub(super) server_name: Option<String>,
+    /// A configured header holds a credential.
+    pub(super) secret_headers: bool,
+    /// The proxies in use, by the scheme they carry (`http`, `https`, `all`), and what
+    /// `NO_PROXY` excludes: for messages only.
+    proxies: Vec<(&'static str, String)>,
+    no_proxy: Vec<String>,
+}
+
+impl Inner {
+    /// The proxy a request to `url` goes through (`host:port`), as far as a message needs.
+    pub(super) fn proxy_for(&self, url: &str) -> Option<String> {
+        let u = url::Url::parse(url).ok()?;
+        let host = u.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
+        let excluded = super::is_loopback(&u)
+            || self.no_proxy.iter().any(|n| {
+                let n = n.trim_start_matches('.');
+                n == "*" || host == n || host.ends_with(&format!(".{n}"))
+            });
+        if excluded {
+            return None;
+        }
+        self.proxies
+            .iter()
+            .find(|(s, _)| *s == u.scheme() || *s == "all")
+            .map(|(_, p)| p.clone())
+    }
 }
 
 /// Credentials and where their secret comes from.
@@ -193,5 +219,37 @@ fn build(s: &HttpSettings) -> Result<Inner, String> {
         headers,
         insecure: s.tls.insecure(),
         server_name: s.tls.server_name.clone(),
+        secret_headers: s
+            .headers
+            .keys()
+            .any(|k| crate::config::http::secret_header(k)),
+        proxies: proxy_names(s.proxy.as_deref()),
+        no_proxy: env("NO_PROXY")
+            .unwrap_or_default()
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect(),
     })
+}
+
+/// `host:port` of each proxy in use, by the scheme it carries.
+fn proxy_names(configured: Option<&str>) -> Vec<(&'static str, String)> {
+    let name = |p: &str| {
+        url::Url::parse(p)
+            .ok()
+            .map(|u| super::error::shown(&u))
+            .unwrap_or_else(|| "?".into())
+    };
+    if let Some(p) = configured {
+        return vec![("all", name(p))];
+    }
+    [
+        ("https", "HTTPS_PROXY"),
+        ("http", "HTTP_PROXY"),
+        ("all", "ALL_PROXY"),
+    ]
+    .into_iter()
+    .filter_map(|(s, k)| env(k).map(|p| (s, name(&p))))
+    .collect()
 }

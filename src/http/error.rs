@@ -57,7 +57,7 @@ pub(super) fn classify(e: &reqwest::Error, url: &Url, tls_name: &str) -> HttpErr
     };
     while let Some(s) = cur {
         if let Some(t) = s.downcast_ref::<rustls::Error>() {
-            return HttpError::Tls(format!("{at}: {}", tls::describe(t, tls_name)));
+            return HttpError::Tls(format!("{} ({at})", tls::describe(t, tls_name)));
         }
         // I/O errors nest (hyper-util wraps tokio-rustls's): look inside each one.
         let mut inner = s.downcast_ref::<std::io::Error>();
@@ -65,7 +65,8 @@ pub(super) fn classify(e: &reqwest::Error, url: &Url, tls_name: &str) -> HttpErr
             kind.get_or_insert(io.kind());
             let wrapped = io.get_ref();
             if let Some(t) = wrapped.and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return HttpError::Tls(format!("{at}: {}", tls::describe(t, tls_name)));
+                // The reason first: at 80 columns the address is what gets cut.
+                return HttpError::Tls(format!("{} ({at})", tls::describe(t, tls_name)));
             }
             inner = wrapped.and_then(|i| i.downcast_ref::<std::io::Error>());
         }

@@ -165,8 +165,20 @@ impl Client {
         };
         let work = exchange(inner, method, url, json, cap);
         match tokio::time::timeout(timeout, work).await {
+            Ok(Err(HttpError::Connect(e))) => Err(HttpError::Connect(match inner.proxy_for(url) {
+                Some(p) => format!("{e} (through the proxy {p})"),
+                None => e,
+            })),
             Ok(r) => r,
-            Err(_) => Err(HttpError::Timeout(timeout)),
+            // Still waiting for the secret: say so, not that the server was slow.
+            Err(_) => Err(match &inner.credentials {
+                Some(s) if s.cached().fresh().is_none() => HttpError::Config(format!(
+                    "auth: {} gave no answer within the {}s timeout",
+                    s.cached().describe(),
+                    timeout.as_secs_f32()
+                )),
+                _ => HttpError::Timeout(timeout),
+            }),
         }
     }
 }
@@ -174,15 +186,16 @@ impl Client {
 /// The secret of `inner`'s credentials: from its cache, else read off the async threads (a
 /// file or a command may block).
 async fn secret(inner: &Inner, url: &Url) -> Result<Option<String>, HttpError> {
-    let Some(s) = &inner.credentials else {
-        return Ok(None);
-    };
-    if url.scheme() == "http" && !is_loopback(url) {
+    let sends = inner.credentials.is_some() || inner.secret_headers;
+    if sends && url.scheme() == "http" && !is_loopback(url) {
         return Err(HttpError::Config(format!(
             "refusing to send credentials unencrypted to {}: use https://",
             shown(url)
         )));
     }
+    let Some(s) = &inner.credentials else {
+        return Ok(None);
+    };
     let value = match s.cached().fresh() {
         Some(v) => v,
         None => {

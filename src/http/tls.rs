@@ -28,7 +28,11 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
 }
 
+/// PEM files larger than this are refused (a bundle of every public CA is about 200 KiB).
+const MAX_PEM: u64 = 4 << 20;
+
 fn certs(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    crate::secret::check_file(path, MAX_PEM).map_err(|e| format!("{what} {e}"))?;
     let list: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("{what} {}: {}", path.display(), pem_error(e)))?
         .collect::<Result<_, _>>()
@@ -43,6 +47,7 @@ fn certs(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String
 }
 
 fn key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    crate::secret::check_file(path, MAX_PEM).map_err(|e| format!("key_file {e}"))?;
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| format!("key_file {}: {}", path.display(), pem_error(e)))
 }
@@ -50,7 +55,9 @@ fn key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 fn pem_error(e: rustls::pki_types::pem::Error) -> String {
     match e {
         rustls::pki_types::pem::Error::Io(e) => format!("cannot read: {e}"),
-        rustls::pki_types::pem::Error::NoItemsFound => "no PEM item of the right kind in it".into(),
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            "no PEM item of the right kind in it (an encrypted key is not supported)".into()
+        }
         other => format!("not valid PEM ({other:?})"),
     }
 }
