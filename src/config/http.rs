@@ -324,6 +324,19 @@ pub fn validate_layer(l: HttpLayer<'_>) -> Result<(), (&'static str, String)> {
                 "`auth` already sends Authorization: set one or the other".into(),
             ));
         }
+        const FIXED: [&str; 5] = [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "content-type",
+        ];
+        if FIXED.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err((
+                "headers",
+                format!("{name} is set by flightdeck itself; remove it"),
+            ));
+        }
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(("headers", format!("{name:?} is not a header name")));
         }

@@ -248,11 +248,21 @@ fn errors_never_show_a_password_and_bad_secret_sources_are_named() {
     assert!(e.contains("admin:***@x") && !e.contains("hunter2"), "{e}");
     // A proxy may carry its own credentials; they are never shown.
     let e = err("[http]\nproxy = \"ftp://u:s3cret@proxy:21\"\n");
-    assert!(e.contains("/etc/fd.toml:2:") && !e.contains("s3cret"), "{e}");
-    parse(Path::new("x"), "[http]\nproxy = \"http://u:p@proxy:3128\"\n").unwrap();
+    assert!(
+        e.contains("/etc/fd.toml:2:") && !e.contains("s3cret"),
+        "{e}"
+    );
+    parse(
+        Path::new("x"),
+        "[http]\nproxy = \"http://u:p@proxy:3128\"\n",
+    )
+    .unwrap();
     for (auth, want) in [
         ("bearer_env = \"\"", "is not an environment variable's name"),
-        ("bearer_env = \"A B\"", "is not an environment variable's name"),
+        (
+            "bearer_env = \"A B\"",
+            "is not an environment variable's name",
+        ),
         ("bearer_file = \"\"", "bearer_file is empty"),
         ("basic_user = \"a:b\", password_env = \"P\"", "without `:`"),
     ] {
@@ -261,8 +271,18 @@ fn errors_never_show_a_password_and_bad_secret_sources_are_named() {
         ));
         assert!(e.contains("/etc/fd.toml:5:") && e.contains(want), "{e}");
     }
-    let e = err("[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { ca_file = \"\" }\n");
+    let e = err(
+        "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\ntls = { ca_file = \"\" }\n",
+    );
     assert!(e.contains("ca_file is empty"), "{e}");
+    let e = err(
+        "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://127.0.0.1/\"\ntls = { insecure_skip_verify = true }\n",
+    );
+    assert!(e.contains("applies to https:// URLs only"), "{e}");
+    let e = err(
+        "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"https://x/\"\nheaders = { Host = \"evil\" }\n",
+    );
+    assert!(e.contains("Host is set by flightdeck itself"), "{e}");
     // A credential header, even from the environment, never goes over plain http.
     let e = err(
         "[[checks]]\nname = \"a\"\nkind = \"http\"\nurl = \"http://x.internal/\"\nheaders = { X-Api-Key = { env = \"K\" } }\n",

@@ -33,6 +33,12 @@ pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
                 if let Some(u) = &p.url {
                     validate_endpoint(u, &defaults.settings(&[p.http()]))
                         .map_err(|m| at("providers", entry, ("url", m)))?;
+                    if p.tls.is_some() && u.starts_with("http://") {
+                        let m = format!(
+                            "provider {entry:?}: `tls` applies to https:// URLs only, and {u:?} is http://"
+                        );
+                        return Err(at("providers", entry, ("tls", m)));
+                    }
                 }
             }
             ProviderKind::Local | ProviderKind::Github if any(p.http()) => {
@@ -75,6 +81,12 @@ pub(super) fn http(loaded: &Loaded) -> Result<(), ConfigError> {
         if let Some((u, key)) = url {
             validate_endpoint(&u, &s)
                 .map_err(|m| at("checks", entry, (key, format!("check {entry:?}: {m}"))))?;
+            if k.tls.is_some() && u.starts_with("http://") {
+                let m = format!(
+                    "check {entry:?}: `tls` applies to https:// URLs only, and {u:?} is http://"
+                );
+                return Err(at("checks", entry, ("tls", m)));
+            }
         }
     }
     for t in &c.targets {
