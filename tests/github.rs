@@ -537,22 +537,7 @@ async fn an_hour_of_polling_three_repos_is_mostly_304s_and_silent_while_limited(
 /// No file under `dir` (config, store with its audit log and journal, logs, downloaded logs)
 /// holds the token (S1).
 fn assert_no_canary_under(dir: &std::path::Path) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                assert!(
-                    !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
-                    "token found in {}",
-                    p.display()
-                );
-            }
-        }
-    }
+    common::assert_no_secret_under(dir, CANARY);
 }
 
 /// Watches every process's arguments while it lives, and says whether any held the token (S1):

@@ -271,22 +271,7 @@ fn assert_no_secret(dir: &Path, outputs: &[&str], secret: &str) {
     for o in outputs {
         assert!(!o.contains(secret), "a secret in output: {o}");
     }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                assert!(
-                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                    "a secret in {}",
-                    p.display()
-                );
-            }
-        }
-    }
+    common::assert_no_secret_under(dir, secret);
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let argv = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         assert!(

@@ -312,20 +312,13 @@ impl Loaded {
     /// An error about `key` of the `[[table]]` entry that mentions `near` (its name, or the
     /// value at fault), located on that entry's line when it can be found.
     pub fn error_near(&self, table: &str, key: &str, near: &str, message: String) -> ConfigError {
-        match error::locate_near(&self.text, table, key, near) {
-            Some((line, column)) => ConfigError::Invalid {
-                path: self
-                    .source
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-                line,
-                column,
-                key: format!("{table}.{key}"),
-                message,
-            },
-            None => self.error_at(table, key, message),
+        let mut e = self.error_at(table, key, message);
+        if let (Some(at), ConfigError::Invalid { line, column, .. }) =
+            (error::locate_near(&self.text, table, key, near), &mut e)
+        {
+            (*line, *column) = at;
         }
+        e
     }
 
     /// An error about `key` inside `[table]`, located in the file when it can be found.

@@ -402,3 +402,23 @@ pub fn usage(pid: &str) -> (u64, usize, usize) {
         .count();
     (field("VmRSS:"), field("Threads:") as usize, fds)
 }
+
+/// No file under `dir` (config, store, journal, audit log, logs) holds `secret` (S1, S8).
+pub fn assert_no_secret_under(dir: &Path, secret: &str) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "a secret in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
