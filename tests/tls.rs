@@ -186,3 +186,15 @@ async fn a_ca_file_that_appears_later_is_picked_up() {
     tokio::time::sleep(Duration::from_millis(5200)).await;
     assert_eq!(c.get(&url, T).await.unwrap().status, 200);
 }
+
+#[tokio::test]
+async fn a_self_signed_ca_certificate_on_a_server_says_how_to_remake_it() {
+    let pki = Pki::new();
+    let port = serve(&pki.ca_as_server, None).await;
+    let e = tls_error(
+        &client(trusting(&pki)),
+        &format!("https://127.0.0.1:{port}/"),
+    )
+    .await;
+    assert!(e.contains("CA:TRUE") && e.contains("CA:FALSE"), "{e}");
+}

@@ -216,6 +216,19 @@ pub fn describe(e: &Error, host: &str) -> String {
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "certificate is not for server authentication".into()
             }
+            CertificateError::Other(o) => {
+                let why = format!("{o:?}");
+                // webpki's reasons come wrapped: name the one a user can act on.
+                if why.contains("CaUsedAsEndEntity") {
+                    "the server's certificate says CA:TRUE (self-signed?): remake it with CA:FALSE and trust it with tls.ca_file".into()
+                } else {
+                    let inner = why
+                        .trim_start_matches("OtherError(")
+                        .trim_end_matches(')')
+                        .to_string();
+                    format!("certificate refused: {inner}")
+                }
+            }
             other => format!("certificate refused: {other:?}"),
         },
         Error::AlertReceived(AlertDescription::CertificateRequired) => {

@@ -17,6 +17,8 @@ pub struct Pki {
     pub dir: tempfile::TempDir,
     /// The CA certificate (what `tls.ca_file` names).
     pub ca: PathBuf,
+    /// The CA's certificate and key, served as if they were a server's (a self-signed CA:TRUE).
+    pub ca_as_server: (PathBuf, PathBuf),
     /// Server certificate and key for `localhost`, 127.0.0.1 and this machine's host name.
     pub server: (PathBuf, PathBuf),
     /// An expired one for the same names.
@@ -46,6 +48,7 @@ impl Pki {
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let ca = write(&d, "ca.pem", &ca_cert.pem());
+        let ca_as_server = (ca.clone(), write(&d, "ca-key.pem", &ca_key.serialize_pem()));
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf = |name: &str, sans: &[&str], expired: bool| {
             let key = KeyPair::generate().unwrap();
@@ -71,6 +74,7 @@ impl Pki {
         Pki {
             dir,
             ca,
+            ca_as_server,
             server,
             expired,
             wrong_host,
