@@ -98,6 +98,23 @@ fn tls_server(cert: &std::path::Path, key: &std::path::Path) -> u16 {
     .with_single_cert(chain, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    on_own_thread(move |s| {
+        let acceptor = acceptor.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(s).await {
+                answer(tls).await;
+            }
+        }
+    })
+}
+
+/// Listens on a loopback port on its own thread and runtime (so its CPU is not the
+/// monitor's), handing each connection to `serve`; the port.
+fn on_own_thread<F, Fut>(serve: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static + Send,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -109,12 +126,7 @@ fn tls_server(cert: &std::path::Path, key: &std::path::Path) -> u16 {
             tx.send(l.local_addr().unwrap().port()).unwrap();
             loop {
                 let (s, _) = l.accept().await.unwrap();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(s).await {
-                        answer(tls).await;
-                    }
-                });
+                tokio::spawn(serve(s));
             }
         });
     });
@@ -124,22 +136,7 @@ fn tls_server(cert: &std::path::Path, key: &std::path::Path) -> u16 {
 /// A loopback HTTP server on its own thread and runtime (so its CPU is not the monitor's),
 /// answering every request `200 ok`.
 fn server() -> u16 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().port()).unwrap();
-            loop {
-                let (s, _) = l.accept().await.unwrap();
-                tokio::spawn(answer(s));
-            }
-        });
-    });
-    rx.recv().unwrap()
+    on_own_thread(answer)
 }
 
 fn checks(port: u16, n: usize) -> Vec<CheckConfig> {
