@@ -170,7 +170,8 @@ fn a_runner_killed_mid_deploy_is_resumed_without_repeating_a_finished_step() {
         j.iter().any(|(p, _, s, _)| p == "deploy" && s == "resume"),
         "{j:?}"
     );
-    // Exactly one instance per node is left running.
+    // Exactly one instance per node of this sandbox is left running.
+    let state = format!("FLIGHTDECK_STATE_DIR={}", sb.state().display());
     let fleet: Vec<PathBuf> = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -178,7 +179,9 @@ fn a_runner_killed_mid_deploy_is_resumed_without_repeating_a_finished_step() {
         .filter(|p| {
             std::fs::read(p.join("environ")).is_ok_and(|env| {
                 let env = String::from_utf8_lossy(&env);
-                env.contains("FLIGHTDECK_TARGET=slow") && env.contains(&format!("FD={}", bin()))
+                env.contains("FLIGHTDECK_TARGET=slow")
+                    && env.contains(&format!("FD={}", bin()))
+                    && env.contains(&state)
             }) && std::fs::read_to_string(p.join("stat")).is_ok_and(|s| !s.contains(") Z"))
         })
         .collect();
@@ -300,6 +303,35 @@ fn an_abort_stops_a_deploy_waiting_for_health_and_rolls_it_back() {
     );
     let (code, out, _) = sb.run(&["audit", "verify"]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// R1: an abort after the first node finished rolls back every node it changed, although the
+/// abort flag is still set while the rollback waits for each node's health.
+#[test]
+fn an_abort_after_the_first_node_finished_ends_rolled_back_with_the_lock_free() {
+    let sb = Sandbox::new();
+    let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
+    slow_fleet(&sb, "1", "batch_size = 1, node_deadline_secs = 20");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let db = sb.state().join("t/store.db");
+    wait_until("s1 done and s2 waiting for health", 30, || {
+        let j = journal(&db, 2);
+        j.iter().any(|(_, n, s, st)| n == "s1" && s == "undrain" && st == "ok")
+            && j.iter().any(|(_, n, s, _)| n == "s2" && s == "health")
+    });
+    let (code, out, err) = sb.run(&["deploy", "slow", "--abort"]);
+    assert_eq!(code, 1, "an aborted deploy is not a success: {out}{err}");
+    assert!(out.contains(": rolled_back in"), "{out}");
+    assert!(!out.contains("rollback failed"), "{out}");
+    let s = sb.status(&[]);
+    let t = target(&s, "slow");
+    assert_eq!(versions(t), ["v1", "v1", "v1"], "{t}");
+    assert!(t["lock"].is_null(), "the lock is free: {t}");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v2"]);
+    assert_eq!(code, 0, "the target takes a new deploy: {out}{err}");
 }
 
 #[test]

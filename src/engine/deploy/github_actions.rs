@@ -175,7 +175,8 @@ impl ActionsDeploy {
         );
         let mut errors = 0;
         let result = loop {
-            let stop = if self.journal.abort_requested() {
+            // An abort stops the forward run; the rollback it asked for runs to its end.
+            let stop = if phase == "forward" && self.journal.abort_requested() {
                 Some("aborted by an operator".to_string())
             } else if Instant::now() >= until {
                 Some(format!(

@@ -234,8 +234,8 @@ pub trait Journal: Send + Sync {
     fn record(&self, phase: &str, node: &str, step: &str, status: &str, detail: &str);
     /// How this step ended in an earlier attempt, if it did.
     fn outcome(&self, phase: &str, node: &str, step: &str) -> Option<Result<(), String>>;
-    /// Whether anything of `phase` was recorded for `node`.
-    fn touched(&self, phase: &str, node: &str) -> bool;
+    /// Whether step `step` of `phase` was ever started for `node` (the node may have changed).
+    fn began(&self, phase: &str, node: &str, step: &str) -> bool;
     /// The detail of the step's last successful end (what a resumed step needs to know, like
     /// the id of the run it started); journals that keep none say `None`.
     fn detail(&self, phase: &str, node: &str, step: &str) -> Option<String> {

@@ -120,8 +120,9 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Polls the node until healthy or past the deadline (50 ms, doubling to 1 s).
-    async fn wait_healthy(&self, node: &str) -> Result<(), String> {
+    /// Polls the node until healthy or past the deadline (50 ms, doubling to 1 s). An
+    /// operator's abort cuts the wait short going forward, never in the rollback it started.
+    async fn wait_healthy(&self, phase: &str, node: &str) -> Result<(), String> {
         let deadline = self.plan.target.strategy.node_deadline();
         let start = tokio::time::Instant::now();
         let mut wait = Duration::from_millis(50);
@@ -140,7 +141,7 @@ impl Orchestrator {
                 Err(_) => {}
             }
             // An operator's abort does not wait out a long deadline.
-            if self.journal.abort_requested() {
+            if phase == FORWARD && self.journal.abort_requested() {
                 return Err("aborted by an operator while waiting for health".into());
             }
             if start.elapsed() + wait > deadline {
@@ -160,7 +161,7 @@ impl Orchestrator {
         self.drain(FORWARD, node).await?;
         self.step(FORWARD, node, "deploy", self.engine.deploy(node, to))
             .await?;
-        self.step(FORWARD, node, "health", self.wait_healthy(node))
+        self.step(FORWARD, node, "health", self.wait_healthy(FORWARD, node))
             .await?;
         for gate in &self.plan.target.smoke {
             let run = GateRun {
@@ -197,49 +198,64 @@ impl Orchestrator {
             self.journal.set_node(node, None, "stopped");
             return Ok(());
         }
-        self.step(ROLLBACK, node, "health", self.wait_healthy(node))
+        self.step(ROLLBACK, node, "health", self.wait_healthy(ROLLBACK, node))
             .await?;
         self.undrain(ROLLBACK, node, prev.as_deref()).await
     }
 
-    /// Rolls `nodes` back in batches of the plan's size; the first error ends it.
+    /// Rolls `nodes` back in batches of the plan's size. A node that fails does not stop the
+    /// others: every node is tried, and every failure is reported.
     async fn rollback(&self, nodes: &[String]) -> Result<(), String> {
         if self.journal.outcome(ROLLBACK, "", "begin").is_none() {
             self.journal
                 .record(ROLLBACK, "", "begin", "ok", &nodes.join(","));
         }
-        let mut first_err = None;
+        let mut errors = Vec::new();
         for batch in nodes.chunks(self.plan.batch_size()) {
             let results =
                 futures::future::join_all(batch.iter().map(|n| self.rollback_node(n))).await;
             for (n, r) in batch.iter().zip(results) {
                 if let Err(e) = r {
                     self.journal.set_node(n, None, "failed");
-                    first_err.get_or_insert(format!("{n}: {e}"));
+                    errors.push(format!("{n}: {e}"));
                 }
             }
-            if first_err.is_some() {
-                break;
-            }
         }
-        first_err.map_or(Ok(()), Err)
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Whether the deploy may have changed `node`: its forward deploy step started. A node
+    /// whose drain failed, or that was drained but not yet deployed, runs what it ran.
+    fn changed(&self, node: &str) -> bool {
+        self.journal.began(FORWARD, node, "deploy")
     }
 
     /// Returns every node still drained to rotation when its current version is healthy;
-    /// the others stay out, each with the reason.
-    async fn cleanup(&self, failed: &[(String, String)]) -> Vec<(String, String)> {
+    /// the others stay out, each with the reason. With `unchanged_only`, only the nodes the
+    /// deploy never changed (their drain failed, or came before an abort).
+    async fn cleanup(
+        &self,
+        failed: &[(String, String)],
+        unchanged_only: bool,
+    ) -> Vec<(String, String)> {
         let drained: Vec<String> = self
             .drained
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .filter(|n| !unchanged_only || !self.changed(n))
             .cloned()
             .collect();
         let mut left_out = Vec::new();
         for node in drained {
             // A node whose deploy failed and was not rolled back must not return to rotation
-            // on the version that failed: it waits for a human.
-            if let Some((_, why)) = failed.iter().find(|(n, _)| *n == node) {
+            // on the version that failed: it waits for a human. One that failed before its
+            // deploy started still runs its old version and goes back if healthy.
+            if let Some((_, why)) = failed.iter().find(|(n, _)| *n == node && self.changed(n)) {
                 left_out.push((
                     node,
                     format!("its deploy failed ({why}); kept out of rotation"),
@@ -291,7 +307,9 @@ impl Orchestrator {
             for (n, r) in batch.iter().zip(results) {
                 if let Err(e) = r {
                     self.journal.set_node(n, None, "failed");
-                    batch_failed.push(n.clone());
+                    if self.changed(n) {
+                        batch_failed.push(n.clone());
+                    }
                     failed.push((n.clone(), e));
                 }
             }
@@ -322,7 +340,7 @@ impl Orchestrator {
             abort = Some("aborted by an operator".into());
         }
         if abort.is_none() && !broken.is_empty() {
-            let left_out = self.cleanup(&failed).await;
+            let left_out = self.cleanup(&failed, false).await;
             return Outcome {
                 state: DeployState::FailedRollback,
                 reason: Some(format!("rollback failed: {}", broken.join("; "))),
@@ -330,7 +348,7 @@ impl Orchestrator {
             };
         }
         let Some(reason) = abort else {
-            let left_out = self.cleanup(&failed).await;
+            let left_out = self.cleanup(&failed, false).await;
             let reason = (!failed.is_empty()).then(|| {
                 format!(
                     "{} of {} nodes failed within the {}% budget: {}",
@@ -358,28 +376,31 @@ impl Orchestrator {
         self.journal.record("deploy", "", "abort", "fail", &reason);
         let wants_rollback = plan.target.auto_rollback && plan.kind == DeployKind::Deploy;
         if !wants_rollback && !rollback_begun {
-            let left_out = self.cleanup(&failed).await;
+            let left_out = self.cleanup(&failed, false).await;
             return Outcome {
                 state: DeployState::Failed,
                 reason: Some(reason),
                 left_out,
             };
         }
-        // Roll back every node the deploy touched: the drained ones (the failing batch) first.
+        // Roll back every node the deploy changed: the drained ones (the failing batch) first.
         let mut order: Vec<String> = plan
             .target
             .nodes
             .iter()
-            .filter(|n| self.is_drained(n))
+            .filter(|n| self.is_drained(n) && self.changed(n))
             .cloned()
             .collect();
         for n in &plan.target.nodes {
-            if !order.contains(n) && self.journal.touched(FORWARD, n) {
+            if !order.contains(n) && self.changed(n) {
                 order.push(n.clone());
             }
         }
+        // Nodes drained but never changed go back first, so they do not count against the
+        // batch while the changed ones roll back.
+        let mut left_out = self.cleanup(&failed, true).await;
         let result = self.rollback(&order).await;
-        let left_out = self.cleanup(&failed).await;
+        left_out.extend(self.cleanup(&failed, false).await);
         match result {
             Ok(()) => Outcome {
                 state: DeployState::RolledBack,

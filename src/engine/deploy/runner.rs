@@ -112,9 +112,10 @@ impl Journal for StoreJournal {
             })
     }
 
-    fn touched(&self, phase: &str, node: &str) -> bool {
+    fn began(&self, phase: &str, node: &str, step: &str) -> bool {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.iter().any(|e| e.phase == phase && e.node == node)
+        seen.iter()
+            .any(|e| e.phase == phase && e.node == node && e.step == step)
     }
 
     fn detail(&self, phase: &str, node: &str, step: &str) -> Option<String> {

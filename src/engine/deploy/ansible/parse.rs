@@ -178,7 +178,7 @@ mod tests {
         fn outcome(&self, _: &str, _: &str, _: &str) -> Option<Result<(), String>> {
             None
         }
-        fn touched(&self, _: &str, _: &str) -> bool {
+        fn began(&self, _: &str, _: &str, _: &str) -> bool {
             false
         }
         fn set_node(&self, _: &str, _: Option<&str>, _: &str) {}

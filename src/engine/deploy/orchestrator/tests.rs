@@ -17,6 +17,8 @@ struct Fleet {
     drained: BTreeSet<String>,
     max_drained: usize,
     calls: Vec<String>,
+    /// Nodes just (re)started: their first health probe says "not yet".
+    starting: BTreeSet<String>,
 }
 
 #[derive(Default)]
@@ -27,6 +29,14 @@ struct Fake {
     /// Nodes that never become healthy.
     never_healthy: BTreeSet<String>,
     fail_rollback: bool,
+    /// Nodes whose rollback fails (every node's when `fail_rollback`).
+    fail_rollback_on: BTreeSet<String>,
+    /// Nodes whose drain fails.
+    fail_drain: BTreeSet<String>,
+    /// A node started takes one probe to become healthy, like a real process.
+    slow_start: bool,
+    /// An operator aborts while this node's deploy runs.
+    abort_during: Option<(String, Arc<MemJournal>)>,
 }
 
 impl Fake {
@@ -62,6 +72,9 @@ impl Engine for Fake {
     fn drain<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             self.call(format!("drain {node}"));
+            if self.fail_drain.contains(node) {
+                return Err("load balancer refused".into());
+            }
             let mut f = self.fleet.lock().unwrap();
             f.drained.insert(node.into());
             f.max_drained = f.max_drained.max(f.drained.len());
@@ -71,16 +84,22 @@ impl Engine for Fake {
     fn deploy<'a>(&'a self, node: &'a str, v: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             self.call(format!("deploy {node} {v}"));
-            self.fleet
-                .lock()
-                .unwrap()
-                .next
-                .insert(node.into(), v.into());
+            if let Some((n, j)) = &self.abort_during
+                && n == node
+            {
+                j.abort.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let mut f = self.fleet.lock().unwrap();
+            f.next.insert(node.into(), v.into());
+            if self.slow_start {
+                f.starting.insert(node.into());
+            }
             Ok(())
         })
     }
     fn healthy<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<bool, String>> {
-        let h = !self.never_healthy.contains(node);
+        let starting = self.fleet.lock().unwrap().starting.remove(node);
+        let h = !self.never_healthy.contains(node) && !starting;
         Box::pin(async move { Ok(h) })
     }
     fn has_smoke(&self) -> bool {
@@ -114,10 +133,13 @@ impl Engine for Fake {
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             self.call(format!("rollback {node}"));
-            if self.fail_rollback {
+            if self.fail_rollback || self.fail_rollback_on.contains(node) {
                 return Err("previous version will not start".into());
             }
             let mut f = self.fleet.lock().unwrap();
+            if self.slow_start {
+                f.starting.insert(node.into());
+            }
             f.next.remove(node);
             if f.version.get(node).cloned().flatten().as_deref() != v {
                 f.next.insert(node.into(), v.unwrap_or_default().into());
@@ -165,12 +187,12 @@ impl Journal for MemJournal {
                 }
             })
     }
-    fn touched(&self, phase: &str, node: &str) -> bool {
+    fn began(&self, phase: &str, node: &str, step: &str) -> bool {
         self.entries
             .lock()
             .unwrap()
             .iter()
-            .any(|e| e.0 == phase && e.1 == node)
+            .any(|e| e.0 == phase && e.1 == node && e.2 == step)
     }
     fn set_node(&self, node: &str, _v: Option<&str>, state: &str) {
         self.nodes.lock().unwrap().insert(node.into(), state.into());
@@ -216,12 +238,14 @@ async fn deploy(
     let journal = Arc::new(MemJournal::default());
     let o = Orchestrator::new(plan(&t), fake.clone(), journal.clone());
     let out = o.run().await;
+    // Nodes left out for a human (their rollback failed) do not hold the others back.
+    let stuck = out.left_out.len();
     assert!(
-        *o.max_drained.lock().unwrap() <= batch,
+        *o.max_drained.lock().unwrap() <= batch + stuck,
         "drained nodes ≤ batch size"
     );
     assert!(
-        fake.fleet.lock().unwrap().max_drained <= batch,
+        fake.fleet.lock().unwrap().max_drained <= batch + stuck,
         "drained nodes ≤ batch size"
     );
     (out, fake, journal)
@@ -319,11 +343,106 @@ async fn a_failed_rollback_needs_a_human() {
     };
     let (out, fake, _) = deploy(&FOUR, 1, 0, fake).await;
     assert_eq!(out.state, DeployState::FailedRollback, "{out:?}");
-    assert!(out.reason.unwrap().contains("rollback failed"));
+    let reason = out.reason.unwrap();
+    assert!(reason.contains("rollback failed"), "{reason}");
+    assert!(
+        reason.contains("n1: ") && reason.contains("n2: "),
+        "{reason}"
+    );
     let f = fake.fleet.lock().unwrap();
+    for n in ["n1", "n2"] {
+        let tries = f.calls.iter().filter(|c| **c == format!("rollback {n}"));
+        assert_eq!(tries.count(), 1, "{n} tried once: {:?}", f.calls);
+    }
+}
+
+/// R1: an abort after the first node finished rolls every changed node back, although the
+/// abort flag stays set while the rollback waits for each node's health.
+#[tokio::test(start_paused = true)]
+async fn an_abort_after_the_first_node_rolls_everything_back() {
+    let nodes = ["n1", "n2", "n3"];
+    let journal = Arc::new(MemJournal::default());
+    let fake = Arc::new(Fake {
+        slow_start: true,
+        abort_during: Some(("n2".into(), journal.clone())),
+        ..Fake::new(&nodes, &[])
+    });
+    let t = target(&nodes, 1, 0);
+    let out = Orchestrator::new(plan(&t), fake.clone(), journal.clone())
+        .run()
+        .await;
+    assert_eq!(out.state, DeployState::RolledBack, "{out:?}");
+    assert!(out.left_out.is_empty(), "{out:?}");
+    assert!(fake.versions().iter().all(|v| v.as_deref() == Some("v1")));
+    let f = fake.fleet.lock().unwrap();
+    assert!(f.drained.is_empty(), "every node back in rotation");
+    assert!(
+        !f.calls.contains(&"deploy n3 v2".to_string()),
+        "{:?}",
+        f.calls
+    );
+    let rows = journal.entries.lock().unwrap();
+    assert!(
+        !rows.iter().any(|e| e.0 == "rollback" && e.3 == "fail"),
+        "{rows:?}"
+    );
+}
+
+/// R2: one node's failed rollback does not stop the others; each failure is named.
+#[tokio::test(start_paused = true)]
+async fn a_rollback_that_fails_on_one_node_still_rolls_back_the_others() {
+    let fake = Fake {
+        fail_rollback_on: ["n3".to_string()].into(),
+        ..Fake::new(&FOUR, &["n3"])
+    };
+    let (out, fake, _) = deploy(&FOUR, 1, 0, fake).await;
+    assert_eq!(out.state, DeployState::FailedRollback, "{out:?}");
+    let reason = out.reason.unwrap();
+    assert!(
+        reason.contains("n3: previous version will not start"),
+        "{reason}"
+    );
     assert_eq!(
-        f.calls.iter().filter(|c| c.starts_with("rollback")).count(),
-        1,
+        fake.versions(),
+        [Some("v1"), Some("v1"), Some("v1"), Some("v1")].map(|v| v.map(String::from)),
+        "n3 failed its rollback but still runs v1 beside the failed v2; n1 and n2 are back"
+    );
+    let f = fake.fleet.lock().unwrap();
+    assert!(
+        f.calls.contains(&"rollback n1".to_string()),
+        "{:?}",
+        f.calls
+    );
+    assert!(
+        f.calls.contains(&"rollback n2".to_string()),
+        "{:?}",
+        f.calls
+    );
+    assert_eq!(
+        f.drained.iter().collect::<Vec<_>>(),
+        ["n3"],
+        "n3 waits for a human"
+    );
+}
+
+/// R2: a node whose drain failed was never changed: no rollback, and it goes back to rotation.
+#[tokio::test(start_paused = true)]
+async fn a_node_whose_drain_failed_is_not_rolled_back() {
+    let fake = Fake {
+        fail_drain: ["n2".to_string()].into(),
+        ..Fake::new(&FOUR, &[])
+    };
+    let (out, fake, _) = deploy(&FOUR, 1, 0, fake).await;
+    assert_eq!(out.state, DeployState::RolledBack, "{out:?}");
+    assert!(out.left_out.is_empty(), "{out:?}");
+    let f = fake.fleet.lock().unwrap();
+    assert!(
+        !f.calls.contains(&"rollback n2".to_string()),
+        "{:?}",
+        f.calls
+    );
+    assert!(
+        f.calls.contains(&"rollback n1".to_string()),
         "{:?}",
         f.calls
     );
