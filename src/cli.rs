@@ -68,6 +68,10 @@ pub enum Cmd {
         /// Start the deploy and return; it carries on in the background.
         #[arg(long)]
         detach: bool,
+        /// Deploy VERSION although the target does not know it (not in `versions`, the
+        /// releases or the GitHub releases).
+        #[arg(long)]
+        allow_unknown_version: bool,
     },
     /// Put back the version the last successful deploy replaced (or undo a running deploy).
     Rollback {
@@ -296,6 +300,7 @@ pub fn main() -> Result<i32> {
             resume,
             abort,
             detach,
+            allow_unknown_version,
         }) => {
             let ws = workspace::open(&opts, &state_dir)?;
             let args = headless::deploy::DeployArgs {
@@ -306,6 +311,7 @@ pub fn main() -> Result<i32> {
                 resume,
                 abort,
                 detach,
+                allow_unknown_version,
             };
             return headless::deploy::deploy(&ws, &args, &rt);
         }

@@ -1,13 +1,13 @@
 //! The flightdeck binary: everything lives in the library.
 
-fn main() -> color_eyre::Result<()> {
+fn main() {
     match flightdeck::cli::main() {
         Ok(code) => std::process::exit(code),
-        // Mistakes in config or usage are one plain line; anything else is a full report.
-        Err(e) if flightdeck::workspace::is_user_error(&e) => {
-            eprintln!("flightdeck: {e}");
-            std::process::exit(2);
+        // Every error is one plain line with its causes, and an exit code by kind: 2 usage
+        // or config, 3 refused, 1 failed. Bugs panic, and a panic writes a crash file.
+        Err(e) => {
+            eprintln!("flightdeck: {e:#}");
+            std::process::exit(flightdeck::workspace::exit_code(&e));
         }
-        Err(e) => Err(e),
     }
 }

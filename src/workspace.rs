@@ -18,11 +18,36 @@ use crate::theme::ThemeSet;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// An action refused as things stand: locked, busy, read-only, a conflict, an unknown
+/// version. Exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 /// Whether an error is the user's to fix (config, theme, usage) rather than a bug.
 pub fn is_user_error(e: &color_eyre::Report) -> bool {
     e.downcast_ref::<UsageError>().is_some()
         || e.downcast_ref::<crate::config::ConfigError>().is_some()
         || e.downcast_ref::<crate::theme::ThemeError>().is_some()
+}
+
+/// The exit code of a command that ended in `e`: 2 usage or config, 3 refused, 1 the
+/// operation ran and failed.
+pub fn exit_code(e: &color_eyre::Report) -> i32 {
+    use crate::engine::gate::GateError;
+    use crate::providers::ProviderError;
+    let refused = e.downcast_ref::<Refused>().is_some()
+        || matches!(
+            e.downcast_ref::<GateError>(),
+            Some(GateError::ReadOnly(_) | GateError::Provider(ProviderError::Conflict(_)))
+        );
+    if refused {
+        3
+    } else if is_user_error(e) {
+        2
+    } else {
+        1
+    }
 }
 
 /// Colour output choice.

@@ -243,6 +243,43 @@ script = {{ deploy = ["sh", "-c", "printf '%s' \"$FLIGHTDECK_VERSION\" > \"$OUT/
     assert!(err.contains("not usable"), "{err}");
 }
 
+/// R3: a target that knows its versions refuses another one, naming the known ones, unless
+/// `--allow-unknown-version` says so; a target that knows none takes any.
+#[test]
+fn an_unknown_version_is_refused_unless_allowed() {
+    let sb = Sandbox::new();
+    write_config(
+        &sb,
+        r#"
+[[targets]]
+name = "web"
+environment = "test"
+nodes = ["w1"]
+engine = "script"
+drain = false
+versions = ["v1", "v2"]
+script = { deploy = ["true"], health = ["true"] }
+"#,
+    );
+    let (code, out, err) = sb.run(&["deploy", "web", "v999", "--yes"]);
+    assert_eq!(code, 3, "refused: {out}{err}");
+    assert!(
+        err.contains("v999 is not a known version of web: known are v2, v1")
+            && err.contains("--allow-unknown-version"),
+        "{err}"
+    );
+    assert!(journal(&sb.state().join("t/store.db"), 1).is_empty());
+    let (code, out, err) = sb.run(&["deploy", "web", "v2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "web", "v999", "--allow-unknown-version"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Once deployed, it is known: going back to it needs no flag.
+    let (code, out, err) = sb.run(&["deploy", "web", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "web", "v999"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 #[test]
 fn a_protected_target_needs_a_typed_name_or_yes() {
     let sb = Sandbox::new();

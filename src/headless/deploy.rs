@@ -11,7 +11,7 @@ use crate::config::TargetConfig;
 use crate::engine::deploy::launch::{self, runner_alive, unfinished};
 use crate::engine::deploy::{DeployKind, DeployPlan, runner};
 use crate::store::{DeployRecord, Store};
-use crate::workspace::{UsageError, Workspace};
+use crate::workspace::{Refused, UsageError, Workspace};
 
 /// What `flightdeck deploy` was asked.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +30,8 @@ pub struct DeployArgs {
     pub abort: bool,
     /// Start and return without following the journal.
     pub detach: bool,
+    /// Deploy a version the target does not know.
+    pub allow_unknown_version: bool,
 }
 
 fn target<'a>(ws: &'a Workspace, name: &str) -> Result<&'a TargetConfig> {
@@ -166,18 +168,55 @@ pub fn deploy(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime) -
         return carry_on(ws, &d, args.abort, args.detach, rt);
     }
     if let Some(why) = launch::busy(&store, &t.name)? {
-        return Err(UsageError(why).into());
+        return Err(Refused(why).into());
     }
     let version = args
         .version
         .as_deref()
         .ok_or_else(|| UsageError("deploy needs a VERSION (or --resume / --abort)".into()))?;
     check_version(version)?;
+    if !args.allow_unknown_version {
+        let remote = github_releases(ws, t, rt)?;
+        launch::check_known(&store, t, version, &remote)?.map_err(Refused)?;
+    }
     let plan = ws
         .launcher()?
         .plan(&store, t, DeployKind::Deploy, version)
         .map_err(UsageError)?;
     go(ws, &plan, args, rt)
+}
+
+/// The GitHub releases of a `github-actions` target's repo (none for other engines).
+fn github_releases(
+    ws: &Workspace,
+    t: &TargetConfig,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Vec<String>> {
+    let Some(g) = t
+        .github
+        .as_ref()
+        .filter(|_| t.engine == crate::config::EngineKind::GithubActions)
+    else {
+        return Ok(Vec::new());
+    };
+    let Some((_, client, _)) = ws.registry.github.iter().find(|(id, _, _)| *id == g.provider)
+    else {
+        return Ok(Vec::new());
+    };
+    let read = crate::providers::github::deployments::releases(client, &g.repo, 100);
+    match rt.block_on(tokio::time::timeout(Duration::from_secs(15), read)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(UsageError(format!(
+            "cannot read the releases of {} to check the version ({e}); pass --allow-unknown-version to deploy it unchecked",
+            g.repo
+        ))
+        .into()),
+        Err(_) => Err(UsageError(format!(
+            "reading the releases of {} timed out after 15s; pass --allow-unknown-version to deploy it unchecked",
+            g.repo
+        ))
+        .into()),
+    }
 }
 
 /// Shows the plan, confirms, starts and follows.
@@ -195,7 +234,7 @@ fn go(
         return Ok(0);
     }
     if ws.gate.read_only() {
-        return Err(UsageError(format!("read-only mode: {} refused", plan.kind.as_str())).into());
+        return Err(Refused(format!("read-only mode: {} refused", plan.kind.as_str())).into());
     }
     confirm(&plan.target, args.yes)?;
     let (id, pid) = rt.block_on(ws.launcher()?.start(&ws.gate, plan))?;

@@ -37,6 +37,9 @@ pub enum ProviderError {
     /// The backend answered something we could not use.
     #[error("bad response: {0}")]
     BadResponse(String),
+    /// Refused as things stand (a lock held, a deploy running, a change that raced).
+    #[error("{0}")]
+    Conflict(String),
     /// The backend failed in another way.
     #[error("{0}")]
     Other(String),

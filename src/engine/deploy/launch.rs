@@ -33,6 +33,14 @@ fn other(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Other(e.to_string())
 }
 
+/// A lock that is held, or a deploy that is unfinished or over, refuses; a store error fails.
+fn lock_err(e: LockError) -> ProviderError {
+    match e {
+        LockError::Store(e) => other(e),
+        e => ProviderError::Conflict(e.to_string()),
+    }
+}
+
 /// The running (or interrupted) deploy of a target, if any.
 pub fn unfinished(store: &Store, target: &str) -> Result<Option<DeployRecord>, StoreError> {
     Ok(store
@@ -75,6 +83,62 @@ pub fn rollback_version(store: &Store, target: &str) -> Result<Result<String, St
             d.id, d.to
         )),
     })
+}
+
+/// The versions `t` is known to have, newest first: its `versions`, the workspace's
+/// releases, `remote` (its GitHub releases) and what it ran before. `None` when it knows none
+/// of its own (no `versions`, no releases), so any version goes.
+pub fn known_versions(
+    store: &Store,
+    t: &TargetConfig,
+    remote: &[String],
+) -> Result<Option<Vec<String>>, StoreError> {
+    let releases: Vec<String> = store.releases()?.into_iter().map(|r| r.version).collect();
+    if t.versions.is_empty() && releases.is_empty() && remote.is_empty() {
+        return Ok(None);
+    }
+    let history = store.deploys(&t.name, 200)?;
+    let mut known: Vec<String> = Vec::new();
+    let all = remote
+        .iter()
+        .cloned()
+        .chain(releases)
+        .chain(t.versions.iter().rev().cloned())
+        .chain(history.into_iter().flat_map(|d| [Some(d.to), d.from]).flatten());
+    for v in all {
+        if !known.contains(&v) {
+            known.push(v);
+        }
+    }
+    Ok(Some(known))
+}
+
+/// Whether `version` may be deployed to `t`: refused, with the known ones, when `t` knows its
+/// versions and this is not one of them.
+pub fn check_known(
+    store: &Store,
+    t: &TargetConfig,
+    version: &str,
+    remote: &[String],
+) -> Result<Result<(), String>, StoreError> {
+    let Some(known) = known_versions(store, t, remote)? else {
+        return Ok(Ok(()));
+    };
+    if known.iter().any(|v| v == version) {
+        return Ok(Ok(()));
+    }
+    const SHOWN: usize = 10;
+    let more = known.len().saturating_sub(SHOWN);
+    Ok(Err(format!(
+        "{version} is not a known version of {}: known are {}{}; pass --allow-unknown-version to deploy it anyway",
+        t.name,
+        known[..known.len().min(SHOWN)].join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// Whether a target can be deployed from here: its programs exist and an Ansible inventory
@@ -202,7 +266,7 @@ impl Launcher {
             let now = crate::domain::now();
             let (id, lock) = store
                 .begin_deploy(&new, &self.actor, std::process::id(), LOCK_TTL_SECS, now)
-                .map_err(other)?;
+                .map_err(lock_err)?;
             match self.spawn(id, &plan.log_path) {
                 Ok(pid) => Ok((id, pid)),
                 Err(e) => {
@@ -232,7 +296,7 @@ impl Launcher {
                     crate::domain::now(),
                     runner_alive(d),
                 )
-                .map_err(other)?;
+                .map_err(lock_err)?;
             self.spawn(d.id, &log)
         };
         let target = format!("target:{}", d.target);
@@ -251,7 +315,10 @@ impl Launcher {
             if asked {
                 Ok(())
             } else {
-                Err(other(format!("deploy #{} already ended", d.id)))
+                Err(ProviderError::Conflict(format!(
+                    "deploy #{} already ended",
+                    d.id
+                )))
             }
         };
         gate.run("deploy_abort", &target, &format!("deploy #{}", d.id), work)
@@ -279,7 +346,7 @@ impl Launcher {
                 && d.state == "running"
                 && runner_alive(&d)
             {
-                return Err(other(format!(
+                return Err(ProviderError::Conflict(format!(
                     "deploy #{} of {target} is still running (runner pid {}); abort it (`flightdeck deploy {target} --abort`) instead",
                     d.id,
                     d.pid.unwrap_or(0)
