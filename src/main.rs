@@ -6,7 +6,9 @@ fn main() {
         // Every error is one plain line with its causes, and an exit code by kind: 2 usage
         // or config, 3 refused, 1 failed. Bugs panic, and a panic writes a crash file.
         Err(e) => {
-            eprintln!("flightdeck: {e:#}");
+            // A closed terminal must not turn a failure into a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "flightdeck: {e:#}");
             std::process::exit(flightdeck::workspace::exit_code(&e));
         }
     }

@@ -197,7 +197,7 @@ pub async fn run(ws: Workspace) -> Result<()> {
     forward_ticks(tx.clone());
     crate::watch::spawn(&ws, tx.clone())?;
     let result = event_loop(&mut term, &mut state, &mut rx, &scheduler, &themes, mouse).await;
-    terminal::restore();
+    terminal::release(term);
     // Runs started here end with the cockpit: cancelled, their process groups killed.
     scheduler.cancel_all(Duration::from_secs(5)).await;
     result

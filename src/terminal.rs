@@ -53,6 +53,17 @@ pub fn restore() {
     let _ = out.flush();
 }
 
+/// Restores the terminal and lets go of it. When the terminal is gone (a dropped SSH
+/// connection: writes fail with EIO), it is forgotten rather than dropped, because ratatui's
+/// drop would report its failure to show the cursor on the same dead terminal, and printing
+/// there panics.
+pub fn release(mut terminal: Tui) {
+    restore();
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
+}
+
 /// Restores the terminal, stops the process (as Ctrl-Z would in a shell), and on `fg`
 /// takes the terminal back and clears it for a full redraw.
 pub fn suspend(terminal: &mut Tui, mouse: bool) -> io::Result<()> {
@@ -83,7 +94,7 @@ pub fn install_panic_hook(crash_dir: PathBuf) {
                 env!("CARGO_PKG_VERSION"),
                 std::backtrace::Backtrace::force_capture()
             );
-            eprintln!("crash report written to {}", path.display());
+            let _ = writeln!(io::stderr(), "crash report written to {}", path.display());
         }
         previous(info);
         std::process::exit(101);

@@ -114,6 +114,63 @@ fn a_closed_terminal_ends_the_process_without_spinning() {
     assert!(!alive(pid), "still running 5 s after the terminal closed");
     // A spinning process would burn 500 ticks in 5 s; allow for shutdown work.
     assert!(cpu_ticks(pid).saturating_sub(ticks) < 100);
+    // R4: a closed terminal is not a crash.
+    let crashes: Vec<_> = std::fs::read_dir(sb.state())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("crash-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(crashes.is_empty(), "{crashes:?}");
+}
+
+/// R4: a dropped SSH connection still cancels the runs the cockpit started, and the step's
+/// process group goes with them.
+#[test]
+fn a_closed_terminal_cancels_its_runs() {
+    let sb = Sandbox::new();
+    let cfg = sb.path().join("hang.toml");
+    let marker = format!("R4_MARK_{}", std::process::id());
+    std::fs::write(
+        &cfg,
+        format!(
+            "workspace = \"hang\"\n[[pipelines]]\nname = \"long\"\nsteps = [{{ name = \"wait\", script = \"sleep 300 # {marker}\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let mut c = Cockpit::start(&sb, &["--config", cfg.to_str().unwrap()], &[], 80, 24);
+    c.wait_for("No items yet", 10);
+    c.send("2");
+    c.send("p");
+    c.wait_for("Run which pipeline?", 3);
+    c.send("\r");
+    c.wait_for("● wait 1/1", 10);
+    let pid = c.app_pid();
+    c.hang_up();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(pid), "the cockpit ended");
+    let v = sb.status(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(v["builds"][0]["status"], "cancelled", "{}", v["builds"]);
+    let left: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        })
+        .filter(|e| e.file_name().to_str().and_then(|p| p.parse().ok()).is_some_and(alive))
+        .collect();
+    assert!(left.is_empty(), "the step's processes are gone: {left:?}");
+    assert!(
+        !std::fs::read_dir(sb.state())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("crash-")),
+        "no crash file"
+    );
 }
 
 #[test]
