@@ -25,6 +25,39 @@ pub fn state_dir() -> io::Result<PathBuf> {
         .to_path_buf())
 }
 
+/// A file or directory name for `name` (a workspace, a target): the name itself when it is
+/// plain (ASCII letters, digits, `-` and `_`, at most 64 bytes); otherwise a readable
+/// sanitised part and a short hash of the exact name, so two names never share one.
+pub fn name_for(name: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if !name.is_empty() && name.len() <= 64 && name.chars().all(plain) {
+        return name.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(name.as_bytes());
+    let hex: String = hash[..5].iter().map(|b| format!("{b:02x}")).collect();
+    let readable: String = name
+        .chars()
+        .map(|c| if plain(c) { c } else { '_' })
+        .take(40)
+        .collect();
+    format!("{readable}-{hex}")
+}
+
+/// The name an earlier flightdeck gave `name`'s directory (every other character an
+/// underscore), which could be shared by two names.
+pub fn legacy_name_for(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The user's config directory for flightdeck (`~/.config/flightdeck`), if there is a home.
 pub fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "flightdeck").map(|d| d.config_dir().to_path_buf())
@@ -70,6 +103,26 @@ fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<fs::File> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// R5: names map to directory names one to one, readably, and always fit a file name.
+    #[test]
+    fn names_map_to_distinct_readable_file_names() {
+        assert_eq!(name_for("prod-eu_1"), "prod-eu_1");
+        let names = ["本番", "試験", "a/b", "a_b", "a b", "..", ".", "", "A", "a"];
+        let mapped: std::collections::BTreeSet<String> =
+            names.iter().map(|n| name_for(n)).collect();
+        assert_eq!(mapped.len(), names.len(), "{mapped:?}");
+        assert!(name_for("a/b").starts_with("a_b-"), "{}", name_for("a/b"));
+        let long = "ü".repeat(300);
+        let m = name_for(&long);
+        assert!(m.len() < 100 && !m.contains('/'), "{m}");
+        for m in &mapped {
+            assert!(
+                !m.is_empty() && m != "." && m != ".." && !m.contains('/'),
+                "{m:?}"
+            );
+        }
+    }
 
     #[test]
     fn private_dir_and_file_modes() {

@@ -325,3 +325,36 @@ fn headless_commands_survive_a_closed_pipe_and_a_broken_user_theme() {
         "asking for the broken theme itself still fails: {err}"
     );
 }
+
+/// R5: workspaces whose names an earlier flightdeck mapped to one directory keep apart.
+#[test]
+fn non_ascii_workspaces_keep_their_own_deploys() {
+    let sb = Sandbox::new();
+    let target = "[[targets]]\nname = \"web\"\nenvironment = \"test\"\nnodes = [\"w1\"]\nengine = \"script\"\ndrain = false\nscript = { deploy = [\"true\"], health = [\"true\"] }\n";
+    let mut configs = Vec::new();
+    for ws in ["本番", "試験", "a/b", "a_b"] {
+        let path = sb.path().join(format!("{}.toml", configs.len()));
+        std::fs::write(&path, format!("workspace = \"{ws}\"\n{target}")).unwrap();
+        configs.push(path.to_str().unwrap().to_string());
+    }
+    let (code, out, err) = sb.run(&["--config", &configs[0], "deploy", "web", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["--config", &configs[3], "deploy", "web", "v7"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let state = |i: usize| {
+        let v = sb.status(&["--config", &configs[i]]);
+        let t = &v["deploys"][0];
+        (t["state"].as_str().unwrap().to_string(), t["nodes"][0]["version"].clone())
+    };
+    assert_eq!(state(0), ("succeeded".into(), "v1".into()));
+    assert_eq!(state(1).0, "idle", "試験 has its own store");
+    assert_eq!(state(2).0, "idle", "a/b has its own store");
+    assert_eq!(state(3), ("succeeded".into(), "v7".into()));
+    let dirs: Vec<String> = std::fs::read_dir(sb.state())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("store.db").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs.len(), 4, "{dirs:?}");
+}

@@ -356,7 +356,8 @@ fn an_abort_after_the_first_node_finished_ends_rolled_back_with_the_lock_free() 
     let db = sb.state().join("t/store.db");
     wait_until("s1 done and s2 waiting for health", 30, || {
         let j = journal(&db, 2);
-        j.iter().any(|(_, n, s, st)| n == "s1" && s == "undrain" && st == "ok")
+        j.iter()
+            .any(|(_, n, s, st)| n == "s1" && s == "undrain" && st == "ok")
             && j.iter().any(|(_, n, s, _)| n == "s2" && s == "health")
     });
     let (code, out, err) = sb.run(&["deploy", "slow", "--abort"]);

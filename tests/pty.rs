@@ -161,7 +161,12 @@ fn a_closed_terminal_cancels_its_runs() {
             std::fs::read(e.path().join("cmdline"))
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
         })
-        .filter(|e| e.file_name().to_str().and_then(|p| p.parse().ok()).is_some_and(alive))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|p| p.parse().ok())
+                .is_some_and(alive)
+        })
         .collect();
     assert!(left.is_empty(), "the step's processes are gone: {left:?}");
     assert!(

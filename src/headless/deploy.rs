@@ -199,7 +199,11 @@ fn github_releases(
     else {
         return Ok(Vec::new());
     };
-    let Some((_, client, _)) = ws.registry.github.iter().find(|(id, _, _)| *id == g.provider)
+    let Some((_, client, _)) = ws
+        .registry
+        .github
+        .iter()
+        .find(|(id, _, _)| *id == g.provider)
     else {
         return Ok(Vec::new());
     };

@@ -9,7 +9,7 @@ use super::local::LocalBacklog;
 use super::local_builds::LocalBuilds;
 use super::{BacklogSource, BuildSource};
 use crate::config::{DEFAULT_TIMEOUT_SECS, Loaded, ProviderKind};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// The id of the built-in local store provider.
 pub const LOCAL_ID: &str = "local";
@@ -43,20 +43,61 @@ pub struct Registry {
     pub github: Vec<(String, Arc<GhClient>, Option<Token>)>,
 }
 
-/// The store file of a workspace inside the state dir.
+/// The store file of a workspace inside the state dir (see `paths::name_for`).
 pub fn workspace_store(state_dir: &Path, workspace: &str) -> PathBuf {
-    let safe: String = workspace
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    state_dir.join(safe).join("store.db")
+    state_dir
+        .join(crate::paths::name_for(workspace))
+        .join("store.db")
 }
+
+/// Opens (creating if need be) the store of `workspace`, first moving a store an earlier
+/// flightdeck kept under a name two workspaces could share; refuses a store that records
+/// another workspace's name.
+pub fn open_workspace_store(state_dir: &Path, workspace: &str) -> Result<PathBuf, StoreError> {
+    let path = workspace_store(state_dir, workspace);
+    let legacy_name = crate::paths::legacy_name_for(workspace);
+    let legacy = state_dir.join(&legacy_name);
+    let dir = path.parent().unwrap_or(state_dir);
+    if !dir.exists() && legacy != dir && legacy.join("store.db").is_file() {
+        let theirs = Store::open(&legacy.join("store.db"))?.meta(WORKSPACE_KEY)?;
+        // `__` (from `本番`) is nobody's chosen name, but `a_b` (from `a/b`) may be a
+        // workspace of its own: then only the user can say whose store it is.
+        let shared = legacy_name.chars().any(|c| c.is_ascii_alphanumeric());
+        match theirs {
+            Some(t) if t != workspace => {}
+            None if shared => {
+                return Err(StoreError::Ambiguous {
+                    legacy,
+                    wanted: workspace.to_string(),
+                    new: dir.to_path_buf(),
+                });
+            }
+            _ => {
+                std::fs::rename(&legacy, dir).map_err(|source| StoreError::Open {
+                    path: legacy.clone(),
+                    source,
+                })?;
+                tracing::warn!(from = %legacy.display(), to = %dir.display(), workspace, "store moved");
+            }
+        }
+    }
+    let store = Store::open(&path)?;
+    match store.meta(WORKSPACE_KEY)? {
+        Some(found) if found != workspace => Err(StoreError::Foreign {
+            path,
+            found,
+            wanted: workspace.to_string(),
+        }),
+        Some(_) => Ok(path),
+        None => {
+            store.set_meta(WORKSPACE_KEY, workspace)?;
+            Ok(path)
+        }
+    }
+}
+
+/// The meta key that records which workspace a store belongs to.
+const WORKSPACE_KEY: &str = "workspace";
 
 impl Registry {
     /// Opens every provider the config names; `actor` authors local changes.
@@ -67,7 +108,7 @@ impl Registry {
         pipelines: bool,
     ) -> Result<Registry, StoreError> {
         let config = &loaded.config;
-        let store_path = workspace_store(state_dir, &config.workspace);
+        let store_path = open_workspace_store(state_dir, &config.workspace)?;
         // Each provider serves the panes its kind can serve: without `[backlog]` or `[builds]`,
         // the first provider in the file that can feed a pane feeds it (local pipelines, when
         // the workspace has some, keep the builds pane).
@@ -206,5 +247,59 @@ impl Registry {
             store_path,
             github: gh,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R5: two workspaces never share a store; a store from the old shared mapping moves to
+    /// the first workspace that opens it, and a store of another workspace is refused.
+    #[test]
+    fn workspaces_get_their_own_store_and_a_legacy_one_moves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path();
+        // An earlier flightdeck kept 本番 at state/__ (and 試験 would have shared it).
+        let legacy = state.join("__/store.db");
+        Store::open(&legacy)
+            .unwrap()
+            .set_meta("marker", "old")
+            .unwrap();
+        let prod = open_workspace_store(state, "本番").unwrap();
+        assert_ne!(prod, legacy);
+        assert_eq!(
+            Store::open(&prod)
+                .unwrap()
+                .meta("marker")
+                .unwrap()
+                .as_deref(),
+            Some("old")
+        );
+        assert!(!legacy.exists(), "moved, not copied");
+        let test = open_workspace_store(state, "試験").unwrap();
+        assert_ne!(test, prod);
+        assert_eq!(Store::open(&test).unwrap().meta("marker").unwrap(), None);
+        // `a_b` may be a workspace of its own: its old store is not taken by `a/b`.
+        Store::open(&state.join("a_b/store.db")).unwrap();
+        let err = open_workspace_store(state, "a/b").unwrap_err().to_string();
+        assert!(err.contains("move it to") && err.contains("a_b-"), "{err}");
+        std::fs::create_dir(state.join(crate::paths::name_for("a/b"))).unwrap();
+        let ab = open_workspace_store(state, "a/b").unwrap();
+        let a_b = open_workspace_store(state, "a_b").unwrap();
+        assert_ne!(ab, a_b);
+        // Once `a_b` has claimed its store, `a/b` no longer asks.
+        std::fs::remove_dir_all(ab.parent().unwrap()).unwrap();
+        assert_ne!(open_workspace_store(state, "a/b").unwrap(), a_b);
+        // A store recording another name is refused, with both names.
+        Store::open(&a_b)
+            .unwrap()
+            .set_meta("workspace", "other")
+            .unwrap();
+        let err = open_workspace_store(state, "a_b").unwrap_err().to_string();
+        assert!(
+            err.contains("belongs to workspace \"other\", not \"a_b\""),
+            "{err}"
+        );
     }
 }

@@ -49,6 +49,31 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+    /// The store records another workspace's name.
+    #[error(
+        "store {path} belongs to workspace {found:?}, not {wanted:?}: rename the workspace back, or move the directory aside"
+    )]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// The name it records.
+        found: String,
+        /// The name the config gives.
+        wanted: String,
+    },
+    /// An earlier flightdeck kept this workspace where another could have kept its own.
+    #[error(
+        "workspace {wanted:?} was kept in {legacy}, which workspace {:?} would also use: if it is {wanted:?}'s, move it to {new}; to start {wanted:?} afresh, create {new}",
+        legacy.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    )]
+    Ambiguous {
+        /// Where the old store is.
+        legacy: PathBuf,
+        /// The workspace being opened.
+        wanted: String,
+        /// Where its store goes now.
+        new: PathBuf,
+    },
     /// An item id that does not exist.
     #[error("no item {0}")]
     NoSuchItem(String),

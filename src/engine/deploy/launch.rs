@@ -104,7 +104,12 @@ pub fn known_versions(
         .cloned()
         .chain(releases)
         .chain(t.versions.iter().rev().cloned())
-        .chain(history.into_iter().flat_map(|d| [Some(d.to), d.from]).flatten());
+        .chain(
+            history
+                .into_iter()
+                .flat_map(|d| [Some(d.to), d.from])
+                .flatten(),
+        );
     for v in all {
         if !known.contains(&v) {
             known.push(v);

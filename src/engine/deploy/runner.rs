@@ -167,7 +167,9 @@ pub fn engine_for(
 ) -> Result<Arc<dyn Engine>, String> {
     match plan.target.engine {
         EngineKind::LocalFleet => {
-            let logs = state_dir.join("fleet").join(&plan.target.name);
+            let logs = state_dir
+                .join("fleet")
+                .join(crate::paths::name_for(&plan.target.name));
             Ok(Arc::new(LocalFleet::new(plan, store_path, logs)?))
         }
         EngineKind::Script => Ok(Arc::new(Script::new(plan))),
@@ -180,7 +182,7 @@ pub fn engine_for(
 pub fn log_path(state_dir: &Path, target: &str, id_hint: &str) -> PathBuf {
     state_dir
         .join("deploys")
-        .join(format!("{target}-{id_hint}.log"))
+        .join(format!("{}-{id_hint}.log", crate::paths::name_for(target)))
 }
 
 /// Runs (or resumes) deploy `deploy_id` to its end: the body of `flightdeck deploy-runner`.
