@@ -71,6 +71,25 @@ fn check_reports_and_fails_on_unavailable_providers() {
         "{json}"
     );
     assert_eq!(feeds("gh"), Some(serde_json::json!(["builds"])), "{json}");
+    // R6: `ok` means the provider answered, whether or not a pane asked it.
+    std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"mine\"\nkind = \"local\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\ntimeout_secs = 1\n[[providers]]\nid = \"gh2\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\ntimeout_secs = 1\n[[providers]]\nid = \"prom\"\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9\"\n").unwrap();
+    let (_, json, err) = sb.run(&["--config", cfg.to_str().unwrap(), "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
+    let ok = |id: &str| {
+        v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| (p["ok"].clone(), p["error"].as_str().unwrap_or("").to_string()))
+            .unwrap()
+    };
+    assert_eq!(ok("mine").0, true, "{json}");
+    for id in ["gh", "gh2", "prom"] {
+        let (answered, why) = ok(id);
+        assert_eq!(answered, false, "{id}: {json}");
+        assert!(why.contains("refused") || why.contains("unreachable"), "{id}: {why}");
+    }
     std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
     let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
     assert_eq!(code, 1, "{out}");

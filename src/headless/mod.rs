@@ -64,6 +64,31 @@ async fn github_check(ws: &Workspace, id: &str) -> Result<String, String> {
     ))
 }
 
+/// Asks a provider no pane feeds from whether it answers: GitHub's rate limit (free of
+/// charge), a Prometheus's or Alertmanager's readiness; the local store always does.
+async fn reach_quietly(ws: &Workspace, id: &str) -> Result<(), String> {
+    let kind = ws.registry.infos.iter().find(|p| p.id == id).map(|p| p.kind.as_str());
+    match kind {
+        Some("github") => {
+            let (_, client, _) = ws
+                .registry
+                .github
+                .iter()
+                .find(|g| g.0 == id)
+                .ok_or("no client")?;
+            with_timeout(
+                std::time::Duration::from_secs(10),
+                client.send(http::Method::GET, "/rate_limit", None),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+        Some("prometheus" | "alertmanager") => reach::provider(ws, id).await.map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
 /// Refreshes every provider once and returns the state of all four panes as JSON.
 pub async fn status_json(ws: &Workspace) -> Value {
     let mut providers: Vec<Value> = ws
@@ -119,6 +144,29 @@ pub async fn status_json(ws: &Workspace) -> Value {
                     p["ok"] = json!(false);
                     p["error"] = json!(e.to_string());
                 }
+            }
+        }
+    }
+    // `ok` means the provider answered: those no pane asked are asked now.
+    let asked: Vec<&str> = [
+        ws.registry.backlog.as_ref().map(|(s, _)| s.id()),
+        ws.registry.builds.as_ref().map(|(s, _)| s.id()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let unasked: Vec<String> = providers
+        .iter()
+        .filter(|p| p["ok"] == true && !asked.contains(&p["id"].as_str().unwrap_or("")))
+        .filter_map(|p| p["id"].as_str().map(str::to_string))
+        .collect();
+    let answers =
+        futures::future::join_all(unasked.iter().map(|id| reach_quietly(ws, id))).await;
+    for (id, answer) in unasked.iter().zip(answers) {
+        if let Err(e) = answer {
+            for p in providers.iter_mut().filter(|p| p["id"] == id.as_str()) {
+                p["ok"] = json!(false);
+                p["error"] = json!(e);
             }
         }
     }
