@@ -206,8 +206,18 @@ pub fn main() -> Result<i32> {
     let state_dir = paths::state_dir().wrap_err("cannot find a state directory")?;
     paths::private_dir(&state_dir)
         .wrap_err_with(|| format!("cannot create state dir {}", state_dir.display()))?;
-    logging::init(&state_dir, &cli.log_level)
-        .wrap_err_with(|| format!("cannot open the log file in {}", state_dir.display()))?;
+    // Without a log file flightdeck still works (a read-only state dir is for looking).
+    if let Err(e) = logging::init(&state_dir, &cli.log_level)
+        && !cli.read_only
+        && !matches!(cli.command, Some(Cmd::DeployRunner { .. }))
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "flightdeck: warning: no log file ({}: {e}); going on without one",
+            state_dir.join("logs").display()
+        );
+    }
     let mut opts = Options {
         config: cli.config.clone(),
         read_only: cli.read_only,

@@ -8,7 +8,11 @@ fn main() {
         Err(e) => {
             // A closed terminal must not turn a failure into a panic.
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "flightdeck: {e:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "flightdeck: {}",
+                flightdeck::workspace::one_line(&e)
+            );
             std::process::exit(flightdeck::workspace::exit_code(&e));
         }
     }

@@ -31,6 +31,22 @@ pub fn is_user_error(e: &color_eyre::Report) -> bool {
         || e.downcast_ref::<crate::theme::ThemeError>().is_some()
 }
 
+/// An error and its causes as one line, each cause once (many errors repeat their source).
+pub fn one_line(e: &color_eyre::Report) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
 /// The exit code of a command that ended in `e`: 2 usage or config, 3 refused, 1 the
 /// operation ran and failed.
 pub fn exit_code(e: &color_eyre::Report) -> i32 {
@@ -188,10 +204,11 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         pipelines.push(Plan::new(&demo::pipeline(&bin), &dir));
     }
     let registry = Registry::build(&loaded, state_dir, &actor, !pipelines.is_empty())?;
-    if demo_ws {
+    let writable = !crate::store::Store::open(&registry.store_path)?.is_read_only();
+    if demo_ws && writable {
         demo::seed(&registry.store_path)?;
     }
-    if registry.builds.is_some() {
+    if registry.builds.is_some() && writable {
         // Runs whose runner died (a cockpit killed with SIGKILL, a crash) end as cancelled.
         let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
         crate::store::Store::open(&registry.store_path)?

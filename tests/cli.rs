@@ -74,21 +74,30 @@ fn check_reports_and_fails_on_unavailable_providers() {
     // R6: `ok` means the provider answered, whether or not a pane asked it.
     std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"mine\"\nkind = \"local\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\ntimeout_secs = 1\n[[providers]]\nid = \"gh2\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\ntimeout_secs = 1\n[[providers]]\nid = \"prom\"\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9\"\n").unwrap();
     let (_, json, err) = sb.run(&["--config", cfg.to_str().unwrap(), "status", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
     let ok = |id: &str| {
         v["providers"]
             .as_array()
             .unwrap()
             .iter()
             .find(|p| p["id"] == id)
-            .map(|p| (p["ok"].clone(), p["error"].as_str().unwrap_or("").to_string()))
+            .map(|p| {
+                (
+                    p["ok"].clone(),
+                    p["error"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .unwrap()
     };
     assert_eq!(ok("mine").0, true, "{json}");
     for id in ["gh", "gh2", "prom"] {
         let (answered, why) = ok(id);
         assert_eq!(answered, false, "{id}: {json}");
-        assert!(why.contains("refused") || why.contains("unreachable"), "{id}: {why}");
+        assert!(
+            why.contains("refused") || why.contains("unreachable"),
+            "{id}: {why}"
+        );
     }
     std::fs::write(&cfg, "workspace = \"acme\"\n[[providers]]\nid = \"gh\"\nkind = \"github\"\nrepos = [\"acme/api\"]\napi_url = \"http://127.0.0.1:9\"\n").unwrap();
     let (code, out, _) = sb.run(&["--config", cfg.to_str().unwrap(), "check"]);
@@ -363,7 +372,10 @@ fn non_ascii_workspaces_keep_their_own_deploys() {
     let state = |i: usize| {
         let v = sb.status(&["--config", &configs[i]]);
         let t = &v["deploys"][0];
-        (t["state"].as_str().unwrap().to_string(), t["nodes"][0]["version"].clone())
+        (
+            t["state"].as_str().unwrap().to_string(),
+            t["nodes"][0]["version"].clone(),
+        )
     };
     assert_eq!(state(0), ("succeeded".into(), "v1".into()));
     assert_eq!(state(1).0, "idle", "試験 has its own store");

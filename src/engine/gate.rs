@@ -24,7 +24,7 @@ pub enum GateError {
         reason: String,
     },
     /// The provider refused or failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Provider(#[from] ProviderError),
 }
 
@@ -116,6 +116,9 @@ impl Gate {
         );
         tokio::task::spawn_blocking(move || {
             let mut store = audit.lock().unwrap_or_else(|p| p.into_inner());
+            store
+                .writable(&format!("audit {action}"))
+                .map_err(|e| e.to_string())?;
             store
                 .audit_append(domain::now(), &actor, &action, &target, &phase, &detail)
                 .map(|_| ())

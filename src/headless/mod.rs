@@ -67,7 +67,12 @@ async fn github_check(ws: &Workspace, id: &str) -> Result<String, String> {
 /// Asks a provider no pane feeds from whether it answers: GitHub's rate limit (free of
 /// charge), a Prometheus's or Alertmanager's readiness; the local store always does.
 async fn reach_quietly(ws: &Workspace, id: &str) -> Result<(), String> {
-    let kind = ws.registry.infos.iter().find(|p| p.id == id).map(|p| p.kind.as_str());
+    let kind = ws
+        .registry
+        .infos
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.kind.as_str());
     match kind {
         Some("github") => {
             let (_, client, _) = ws
@@ -160,8 +165,7 @@ pub async fn status_json(ws: &Workspace) -> Value {
         .filter(|p| p["ok"] == true && !asked.contains(&p["id"].as_str().unwrap_or("")))
         .filter_map(|p| p["id"].as_str().map(str::to_string))
         .collect();
-    let answers =
-        futures::future::join_all(unasked.iter().map(|id| reach_quietly(ws, id))).await;
+    let answers = futures::future::join_all(unasked.iter().map(|id| reach_quietly(ws, id))).await;
     for (id, answer) in unasked.iter().zip(answers) {
         if let Err(e) = answer {
             for p in providers.iter_mut().filter(|p| p["id"] == id.as_str()) {

@@ -89,6 +89,7 @@ pub fn open_workspace_store(state_dir: &Path, workspace: &str) -> Result<PathBuf
             wanted: workspace.to_string(),
         }),
         Some(_) => Ok(path),
+        None if store.is_read_only() => Ok(path),
         None => {
             store.set_meta(WORKSPACE_KEY, workspace)?;
             Ok(path)

@@ -37,6 +37,26 @@ pub enum StoreError {
     /// SQLite refused a statement.
     #[error("store error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The store's file is not a sound database.
+    #[error(
+        "store {path} is damaged ({why}): restore it from a backup or move it aside; `flightdeck store check` tells more"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's words.
+        why: String,
+    },
+    /// The store can only be read (its file or directory is read-only).
+    #[error(
+        "store {path} is read-only (its file or directory cannot be written): cannot {what}; make it writable, or use --read-only to look"
+    )]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+        /// What was to be done.
+        what: String,
+    },
     /// The store was written by a newer flightdeck.
     #[error(
         "store {path} has schema version {found}, newer than this flightdeck knows ({known}); upgrade flightdeck"
@@ -292,11 +312,120 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    read_only: bool,
+}
+
+/// Whether an I/O error means "not allowed to write here".
+fn is_denied(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// Whether SQLite says the file is not a sound database.
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// `path` as an SQLite URI that opens it read-only and, since nothing can write a file in a
+/// directory no one may write, immutable (no -shm or -wal file is needed).
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro&immutable=1");
+    uri
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path`: dir 0700, files 0600, WAL, migrated.
+    /// A store that exists but may not be written (a read-only state dir) opens read-only:
+    /// reads work, and a write says the store is read-only.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        match Store::open_rw(path) {
+            Err(StoreError::Open { source, .. }) if is_denied(&source) && path.is_file() => {
+                Store::open_ro(path)
+            }
+            Err(StoreError::Sql(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+                    || e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) =>
+            {
+                Store::open_ro(path)
+            }
+            Err(StoreError::Sql(e)) if is_damage(&e) => Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            }),
+            other => other,
+        }
+    }
+
+    /// Opens an existing store for reading only (see `open`).
+    fn open_ro(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(immutable_uri(path), flags)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            read_only: true,
+        };
+        let found = match store.schema_version() {
+            Err(StoreError::Sql(e)) if is_damage(&e) => {
+                return Err(StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    why: e.to_string(),
+                });
+            }
+            r => r?,
+        };
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        if found < known {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+                what: "bring its schema up to date (open it once where it can be written)".into(),
+            });
+        }
+        tracing::info!(path = %path.display(), "store opened read-only");
+        Ok(store)
+    }
+
+    /// Whether this connection can only read (the store's file or directory is read-only).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// An error naming the store when it can only be read, for an action about to write.
+    pub fn writable(&self, what: &str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+                what: what.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn open_rw(path: &Path) -> Result<Store, StoreError> {
         let io_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -307,11 +436,20 @@ impl Store {
         // Create the file ourselves so it is 0600 from its first byte; SQLite gives its
         // -wal and -shm files the same mode.
         paths::append_private(path).map_err(io_err)?;
+        // A store whose directory cannot be written cannot keep a WAL: read-only then.
+        if let Some(dir) = path.parent()
+            && nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_err()
+        {
+            return Err(io_err(std::io::Error::from(
+                std::io::ErrorKind::PermissionDenied,
+            )));
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            read_only: false,
         };
         // Two processes creating the store at once: switching to WAL and migrating take
         // locks SQLite's busy handler does not wait for, so wait here.

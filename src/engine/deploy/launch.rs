@@ -268,6 +268,12 @@ impl Launcher {
         let detail = format!("{} → {}", new.from.as_deref().unwrap_or("nothing"), new.to);
         let work = async {
             let mut store = Store::open(&self.store_path).map_err(other)?;
+            store
+                .writable(&format!("{} {}", plan.kind.as_str(), plan.target.name))
+                .map_err(other)?;
+            // The runner's log must be writable before anything is recorded: a deploy that
+            // cannot start leaves nothing behind.
+            runner::open_log(&plan.log_path).map_err(other)?;
             let now = crate::domain::now();
             let (id, lock) = store
                 .begin_deploy(&new, &self.actor, std::process::id(), LOCK_TTL_SECS, now)

@@ -331,6 +331,17 @@ pub fn state_name(s: DeployState) -> &'static str {
     }
 }
 
+/// Opens (creating it and its directory, private) a deploy's log for appending; the error
+/// names the path.
+pub fn open_log(log: &Path) -> Result<std::fs::File, String> {
+    if let Some(dir) = log.parent() {
+        crate::paths::private_dir(dir)
+            .map_err(|e| format!("cannot create the deploy log dir {}: {e}", dir.display()))?;
+    }
+    crate::paths::append_private(log)
+        .map_err(|e| format!("cannot write the deploy log {}: {e}", log.display()))
+}
+
 /// Starts the runner for deploy `deploy_id` as a process that outlives its parent: it makes
 /// its own session at start, so no terminal's hang-up reaches it.
 pub fn spawn(
@@ -340,10 +351,7 @@ pub fn spawn(
     deploy_id: i64,
     log: &Path,
 ) -> Result<Child, String> {
-    if let Some(dir) = log.parent() {
-        crate::paths::private_dir(dir).map_err(|e| e.to_string())?;
-    }
-    let out = crate::paths::append_private(log).map_err(|e| e.to_string())?;
+    let out = open_log(log)?;
     Command::new(program)
         .arg("deploy-runner")
         .arg("--store")
