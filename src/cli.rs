@@ -87,6 +87,12 @@ pub enum Cmd {
         #[arg(long)]
         detach: bool,
     },
+    /// A `local-fleet` target's node processes.
+    Fleet {
+        /// What to do.
+        #[command(subcommand)]
+        action: FleetCmd,
+    },
     /// Free a deploy lock kept for a human (after a failed rollback); audited.
     Unlock {
         /// The target.
@@ -177,6 +183,17 @@ pub enum SilenceCmd {
     },
 }
 
+/// `fleet` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FleetCmd {
+    /// Stop every node process of a `local-fleet` target (audited; refused in read-only mode
+    /// and while a deploy of it runs).
+    Stop {
+        /// The target.
+        target: String,
+    },
+}
+
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
@@ -243,9 +260,18 @@ pub fn main() -> Result<i32> {
         Some(Cmd::Demo { reset, stop, .. }) => {
             if reset || stop {
                 let store = crate::providers::workspace_store(&state_dir, "demo");
-                if store.exists() {
-                    let n = demo::stop(&store).map_err(UsageError)?;
-                    eprintln!("stopped {n} demo node processes");
+                let n = if store.exists() {
+                    demo::stop(&store).map_err(UsageError)?
+                } else {
+                    0
+                };
+                out(&format!("stopped {n} demo node processes\n"));
+                if let (true, Some(cfg)) = (stop, &cli.config) {
+                    eprintln!(
+                        "note: demo --stop stops the demo workspace's nodes only; for a target of {} use `flightdeck --config {} fleet stop TARGET`",
+                        cfg.display(),
+                        cfg.display()
+                    );
                 }
                 if stop {
                     return Ok(0);
@@ -301,6 +327,12 @@ pub fn main() -> Result<i32> {
         Some(Cmd::Run { pipeline }) => {
             let ws = workspace::open(&opts, &state_dir)?;
             return headless::run::run(&ws, &pipeline, &rt);
+        }
+        Some(Cmd::Fleet {
+            action: FleetCmd::Stop { target },
+        }) => {
+            let ws = workspace::open(&opts, &state_dir)?;
+            return headless::deploy::fleet_stop(&ws, &target, &rt);
         }
         Some(Cmd::Deploy {
             target,

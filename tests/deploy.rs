@@ -84,9 +84,9 @@ fn the_demo_fleet_rolls_v2_out_and_rolls_the_broken_v3_back() {
         ["v1", "v1", "v1"]
     );
 
-    let (code, _, err) = sb.run(&["demo", "--stop"]);
+    let (code, out, err) = sb.run(&["demo", "--stop"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("stopped 3"), "{err}");
+    assert!(out.contains("stopped 3"), "{out}");
     let t = sb.status(&[]);
     assert!(
         target(&t, "demo-api")["nodes"]
@@ -370,6 +370,22 @@ fn an_abort_after_the_first_node_finished_ends_rolled_back_with_the_lock_free() 
     assert!(t["lock"].is_null(), "the lock is free: {t}");
     let (code, out, err) = sb.run(&["deploy", "slow", "v2"]);
     assert_eq!(code, 0, "the target takes a new deploy: {out}{err}");
+
+    // R8: a configured local fleet stops with `fleet stop`, on stdout, audited.
+    let (code, out, err) = sb.run(&["--read-only", "fleet", "stop", "slow"]);
+    assert_eq!(code, 3, "{out}{err}");
+    let (code, out, err) = sb.run(&["fleet", "stop", "slow"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("stopped 3 node processes of slow"), "{out}");
+    let s = sb.status(&[]);
+    let nodes = target(&s, "slow")["nodes"].as_array().unwrap().clone();
+    assert!(nodes.iter().all(|n| n["state"] == "down"), "{nodes:?}");
+    let (code, out, err) = sb.run(&["--config", "flightdeck.toml", "demo", "--stop"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("fleet stop TARGET"),
+        "demo --stop says what it does not do: {err}"
+    );
 }
 
 #[test]

@@ -316,6 +316,42 @@ pub fn rollback(ws: &Workspace, args: &DeployArgs, rt: &tokio::runtime::Runtime)
     go(ws, &plan, args, rt)
 }
 
+/// `flightdeck fleet stop TARGET`: stops a `local-fleet` target's node processes (audited).
+pub fn fleet_stop(ws: &Workspace, target_name: &str, rt: &tokio::runtime::Runtime) -> Result<i32> {
+    let t = target(ws, target_name)?;
+    if t.engine != crate::config::EngineKind::LocalFleet {
+        return Err(UsageError(format!(
+            "{} runs on the {} engine: flightdeck starts processes only for local-fleet targets",
+            t.name,
+            t.engine.as_str()
+        ))
+        .into());
+    }
+    let store_path = ws.registry.store_path.clone();
+    if let Some(why) = launch::busy(&Store::open(&store_path)?, &t.name)? {
+        return Err(Refused(why).into());
+    }
+    let name = t.name.clone();
+    let work = async {
+        tokio::task::spawn_blocking(move || {
+            crate::engine::deploy::local_fleet::stop_all(&store_path, &name)
+        })
+        .await
+        .map_err(|e| crate::providers::ProviderError::Other(e.to_string()))?
+        .map_err(crate::providers::ProviderError::Other)
+    };
+    let n = rt.block_on(
+        ws.gate
+            .run("fleet_stop", &format!("target:{}", t.name), "", work),
+    )?;
+    println!(
+        "stopped {n} node process{} of {}",
+        if n == 1 { "" } else { "es" },
+        t.name
+    );
+    Ok(0)
+}
+
 /// `flightdeck unlock TARGET LOCK_ID`: frees a lock kept for a human (audited).
 pub fn unlock(
     ws: &Workspace,
