@@ -87,6 +87,12 @@ pub enum Cmd {
         #[arg(long)]
         detach: bool,
     },
+    /// The workspace's store.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: StoreCmd,
+    },
     /// A `local-fleet` target's node processes.
     Fleet {
         /// What to do.
@@ -181,6 +187,14 @@ pub enum SilenceCmd {
         /// The silence's id, as `silence list` prints it.
         id: String,
     },
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Check the store's integrity, schema and audit chain (reads only; works on a damaged
+    /// store); exits 1 when something is wrong, with how to recover.
+    Check,
 }
 
 /// `fleet` subcommands.
@@ -327,6 +341,18 @@ pub fn main() -> Result<i32> {
         Some(Cmd::Run { pipeline }) => {
             let ws = workspace::open(&opts, &state_dir)?;
             return headless::run::run(&ws, &pipeline, &rt);
+        }
+        Some(Cmd::Store {
+            action: StoreCmd::Check,
+        }) => {
+            let loaded = crate::config::resolve(opts.config.as_deref())?;
+            let path = crate::providers::workspace_store(&state_dir, &loaded.config.workspace);
+            let (lines, ok) = crate::store::check(&path);
+            out(&format!("store {}\n", path.display()));
+            for l in lines {
+                out(&format!("{l}\n"));
+            }
+            return Ok(if ok { 0 } else { 1 });
         }
         Some(Cmd::Fleet {
             action: FleetCmd::Stop { target },

@@ -389,3 +389,52 @@ fn non_ascii_workspaces_keep_their_own_deploys() {
         .collect();
     assert_eq!(dirs.len(), 4, "{dirs:?}");
 }
+
+/// A damaged store, a missing pipeline dir and a lost race are one line each, with what to
+/// do, and the documented exit code; never a report with a backtrace.
+#[test]
+fn user_errors_are_one_line_with_the_documented_exit_code() {
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.path().join("flightdeck.toml"),
+        "workspace = \"t\"\n[[pipelines]]\nname = \"p\"\ndir = \"nope\"\nsteps = [{ name = \"s\", run = [\"true\"] }]\n",
+    )
+    .unwrap();
+    let (code, out, err) = sb.run(&["check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "pipeline p: FAILED: working directory {} does not exist",
+            sb.path().join("nope").display()
+        )),
+        "{out}"
+    );
+    let (code, out, _) = sb.run(&["run", "p"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("working directory") && out.contains("`dir`"),
+        "{out}"
+    );
+
+    let (code, out, err) = sb.run(&["store", "check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("integrity: ok") && out.contains("chain intact"),
+        "{out}"
+    );
+    let db = sb.state().join("t/store.db");
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    let (code, out, err) = sb.run(&["status"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("store {} is damaged", db.display()))
+            && err.contains("restore it from a backup or move it aside")
+            && !err.contains("BACKTRACE")
+            && !err.contains("Location"),
+        "{err}"
+    );
+    let (code, out, _) = sb.run(&["store", "check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("to recover"), "{out}");
+}

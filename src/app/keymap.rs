@@ -153,6 +153,8 @@ impl Keymap {
                 .collect();
             by_action.insert(info.action, keys);
         }
+        // What each override binds, to refuse one key given to two actions that could meet.
+        let mut claimed: Vec<(KeyChord, Action, &str)> = Vec::new();
         for (name, keys) in overrides {
             let err = |message: String| KeymapError {
                 action: name.clone(),
@@ -169,6 +171,23 @@ impl Keymap {
                 .map(KeyChord::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(err)?;
+            let ctx = action.info().context;
+            for k in &chords {
+                let clash = claimed.iter().find(|(c, a, _)| {
+                    let other = a.info().context;
+                    c == k
+                        && (other == ctx
+                            || matches!(other, Context::Global | Context::List)
+                            || matches!(ctx, Context::Global | Context::List))
+                });
+                if let Some((_, _, first)) = clash {
+                    return Err(err(format!(
+                        "key {:?} is bound to both {first:?} and {name:?}; give each its own key",
+                        k.to_string()
+                    )));
+                }
+                claimed.push((*k, action, name));
+            }
             for list in by_action.values_mut() {
                 list.retain(|k| !chords.contains(k));
             }
@@ -314,6 +333,19 @@ mod tests {
                 "{key} bound twice in one pane: {actions:?}"
             );
         }
+    }
+
+    #[test]
+    fn one_key_for_two_actions_that_meet_is_refused() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), KeyList::One("x".into()));
+        o.insert("help".to_string(), KeyList::One("x".into()));
+        let e = Keymap::new(&o).unwrap_err();
+        assert!(
+            e.message.contains("bound to both \"help\" and \"quit\""),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -97,6 +97,62 @@ pub(super) fn from_toml(path: &Path, text: &str, e: &toml::de::Error) -> ConfigE
     }
 }
 
+/// Where `key` is set in entry `index` of the array of tables `table` (or in `[table]` when
+/// `index` is `None`, at the top when `table` is empty), by toml's own spans: 1-based line and
+/// column and the key's dotted path in the entry (`strategy.batch_size`). Without the key, the
+/// entry's first line.
+pub(super) fn locate_entry(
+    text: &str,
+    table: &str,
+    index: Option<usize>,
+    key: &str,
+) -> Option<(usize, usize, String)> {
+    use toml::de::{DeTable, DeValue};
+    type Found = (std::ops::Range<usize>, String);
+    fn find(t: &DeTable<'_>, key: &str, prefix: &str) -> Option<Found> {
+        for (k, v) in t.iter() {
+            let path = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            if k.get_ref().as_ref() == key {
+                return Some((k.span(), path));
+            }
+            let inner = match v.get_ref() {
+                DeValue::Table(t) => find(t, key, &path),
+                DeValue::Array(a) => a.iter().find_map(|e| match e.get_ref() {
+                    DeValue::Table(t) => find(t, key, &path),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if inner.is_some() {
+                return inner;
+            }
+        }
+        None
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let (entry, span) = if table.is_empty() {
+        (doc.get_ref(), doc.span())
+    } else {
+        let v = doc.get_ref().get(table)?;
+        let e = match (v.get_ref(), index) {
+            (DeValue::Array(a), Some(i)) => a.get(i)?,
+            (DeValue::Table(_), None) => v,
+            _ => return None,
+        };
+        match e.get_ref() {
+            DeValue::Table(t) => (t, e.span()),
+            _ => return None,
+        }
+    };
+    let (at, path) = find(entry, key, "").unwrap_or((span, String::new()));
+    let (line, column) = line_col(text, at.start);
+    Some((line, column, path))
+}
+
 /// Finds the line of `[table]` (or `[[table]]`) that sets `key` in the entry that mentions
 /// `"near"` (its quoted name, or the quoted value at fault): that line, or else the entry's
 /// first line that mentions it.

@@ -321,9 +321,35 @@ impl Loaded {
         e
     }
 
+    /// An error about `key` in entry `index` of `[[table]]`, located by toml's spans; the
+    /// key is named by its whole path (`targets.strategy.batch_size`).
+    pub fn error_in(&self, table: &str, index: usize, key: &str, message: String) -> ConfigError {
+        let mut e = self.error_at(table, key, message);
+        if let (
+            Some((l, c, path)),
+            ConfigError::Invalid {
+                line,
+                column,
+                key: k,
+                ..
+            },
+        ) = (
+            error::locate_entry(&self.text, table, Some(index), key),
+            &mut e,
+        ) {
+            (*line, *column) = (l, c);
+            if !path.is_empty() {
+                *k = format!("{table}.{path}");
+            }
+        }
+        e
+    }
+
     /// An error about `key` inside `[table]`, located in the file when it can be found.
     pub fn error_at(&self, table: &str, key: &str, message: String) -> ConfigError {
-        let (line, column) = error::locate(&self.text, table, key).unwrap_or((0, 0));
+        let (line, column) = error::locate(&self.text, table, key)
+            .or_else(|| error::locate_entry(&self.text, table, None, key).map(|(l, c, _)| (l, c)))
+            .unwrap_or((0, 0));
         ConfigError::Invalid {
             path: self
                 .source
@@ -420,35 +446,37 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     }
     validate::http(loaded)?;
     let mut seen = std::collections::BTreeSet::new();
-    for p in &c.providers {
+    for (i, p) in c.providers.iter().enumerate() {
         if p.id.trim().is_empty() {
-            return Err(loaded.error_at("providers", "id", "must not be empty".into()));
+            return Err(loaded.error_in("providers", i, "id", "must not be empty".into()));
         }
         if !seen.insert(p.id.as_str()) {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "providers",
+                i,
                 "id",
                 format!("duplicate provider id {:?}", p.id),
             ));
         }
     }
     let mut names = std::collections::BTreeSet::new();
-    for p in &c.pipelines {
+    for (i, p) in c.pipelines.iter().enumerate() {
         if let Err((key, msg)) = pipeline::validate(p) {
-            return Err(loaded.error_at("pipelines", key, msg));
+            return Err(loaded.error_in("pipelines", i, key, msg));
         }
         if !names.insert(p.name.as_str()) {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "pipelines",
+                i,
                 "name",
                 format!("duplicate pipeline {:?}", p.name),
             ));
         }
     }
     let mut targets = std::collections::BTreeSet::new();
-    for t in &c.targets {
+    for (i, t) in c.targets.iter().enumerate() {
         if let Err((key, msg)) = target::validate(t) {
-            return Err(loaded.error_at("targets", key, msg));
+            return Err(loaded.error_in("targets", i, key, msg));
         }
         if let Some(g) = &t.github
             && !c
@@ -456,8 +484,9 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                 .iter()
                 .any(|x| x.id == g.provider && x.kind == ProviderKind::Github)
         {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "targets",
+                i,
                 "github",
                 format!("target {:?}: no github provider {:?}", t.name, g.provider),
             ));
@@ -470,28 +499,35 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                     .iter()
                     .any(|x| &x.id == p && x.kind == ProviderKind::Prometheus)
             {
-                return Err(loaded.error_at(
+                return Err(loaded.error_in(
                     "targets",
-                    "smoke",
+                    i,
+                    "prometheus",
                     format!("smoke gate {:?}: no prometheus provider {p:?}", g.name),
                 ));
             }
         }
         if !targets.insert(t.name.as_str()) {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "targets",
+                i,
                 "name",
                 format!("duplicate target {:?}", t.name),
             ));
         }
     }
     let mut checks = std::collections::BTreeSet::new();
-    for k in &c.checks {
+    for (i, k) in c.checks.iter().enumerate() {
         if let Err((key, msg)) = check::validate(k) {
-            return Err(loaded.error_at("checks", key, msg));
+            return Err(loaded.error_in("checks", i, key, msg));
         }
         if !checks.insert(k.name.as_str()) {
-            return Err(loaded.error_at("checks", "name", format!("duplicate check {:?}", k.name)));
+            return Err(loaded.error_in(
+                "checks",
+                i,
+                "name",
+                format!("duplicate check {:?}", k.name),
+            ));
         }
         if let Some(p) = &k.provider {
             let kind = c.providers.iter().find(|x| &x.id == p).map(|x| x.kind);
@@ -500,8 +536,9 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
                 _ => ProviderKind::Prometheus,
             };
             if kind != Some(want) {
-                return Err(loaded.error_at(
+                return Err(loaded.error_in(
                     "checks",
+                    i,
                     "provider",
                     format!("no {} provider with id {p:?}", want.as_str()),
                 ));
@@ -510,8 +547,9 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         if let Some(t) = &k.target
             && !targets.contains(t.as_str())
         {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "checks",
+                i,
                 "target",
                 format!("no target {t:?} (define it in [[targets]])"),
             ));
@@ -540,18 +578,20 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             format!("no github provider with id {id:?} (define it in [[providers]])"),
         ));
     }
-    for p in c
+    for (i, p) in c
         .providers
         .iter()
-        .filter(|p| p.kind == ProviderKind::Github)
+        .enumerate()
+        .filter(|(_, p)| p.kind == ProviderKind::Github)
     {
         if let Some(r) = p
             .repos
             .iter()
             .find(|r| r.split('/').count() != 2 || r.split('/').any(|x| x.is_empty() || x == ".."))
         {
-            return Err(loaded.error_at(
+            return Err(loaded.error_in(
                 "providers",
+                i,
                 "repos",
                 format!("provider {:?}: {r:?} is not `owner/name`", p.id),
             ));

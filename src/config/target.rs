@@ -428,6 +428,15 @@ pub(super) fn validate(t: &TargetConfig) -> Result<(), (&'static str, String)> {
     if t.strategy.batch_size == Some(0) {
         return Err(("batch_size", "must be at least 1".into()));
     }
+    if t.strategy.batch_size.is_some() && t.strategy.batch_percentage.is_some() {
+        return Err((
+            "batch_percentage",
+            format!(
+                "target {:?} sets both `batch_size` and `batch_percentage`; keep one",
+                t.name
+            ),
+        ));
+    }
     for g in &t.smoke {
         if g.command.as_ref().is_some_and(Vec::is_empty) {
             return Err(("smoke", format!("gate {:?} has an empty `command`", g.name)));

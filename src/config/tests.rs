@@ -43,9 +43,50 @@ fn duplicate_ids_and_dangling_backlog_provider_are_refused() {
         "[[providers]]\nid = \"a\"\nkind = \"local\"\n[[providers]]\nid = \"a\"\nkind = \"local\"\n",
     );
     assert!(e.contains("duplicate provider id"), "{e}");
+    assert!(
+        e.starts_with("/etc/fd.toml:5:1: key `providers.id`"),
+        "the second entry: {e}"
+    );
     let e = err("[backlog]\nprovider = \"gh\"\n");
     assert!(
         e.contains("/etc/fd.toml:2:1: key `backlog.provider`"),
+        "{e}"
+    );
+}
+
+/// Errors point at the entry at fault by toml's spans, with the key's whole path, and
+/// contradictory keys are refused.
+#[test]
+fn errors_point_at_the_entry_and_contradictions_are_refused() {
+    let target = |name: &str, extra: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nenvironment = \"test\"\nnodes = [\"n\"]\nengine = \"script\"\nscript = {{ deploy = [\"true\"] }}\n{extra}"
+        )
+    };
+    let e = err(&format!(
+        "{}{}",
+        target("a", ""),
+        target("b", "strategy = { batch_size = 0 }\n")
+    ));
+    assert!(
+        e.starts_with("/etc/fd.toml:13:14: key `targets.strategy.batch_size`: must be at least 1"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{}{}",
+        target("a", ""),
+        target(
+            "b",
+            "strategy = { batch_size = 2, batch_percentage = 50 }\n"
+        )
+    ));
+    assert!(
+        e.contains(":13:") && e.contains("sets both `batch_size` and `batch_percentage`; keep one"),
+        "{e}"
+    );
+    let e = err(&format!("{}{}", target("a", ""), target("a", "")));
+    assert!(
+        e.starts_with("/etc/fd.toml:8:1: key `targets.name`: duplicate target"),
         "{e}"
     );
 }

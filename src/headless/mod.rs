@@ -472,6 +472,23 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
             t.engine.as_str()
         );
     }
+    for p in &ws.pipelines {
+        let missing = std::iter::once(&p.dir)
+            .chain(p.steps.iter().map(|s| &s.dir))
+            .find(|d| !d.is_dir());
+        let line = match missing {
+            Some(d) => {
+                ok = false;
+                format!("FAILED: working directory {} does not exist", d.display())
+            }
+            None => format!(
+                "ok ({} step{})",
+                p.steps.len(),
+                if p.steps.len() == 1 { "" } else { "s" }
+            ),
+        };
+        let _ = writeln!(out, "pipeline {}: {line}", p.name);
+    }
     let (lines, reached) = reach::endpoints(ws).await;
     out.push_str(&lines);
     (out, ok && reached)

@@ -268,6 +268,14 @@ pub fn run(
     })();
     let (mut child, reader) = match spawned {
         Ok(x) => x,
+        // The commonest cause is the working directory: name it rather than a bare ENOENT.
+        Err(e) if !step.dir.is_dir() => {
+            let why = format!(
+                "working directory {} does not exist ({e}); fix the pipeline's or step's `dir`",
+                step.dir.display()
+            );
+            return (Exit::SpawnFailed(why), started.elapsed(), None);
+        }
         Err(e) => return (Exit::SpawnFailed(e.to_string()), started.elapsed(), None),
     };
     let (tx, rx) = mpsc::channel();
