@@ -151,11 +151,34 @@ pub fn status_label(s: RunStatus) -> &'static str {
     }
 }
 
-/// `1m05s`, `12s`, `850ms`.
+/// `850ms`, `12s`, `1m05s`, `2h05m`, `6d 6h`: at most 7 characters.
 pub fn duration(ms: u64) -> String {
+    let s = ms / 1000;
     match ms {
         0..1000 => format!("{ms}ms"),
-        1000..60_000 => format!("{}s", ms / 1000),
-        _ => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+        1000..60_000 => format!("{s}s"),
+        60_000..3_600_000 => format!("{}m{:02}s", s / 60, s % 60),
+        3_600_000..86_400_000 => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+        _ => format!("{}d {}h", s / 86_400, (s / 3600) % 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Long runs read in days and hours, never `9023m09s`, and fit the 7-wide column.
+    #[test]
+    fn durations_stay_short() {
+        let cases = [
+            (850, "850ms"),
+            (12_000, "12s"),
+            (65_000, "1m05s"),
+            (7_500_000, "2h05m"),
+            (541_389_000, "6d 6h"),
+            (99 * 86_400_000 + 23 * 3_600_000, "99d 23h"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(super::duration(ms), want);
+            assert!(want.len() <= 7);
+        }
     }
 }

@@ -26,12 +26,17 @@ impl HealthPane {
         self.checks.get(self.selected)
     }
 
-    /// Checks not ok (unknown counts: it proves nothing).
+    /// Checks not ok (unknown counts: it proves nothing), nodes not deployed yet aside.
     pub fn failing(&self) -> usize {
         self.checks
             .iter()
-            .filter(|c| c.status != CheckStatus::Ok)
+            .filter(|c| c.status != CheckStatus::Ok && !c.not_deployed())
             .count()
+    }
+
+    /// Checks of nodes that run nothing yet.
+    pub fn not_deployed(&self) -> usize {
+        self.checks.iter().filter(|c| c.not_deployed()).count()
     }
 
     /// Replaces the checks, keeping the selection on the same check.

@@ -6,12 +6,24 @@ pub mod workflow;
 
 pub use backlog::{Comment, ItemKind, ItemState, NewItem, Severity, WorkItem};
 pub use ops::{
-    Check, CheckStatus, DeployState, Deployment, Forecast, Node, Run, RunStatus, Step, TestCounts,
+    Check, CheckStatus, DeployState, Deployment, Forecast, NOT_DEPLOYED, Node, Run, RunStatus,
+    Step, TestCounts,
 };
 pub use workflow::{InputKind, Workflow, WorkflowInput};
 
 /// Seconds since the Unix epoch, UTC. All stored and displayed times use it.
 pub type Timestamp = i64;
+
+/// `n` and the noun, plural unless one: "1 node", "2 nodes", "3 batches".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with('s') || noun.ends_with("ch") || noun.ends_with('x') {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
 
 /// The current time as a [`Timestamp`].
 pub fn now() -> Timestamp {

@@ -264,7 +264,15 @@ pub struct Check {
     pub insecure: bool,
 }
 
+/// The detail of a check on a node that runs nothing yet.
+pub const NOT_DEPLOYED: &str = "not deployed";
+
 impl Check {
+    /// Whether it checks a node that runs nothing yet: no verdict, and nothing wrong.
+    pub fn not_deployed(&self) -> bool {
+        self.status == CheckStatus::Unknown && self.detail == NOT_DEPLOYED
+    }
+
     /// Its detail as printed: marked when its certificates go unverified.
     pub fn shown_detail(&self) -> String {
         if self.insecure {

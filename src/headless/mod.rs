@@ -297,7 +297,7 @@ pub fn status_text(v: &Value) -> String {
     if v["pipelines"].as_array().is_none_or(|p| p.is_empty()) && !remote {
         let _ = writeln!(out, "builds: not configured");
     } else {
-        let _ = writeln!(out, "builds: {} runs", builds.len());
+        let _ = writeln!(out, "builds: {}", crate::domain::count(builds.len(), "run"));
         for r in builds.iter().take(10) {
             let _ = writeln!(
                 out,
@@ -347,8 +347,23 @@ pub fn status_text(v: &Value) -> String {
     if health.is_empty() {
         let _ = writeln!(out, "health: not configured");
     } else {
-        let bad = health.iter().filter(|c| c["status"] != "ok").count();
-        let _ = writeln!(out, "health: {} checks, {bad} not ok", health.len());
+        let idle =
+            |c: &&Value| c["status"] == "unknown" && c["detail"] == crate::domain::NOT_DEPLOYED;
+        let bad = health
+            .iter()
+            .filter(|c| c["status"] != "ok" && !idle(c))
+            .count();
+        let waiting = health.iter().filter(idle).count();
+        let _ = writeln!(
+            out,
+            "health: {}, {bad} not ok{}",
+            crate::domain::count(health.len(), "check"),
+            if waiting > 0 {
+                format!(", {waiting} not deployed yet")
+            } else {
+                String::new()
+            }
+        );
         // Not ok, and ok only because its certificates go unverified.
         for c in health
             .iter()
@@ -401,7 +416,8 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
             );
             match s.audit_verify() {
                 Ok(Ok(r)) => {
-                    let _ = writeln!(out, "audit log: {} records — chain intact", r.records);
+                    let records = crate::domain::count(r.records.max(0) as usize, "record");
+                    let _ = writeln!(out, "audit log: {records} — chain intact");
                 }
                 Ok(Err(e)) => {
                     ok = false;
@@ -435,7 +451,10 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 },
                 Some((src, t)) if src.id() == p.id => {
                     match with_timeout(*t, src.list(true)).await {
-                        Ok(items) => format!("ok ({} items)", items.map_or(0, |i| i.len())),
+                        Ok(items) => format!(
+                            "ok ({})",
+                            crate::domain::count(items.map_or(0, |i| i.len()), "item")
+                        ),
                         Err(e) => {
                             ok = false;
                             format!("FAILED: {e}")
@@ -481,11 +500,7 @@ pub async fn check(ws: &Workspace) -> (String, bool) {
                 ok = false;
                 format!("FAILED: working directory {} does not exist", d.display())
             }
-            None => format!(
-                "ok ({} step{})",
-                p.steps.len(),
-                if p.steps.len() == 1 { "" } else { "s" }
-            ),
+            None => format!("ok ({})", crate::domain::count(p.steps.len(), "step")),
         };
         let _ = writeln!(out, "pipeline {}: {line}", p.name);
     }

@@ -256,7 +256,10 @@ pub fn check(path: &Path) -> (Vec<String>, bool) {
     }
     if ok {
         match Store::open(path).and_then(|s| s.audit_verify()) {
-            Ok(Ok(r)) => lines.push(format!("audit log: {} records, chain intact", r.records)),
+            Ok(Ok(r)) => lines.push(format!(
+                "audit log: {}, chain intact",
+                crate::domain::count(r.records.max(0) as usize, "record")
+            )),
             Ok(Err(e)) => {
                 ok = false;
                 lines.push(format!("audit log: {e}"));

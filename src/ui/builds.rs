@@ -169,7 +169,7 @@ fn row(
         "{}{}{}{}{:>7} {:>4} {}",
         pad(run, 7),
         pad(pipeline, pipe_w - 1) + " ",
-        pad(status, 16),
+        pad(status, 15) + " ",
         pad(commit, 8),
         time,
         age,

@@ -124,7 +124,11 @@ pub fn render(
             theme.style(Slot::BadgeError),
         )
     });
-    let title = super::count_title(h.checks.len(), "check", h.failing(), "not ok");
+    let mut title = super::count_title(h.checks.len(), "check", h.failing(), "not ok");
+    let idle = h.not_deployed();
+    if idle > 0 {
+        title.push_str(&format!(" · {idle} not deployed yet"));
+    }
     let block = pane_block(PaneId::Health, title, badge, theme, focused, area.width);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -158,16 +162,18 @@ pub fn render(
         if service != Some(&c.service) {
             service = Some(&c.service);
             let n = h.checks.iter().filter(|x| x.service == c.service).count();
-            let bad = h
-                .checks
-                .iter()
-                .filter(|x| x.service == c.service && x.status != CheckStatus::Ok)
+            let mine = || h.checks.iter().filter(|x| x.service == c.service);
+            let bad = mine()
+                .filter(|x| x.status != CheckStatus::Ok && !x.not_deployed())
                 .count();
-            let text = if bad > 0 {
-                format!("{} · {n} · {bad} not ok", clean(&c.service))
-            } else {
-                format!("{} · {n}", clean(&c.service))
-            };
+            let idle = mine().filter(|x| x.not_deployed()).count();
+            let mut text = format!("{} · {n}", clean(&c.service));
+            if bad > 0 {
+                text.push_str(&format!(" · {bad} not ok"));
+            }
+            if idle > 0 {
+                text.push_str(&format!(" · {idle} not deployed yet"));
+            }
             rows.push((
                 None,
                 Line::from(Span::styled(text, theme.style(Slot::Title))),

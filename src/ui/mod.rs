@@ -53,8 +53,8 @@ pub fn render(frame: &mut Frame, state: &State, theme: &Theme, now: Timestamp) {
 /// A pane title's counts: ` · 3 runs · 1 running` (the second part only when non-zero).
 fn count_title(n: usize, noun: &str, active: usize, doing: &str) -> String {
     format!(
-        " · {n} {noun}{}{}",
-        if n == 1 { "" } else { "s" },
+        " · {}{}",
+        crate::domain::count(n, noun),
         if active > 0 {
             format!(" · {active} {doing}")
         } else {

@@ -169,7 +169,7 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
     match t.engine {
         EngineKind::LocalFleet => {
             find(&t.run)?;
-            Ok(format!("{} nodes", t.nodes.len()))
+            Ok(crate::domain::count(t.nodes.len(), "node"))
         }
         EngineKind::Script => {
             let s = &t.script;
@@ -183,7 +183,7 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
             ] {
                 find(argv)?;
             }
-            Ok(format!("{} nodes", t.nodes.len()))
+            Ok(crate::domain::count(t.nodes.len(), "node"))
         }
         EngineKind::GithubActions => Ok(t.github.as_ref().map_or(String::new(), |g| {
             format!("workflow {} in {}", g.workflow, g.repo)
@@ -194,7 +194,7 @@ pub fn check_target(t: &TargetConfig, base: &Path) -> Result<String, String> {
                 Some(inv) => super::ansible::hosts(inv, base)?,
                 None => t.nodes.clone(),
             };
-            Ok(format!("{} hosts", hosts.len()))
+            Ok(crate::domain::count(hosts.len(), "host"))
         }
     }
 }

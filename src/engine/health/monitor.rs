@@ -216,7 +216,7 @@ impl Monitor {
                 let outs = match url {
                     Some(Err(e)) => vec![(None, Outcome::error(e))],
                     // Nothing deployed there: nothing to judge, not an outage.
-                    Some(Ok(None)) => vec![(None, Outcome::nothing("not deployed"))],
+                    Some(Ok(None)) => vec![(None, Outcome::nothing(crate::domain::NOT_DEPLOYED))],
                     Some(Ok(Some(url))) => {
                         vec![(
                             None,

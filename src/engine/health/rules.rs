@@ -101,6 +101,9 @@ pub struct RuleState {
     bad_since: Option<Timestamp>,
     good_since: Option<Timestamp>,
     changes: VecDeque<Timestamp>,
+    /// The last status that said something (not `Unknown`): a node restarting during a
+    /// deploy reads unknown for a moment, and that is not a flap.
+    last_known: Option<CheckStatus>,
 }
 
 impl RuleState {
@@ -113,6 +116,7 @@ impl RuleState {
             bad_since: None,
             good_since: None,
             changes: VecDeque::new(),
+            last_known: None,
         }
     }
 
@@ -125,6 +129,7 @@ impl RuleState {
             bad_since: (status == CheckStatus::Crit).then_some(since),
             good_since: None,
             changes: VecDeque::new(),
+            last_known: (status != CheckStatus::Unknown).then_some(status),
         }
     }
 
@@ -144,7 +149,12 @@ impl RuleState {
         if status != self.status {
             self.status = status;
             self.since = now;
-            self.changes.push_back(now);
+        }
+        if status != CheckStatus::Unknown {
+            if self.last_known.is_some_and(|k| k != status) {
+                self.changes.push_back(now);
+            }
+            self.last_known = Some(status);
         }
         while self.changes.front().is_some_and(|t| now - t > FLAP_WINDOW) {
             self.changes.pop_front();
@@ -261,6 +271,27 @@ mod tests {
         );
     }
 
+    /// Readings that go missing while a node restarts (a redeploy) are not flaps.
+    #[test]
+    fn unknown_between_good_readings_is_not_flapping() {
+        let r = rule();
+        let mut st = RuleState::new(0);
+        let mut t = 0;
+        for _ in 0..5 {
+            feed(&mut st, &r, &mut t, CheckStatus::Ok, 20, 5);
+            feed(&mut st, &r, &mut t, CheckStatus::Unknown, 5, 5);
+        }
+        feed(&mut st, &r, &mut t, CheckStatus::Ok, 20, 5);
+        assert!(!st.flapping());
+        // A real change hidden behind a gap still counts.
+        for _ in 0..3 {
+            feed(&mut st, &r, &mut t, CheckStatus::Crit, 5, 5);
+            feed(&mut st, &r, &mut t, CheckStatus::Unknown, 5, 5);
+            feed(&mut st, &r, &mut t, CheckStatus::Ok, 5, 5);
+        }
+        assert!(st.flapping());
+    }
+
     /// F15: flapping for 30 minutes (40 s bad, 20 s good) fires once and is seen as flapping.
     #[test]
     fn flapping_for_half_an_hour_fires_once() {
@@ -271,7 +302,7 @@ mod tests {
         while t < 1800 {
             edges.extend(feed(&mut st, &r, &mut t, CheckStatus::Crit, 40, 5));
             edges.extend(feed(&mut st, &r, &mut t, CheckStatus::Ok, 20, 5));
-            assert!(t < 120 || st.flapping() || st.status == CheckStatus::Crit);
+            assert!(t < 180 || st.flapping() || st.status == CheckStatus::Crit);
         }
         assert_eq!(edges, vec![Edge::Fired]);
         assert!(st.flapping());
