@@ -12,6 +12,7 @@ pub mod keymap;
 mod mouse;
 pub mod overlay;
 pub mod palette;
+pub mod picker;
 pub mod update;
 
 pub use action::{ACTIONS, Action, Context};

@@ -100,7 +100,8 @@ impl ItemForm {
         }];
     }
 
-    /// Cycles the value of the kind or severity field.
+    /// Changes the kind, or the severity: forward (→) raises it toward critical, back (←)
+    /// lowers it toward low, stopping at either end.
     pub fn cycle_choice(&mut self, forward: bool) {
         match self.focus {
             Field::Kind => {
@@ -112,11 +113,11 @@ impl ItemForm {
             Field::Severity => {
                 let all = Severity::ALL;
                 let pos = all.iter().position(|s| *s == self.severity).unwrap_or(0);
-                let n = all.len();
+                // `ALL` runs from critical down to low.
                 self.severity = all[if forward {
-                    (pos + 1) % n
+                    pos.saturating_sub(1)
                 } else {
-                    (pos + n - 1) % n
+                    (pos + 1).min(all.len() - 1)
                 }];
             }
             _ => {}
@@ -284,17 +285,8 @@ pub enum Overlay {
         /// Why the last submit failed.
         error: Option<String>,
     },
-    /// Pick one of several options (which pipeline to run).
-    Choose {
-        /// Heading.
-        title: String,
-        /// The options.
-        options: Vec<String>,
-        /// Selected option.
-        selected: usize,
-        /// What the choice is for.
-        then: Choice,
-    },
+    /// Pick one of several options (which pipeline to run, which version to deploy).
+    Choose(super::picker::Picker),
     /// A deploy plan waiting for its confirmation.
     DeployPlan(super::deploys::DeployConfirm),
     /// A yes/no question before something that cannot be undone; only a plain `y` says yes.
@@ -339,7 +331,18 @@ mod tests {
         assert_eq!(f.kind, ItemKind::Incident);
         f.cycle_focus(true);
         assert_eq!(f.focus, Field::Severity);
-        f.cycle_choice(false);
+        // → raises, ← lowers, and both stop at the ends.
+        f.cycle_choice(true);
+        assert_eq!(f.severity, Severity::High);
+        f.cycle_choice(true);
+        f.cycle_choice(true);
+        assert_eq!(f.severity, Severity::Critical);
+        for _ in 0..5 {
+            f.cycle_choice(false);
+        }
+        assert_eq!(f.severity, Severity::Low);
+        f.cycle_choice(true);
+        f.cycle_choice(true);
         assert_eq!(f.severity, Severity::High);
         f.title = TextBox::line("  x ");
         f.labels = TextBox::line("b, a");

@@ -242,7 +242,7 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         Some(
             Overlay::Help { .. }
             | Overlay::Url(_)
-            | Overlay::Choose { .. }
+            | Overlay::Choose(_)
             | Overlay::Confirm { .. }
             | Overlay::DeployPlan(_),
         ) => None,

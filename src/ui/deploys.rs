@@ -261,10 +261,11 @@ pub fn render(
             lines.push(Line::from(Span::styled(
                 fit(
                     &format!(
-                        "{} deploy · {} roll back · {} abort · enter history and journal",
+                        "{} deploy · {} roll back · {} abort · {} resume · enter history and journal",
                         state.keymap.label(Action::Deploy),
                         state.keymap.label(Action::RollbackTarget),
                         state.keymap.label(Action::AbortDeploy),
+                        state.keymap.label(Action::ResumeDeploy),
                     ),
                     width,
                 )

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use super::text::{clean, fit, pad};
 use crate::app::input::TextBox;
 use crate::app::overlay::{Choice, Field, ItemForm, Overlay, PaletteState};
+use crate::app::picker::Picker;
 use crate::app::{ACTIONS, Context, State};
 use crate::domain::ItemKind;
 use crate::theme::{Slot, Theme};
@@ -47,19 +48,7 @@ pub fn render(
                 theme,
             )
         }
-        Overlay::Choose {
-            title,
-            options,
-            selected,
-            then,
-        } => {
-            let enter = match then {
-                Choice::Pipeline => "enter runs",
-                Choice::Version(_) => "enter shows the plan",
-                Choice::Workflow(_) => "enter opens its inputs",
-            };
-            choose(frame, area, (title, enter), options, *selected, theme)
-        }
+        Overlay::Choose(p) => choose(frame, area, p, theme),
         Overlay::DeployPlan(c) => super::deploys::plan(frame, area, c, theme, now),
         Overlay::Confirm { prompt, .. } => confirm(frame, area, prompt, theme),
         Overlay::Triage {
@@ -411,35 +400,74 @@ fn editor(
 }
 
 /// A pick list; `text` is its title and what Enter does.
-fn choose(
-    frame: &mut Frame,
-    area: Rect,
-    (title, enter): (&str, &str),
-    options: &[String],
-    selected: usize,
-    theme: &Theme,
-) {
-    let rect = popup(area, 50, options.len() as u16 + 4);
+/// The picker: the options the filter lets through (scrolled to keep the selection in view),
+/// each with its note in words, the filter line, and the keys.
+fn choose(frame: &mut Frame, area: Rect, p: &Picker, theme: &Theme) {
+    let enter = match p.then {
+        Choice::Pipeline => "enter runs",
+        Choice::Version(_) => "enter shows the plan",
+        Choice::Workflow(_) => "enter opens its inputs",
+    };
+    let visible = p.visible();
+    // Room for the options, a blank line, the filter line and the keys, within the screen.
+    let rows = (area.height.saturating_sub(8) as usize).max(1);
+    let shown = visible.len().clamp(1, rows);
+    let rect = popup(area, 56, shown as u16 + 4);
     frame.render_widget(Clear, rect);
-    let block = frame_block(format!(" {title} "), theme);
+    let block = frame_block(format!(" {} ", p.title), theme);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let width = inner.width as usize;
-    let mut lines: Vec<Line> = options
+    let at = visible.iter().position(|&i| i == p.selected).unwrap_or(0);
+    let first = at.saturating_sub(shown.saturating_sub(1));
+    let mut lines: Vec<Line> = visible
         .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let style = if i == selected {
+        .skip(first)
+        .take(shown)
+        .map(|&i| {
+            let style = if i == p.selected {
                 theme.style(Slot::Selection)
             } else {
                 theme.style(Slot::Text)
             };
-            Line::from(Span::styled(pad(&format!(" {}", clean(o)), width), style))
+            let note = &p.notes[i];
+            let mut spans = vec![Span::styled(format!(" {}", clean(&p.options[i])), style)];
+            if !note.is_empty() {
+                let slot = if note == "downgrade" {
+                    Slot::Warning
+                } else {
+                    Slot::TextDim
+                };
+                spans.push(Span::styled(format!("  ({note})"), theme.style(slot)));
+            }
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            spans.push(Span::styled(" ".repeat(width.saturating_sub(used)), style));
+            Line::from(spans)
         })
         .collect();
-    lines.push(Line::default());
+    if visible.is_empty() {
+        lines.push(Line::from(Span::styled(
+            " nothing matches",
+            theme.style(Slot::TextDim),
+        )));
+    }
+    let more = visible.len().saturating_sub(shown);
     lines.push(Line::from(Span::styled(
-        format!("{enter} · esc closes"),
+        match (&p.filter, more) {
+            (Some(f), _) => format!(
+                "filter: {}▏ ({} of {})",
+                clean(f),
+                visible.len(),
+                p.options.len()
+            ),
+            (None, 0) => String::new(),
+            (None, n) => format!("{n} more: j/k scroll, type to filter"),
+        },
+        theme.style(Slot::TextDim),
+    )));
+    let keys = format!("{enter} · type to filter · esc closes");
+    lines.push(Line::from(Span::styled(
+        fit(&keys, width).to_string(),
         theme.style(Slot::TextDim),
     )));
     frame.render_widget(Paragraph::new(lines), inner);

@@ -71,6 +71,7 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
             (Deploy, "deploy"),
             (RollbackTarget, "roll back"),
             (AbortDeploy, "abort"),
+            (ResumeDeploy, "resume"),
             (Open, "history"),
             (Help, "help"),
         ],
@@ -102,11 +103,15 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Labels { .. } | Overlay::Triage { .. }) => Some("enter save · esc cancel"),
         Some(Overlay::Palette(_)) => Some("type to search · ↑/↓ choose · enter run · esc close"),
         Some(Overlay::Help { .. }) => Some("j/k scroll · esc close"),
-        Some(Overlay::Choose {
-            then: Choice::Pipeline | Choice::Workflow(_),
-            ..
-        }) => Some("j/k choose · enter run · esc close"),
-        Some(Overlay::Choose { .. }) => Some("j/k choose · enter plans the deploy · esc close"),
+        Some(Overlay::Choose(p)) if p.filter.is_some() => {
+            Some("type to filter · ↑/↓ choose · enter choose · esc clears the filter")
+        }
+        Some(Overlay::Choose(p)) if matches!(p.then, Choice::Version(_)) => Some(
+            "j/k choose · g/G first/last · type to filter · enter plans the deploy · esc close",
+        ),
+        Some(Overlay::Choose(_)) => {
+            Some("j/k choose · g/G first/last · type to filter · enter run · esc close")
+        }
         Some(Overlay::DeployPlan(c)) if c.protected => {
             Some("type the target's name · enter deploys · esc cancels")
         }

@@ -220,7 +220,7 @@ fn started(cmds: &[Command]) -> bool {
 fn plan_prod(s: &mut State) {
     key(s, KeyCode::Char('j'));
     key(s, KeyCode::Char('d'));
-    key(s, KeyCode::Char('j'));
+    // The picker starts on the newest version above the current one: v2.
     key(s, KeyCode::Enter);
     assert!(plan_open(s));
 }

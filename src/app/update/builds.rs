@@ -6,6 +6,7 @@ use crate::app::builds::{RunDetail, header_rows};
 use crate::app::feed::Answer;
 use crate::app::overlay::Choice;
 use crate::app::overlay::{Confirmed, Overlay};
+use crate::app::picker::Picker;
 use crate::app::{Command, Event, Level, State};
 use crate::domain::{PaneId, RunStatus, Timestamp};
 use crate::engine::pipeline::logfile::Anchor;
@@ -199,15 +200,15 @@ pub(super) fn event(
                 ),
                 Ok(w) => {
                     state.flash = None;
-                    state.overlay = Some(Overlay::Choose {
-                        title: "Dispatch which workflow?".into(),
-                        options: w
-                            .iter()
-                            .map(|w| format!("{} · {}", w.repo, w.name))
-                            .collect(),
-                        selected: 0,
-                        then: Choice::Workflow(w),
-                    });
+                    let options = w
+                        .iter()
+                        .map(|w| format!("{} · {}", w.repo, w.name))
+                        .collect();
+                    state.overlay = Some(Overlay::Choose(Picker::new(
+                        "Dispatch which workflow?".into(),
+                        options,
+                        Choice::Workflow(w),
+                    )));
                 }
                 Err(e) => flash(state, format!("workflows: {e}"), Level::Error, now),
             }
@@ -389,12 +390,11 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp, cmds: &m
                 now,
             ),
             _ => {
-                state.overlay = Some(Overlay::Choose {
-                    title: "Run which pipeline?".into(),
-                    options: state.builds.pipelines.clone(),
-                    selected: 0,
-                    then: Choice::Pipeline,
-                })
+                state.overlay = Some(Overlay::Choose(Picker::new(
+                    "Run which pipeline?".into(),
+                    state.builds.pipelines.clone(),
+                    Choice::Pipeline,
+                )))
             }
         },
         Action::Rerun | Action::RerunFailed if state.builds.remote => match target {

@@ -7,6 +7,7 @@ use super::{flash, is_ctrl};
 use crate::app::deploys::{DeployConfirm, fingerprint};
 use crate::app::feed::Answer;
 use crate::app::overlay::{Choice, Confirmed, Overlay};
+use crate::app::picker::Picker;
 use crate::app::{Action, Command, Event, Level, State};
 use crate::domain::Timestamp;
 use crate::engine::deploy::DeployKind;
@@ -152,20 +153,19 @@ pub(super) fn action(state: &mut State, action: Action, now: Timestamp) {
         ),
         Action::Deploy => {
             let current = t.view.version.clone();
-            let selected = t
-                .versions
-                .iter()
-                .position(|v| Some(v) != current.as_ref())
-                .unwrap_or(0);
-            state.overlay = Some(Overlay::Choose {
-                title: format!(
+            let (options, notes, selected) =
+                crate::app::picker::versions(&t.versions, current.as_deref());
+            let mut p = Picker::new(
+                format!(
                     "Deploy which version to {name}? (now {})",
                     current.as_deref().unwrap_or("nothing")
                 ),
-                options: t.versions.clone(),
-                selected,
-                then: Choice::Version(name),
-            });
+                options,
+                Choice::Version(name),
+            );
+            p.notes = notes;
+            p.selected = selected;
+            state.overlay = Some(Overlay::Choose(p));
         }
         Action::RollbackTarget => {
             let to = t

@@ -6,6 +6,7 @@ use super::{dispatch, flash, is_ctrl, submit};
 use crate::app::dispatch::{DispatchForm, FormKey};
 use crate::app::input::Edit;
 use crate::app::overlay::{Choice, Confirmed, Field, ItemForm, Overlay};
+use crate::app::picker::{Picked, Picker};
 use crate::app::{Command, Level, State};
 use crate::domain::Timestamp;
 use crate::domain::backlog::{item_ref, short_id};
@@ -123,15 +124,14 @@ pub(super) fn overlay_key(
                 });
             }
         },
-        Overlay::Choose {
-            title,
-            options,
-            mut selected,
-            then,
-        } => {
-            match key.code {
-                _ if close => return true,
-                KeyCode::Enter => {
+        Overlay::Choose(mut picker) => {
+            if is_ctrl(&key, 'c') {
+                return true;
+            }
+            match picker.key(&key) {
+                Picked::Closed => return true,
+                Picked::Chosen(selected) => {
+                    let Picker { options, then, .. } = picker;
                     match (options.get(selected).cloned(), then) {
                         (Some(p), Choice::Pipeline) => {
                             super::builds::start(state, p, "manual", cmds, now)
@@ -149,20 +149,8 @@ pub(super) fn overlay_key(
                     }
                     return true;
                 }
-                KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
-                    selected = (selected + 1).min(options.len().saturating_sub(1))
-                }
-                KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
-                    selected = selected.saturating_sub(1)
-                }
-                _ => {}
+                Picked::Open => state.overlay = Some(Overlay::Choose(picker)),
             }
-            state.overlay = Some(Overlay::Choose {
-                title,
-                options,
-                selected,
-                then,
-            });
         }
         Overlay::Confirm { prompt: _, then } => {
             // Only a plain `y` confirms: Esc-then-y arrives as alt-y and pasted text never

@@ -95,7 +95,8 @@ fn create_through_the_form_and_keep_it_on_failure() {
     key(&mut s, KeyCode::Tab);
     key(&mut s, KeyCode::Right);
     key(&mut s, KeyCode::Tab);
-    key(&mut s, KeyCode::Left);
+    // → raises the severity (medium → high).
+    key(&mut s, KeyCode::Right);
     let cmds = ctrl(&mut s, 's');
     let Command::MutateBacklog { request, change } = &cmds[0] else {
         panic!("{cmds:?}")

@@ -73,7 +73,7 @@ fn key(s: &mut State, code: KeyCode, mods: KeyModifiers) -> Vec<Command> {
 fn p_chooses_a_pipeline_and_runs_it() {
     let mut s = state();
     key(&mut s, KeyCode::Char('p'), KeyModifiers::NONE);
-    assert!(matches!(s.overlay, Some(Overlay::Choose { .. })));
+    assert!(matches!(s.overlay, Some(Overlay::Choose(_))));
     key(&mut s, KeyCode::Char('j'), KeyModifiers::NONE);
     let cmds = key(&mut s, KeyCode::Enter, KeyModifiers::NONE);
     assert!(matches!(
