@@ -106,12 +106,10 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Choose(p)) if p.filter.is_some() => {
             Some("type to filter · ↑/↓ choose · enter choose · esc clears the filter")
         }
-        Some(Overlay::Choose(p)) if matches!(p.then, Choice::Version(_)) => Some(
-            "j/k choose · g/G first/last · type to filter · enter plans the deploy · esc close",
-        ),
-        Some(Overlay::Choose(_)) => {
-            Some("j/k choose · g/G first/last · type to filter · enter run · esc close")
+        Some(Overlay::Choose(p)) if matches!(p.then, Choice::Version(_)) => {
+            Some("j/k g/G move · type to filter · enter plans · esc close")
         }
+        Some(Overlay::Choose(_)) => Some("j/k g/G move · type to filter · enter run · esc close"),
         Some(Overlay::DeployPlan(c)) if c.protected => {
             Some("type the target's name · enter deploys · esc cancels")
         }
