@@ -254,10 +254,13 @@ impl Scheduler {
                 tokio::spawn(async move {
                     let what = query.clone();
                     let result = blocking(move || {
+                        let path = Path::new(&path);
                         if query.is_empty() {
-                            logfile::first_error(Path::new(&path))
-                        } else {
-                            logfile::find(Path::new(&path), &query, from, backwards)
+                            return Ok(logfile::first_error(path)?.map(|at| (at, None)));
+                        }
+                        match logfile::find(path, &query, from, backwards)? {
+                            Some(at) => Ok(Some((at, Some(logfile::rank(path, &query, at)?)))),
+                            None => Ok(None),
                         }
                     })
                     .await;

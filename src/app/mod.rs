@@ -28,6 +28,9 @@ use backlog::BacklogPane;
 use keymap::Keymap;
 use overlay::Overlay;
 
+/// A log search's match: its byte offset, and for a text search which of how many it is.
+pub type LogMatch = (u64, Option<(usize, usize)>);
+
 /// Everything that reaches the app loop, on one channel.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -75,8 +78,8 @@ pub enum Event {
         request: u64,
         /// What was looked for.
         what: String,
-        /// Offset of the match.
-        result: Result<Option<u64>, ProviderError>,
+        /// Offset of the match, and which of how many matches it is (for a text search).
+        result: Result<Option<LogMatch>, ProviderError>,
     },
     /// A pipeline run started from this cockpit ended (or was refused).
     PipelineDone {

@@ -317,6 +317,17 @@ fn filter_key(state: &mut State, key: KeyEvent) -> bool {
     true
 }
 
+/// The pane an action works in, if it belongs to one.
+pub(super) fn home_pane(action: Action) -> Option<PaneId> {
+    match action.info().context {
+        Context::Backlog => Some(PaneId::Backlog),
+        Context::Builds => Some(PaneId::Builds),
+        Context::Deploys => Some(PaneId::Deploys),
+        Context::Health => Some(PaneId::Health),
+        _ => None,
+    }
+}
+
 /// Runs an action, whether it came from a key or the palette.
 pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: &mut Vec<Command>) {
     let info = action.info();
@@ -329,13 +340,7 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         );
         return;
     }
-    let home = match info.context {
-        Context::Backlog => Some(PaneId::Backlog),
-        Context::Builds => Some(PaneId::Builds),
-        Context::Deploys => Some(PaneId::Deploys),
-        Context::Health => Some(PaneId::Health),
-        _ => None,
-    };
+    let home = home_pane(action);
     if let Some(pane) = home
         && state.focus != pane
     {
@@ -365,6 +370,18 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::FocusBuilds => state.focus = PaneId::Builds,
         Action::FocusDeploys => state.focus = PaneId::Deploys,
         Action::FocusHealth => state.focus = PaneId::Health,
+        Action::Zoom if crate::ui::layout::mode(state.size) != crate::ui::layout::Mode::Grid => {
+            let (w, h) = crate::ui::layout::GRID_SIZE;
+            flash(
+                state,
+                format!(
+                    "at {}×{} each pane already fills the screen; z zooms from {w}×{h} up, where the four panes share it",
+                    state.size.0, state.size.1
+                ),
+                Level::Info,
+                now,
+            );
+        }
         Action::Zoom => state.zoom = !state.zoom,
         Action::Refresh => {
             for f in [

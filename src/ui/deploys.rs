@@ -37,8 +37,18 @@ fn node_slot(state: &str) -> Slot {
     }
 }
 
+/// The environment column: the longest environment (`production` whole), 8 to 12 wide.
+fn env_width(targets: &[TargetSnapshot]) -> usize {
+    targets
+        .iter()
+        .map(|t| unicode_width::UnicodeWidthStr::width(t.view.environment.as_str()))
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 12)
+}
+
 /// One line about the target: name, environment, version, last deploy and its age, lock.
-fn target_line(t: &TargetSnapshot, width: usize, now: Timestamp) -> (String, Slot) {
+fn target_line(t: &TargetSnapshot, width: usize, env_w: usize, now: Timestamp) -> (String, Slot) {
     let v = &t.view;
     let (label, slot) = state_label(&v.state);
     let last = match &v.last {
@@ -71,7 +81,7 @@ fn target_line(t: &TargetSnapshot, width: usize, now: Timestamp) -> (String, Slo
     let text = format!(
         "{} {} {} {}{lock}",
         pad(&clean(&v.target), 14),
-        pad(&clean(&v.environment), 8),
+        pad(&clean(&v.environment), env_w),
         pad(&clean(v.version.as_deref().unwrap_or("—")), 8),
         clean(&last)
     );
@@ -204,8 +214,9 @@ pub fn render(
         detail(&mut lines, t, width, rows, d.scroll, theme, now, now_ms);
     } else {
         // Every target, the selected one with its nodes below it.
+        let env_w = env_width(&d.targets);
         for (i, t) in d.targets.iter().enumerate() {
-            let (text, slot) = target_line(t, width, now);
+            let (text, slot) = target_line(t, width, env_w, now);
             let style = if i == d.selected && focused {
                 theme.style(Slot::Selection)
             } else {
@@ -299,7 +310,7 @@ fn detail<'a>(
     now: Timestamp,
     now_ms: i64,
 ) {
-    let (text, slot) = target_line(t, width, now);
+    let (text, slot) = target_line(t, width, env_width(std::slice::from_ref(t)), now);
     lines.push(Line::from(Span::styled(text, theme.style(slot))));
     lines.extend(node_lines(t, width, theme, now_ms));
     lines.push(Line::from(Span::styled(

@@ -108,6 +108,9 @@ pub(super) fn frame_block<'a>(title: String, theme: &Theme) -> Block<'a> {
 
 fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme) {
     let mut lines = Vec::new();
+    // The action's name (what `[keys]` and the palette take) comes before the description,
+    // so a narrow terminal cuts the description, never the name.
+    let name_w = ACTIONS.iter().map(|i| i.name.len()).max().unwrap_or(12) + 3;
     for ctx in [
         Context::Global,
         Context::List,
@@ -127,11 +130,14 @@ fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16, theme: &Theme
             }
             lines.push(Line::from(vec![
                 Span::styled(
-                    pad(&state.keymap.label(info.action), 16),
+                    pad(&state.keymap.label(info.action), 14),
                     theme.style(Slot::HelpKey),
                 ),
+                Span::styled(
+                    pad(&format!(":{}", info.name), name_w),
+                    theme.style(Slot::TextDim),
+                ),
                 Span::styled(desc, theme.style(Slot::Text)),
-                Span::styled(format!("  :{}", info.name), theme.style(Slot::TextDim)),
             ]));
         }
         lines.push(Line::default());

@@ -284,11 +284,12 @@ pub(super) fn event(
                 return true;
             }
             match result {
-                Ok(Some(at)) => {
+                Ok(Some((at, rank))) => {
                     if let Some(d) = state.builds.detail.as_mut() {
                         d.found = Some(at);
                         d.follow = false;
-                        d.notice = None;
+                        d.notice =
+                            rank.map(|(nth, total)| format!("{what}: match {nth} of {total}"));
                     }
                     // A little context above the match.
                     load(state, Anchor::Above(at, 2), cmds);

@@ -51,6 +51,11 @@ pub(super) fn overlay_key(
                 _ if close => return true,
                 KeyCode::Enter => {
                     if let Some(&action) = matches.get(p.selected) {
+                        // The palette goes where the action works, then runs it.
+                        if let Some(pane) = super::home_pane(action) {
+                            state.focus = pane;
+                            state.dirty = true;
+                        }
                         dispatch(state, action, now, cmds);
                     }
                     return true;

@@ -74,6 +74,17 @@ fn focus_zoom_and_quit() {
     assert_eq!(s.focus, PaneId::Health);
     key(&mut s, KeyCode::Char('1'));
     assert_eq!(s.focus, PaneId::Backlog);
+    // At 80×24 each pane already has the screen: z says so instead of doing nothing.
+    key(&mut s, KeyCode::Char('z'));
+    assert!(!s.zoom);
+    assert!(
+        s.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("already fills the screen")
+    );
+    s.size = (160, 48);
     key(&mut s, KeyCode::Char('z'));
     assert!(s.zoom);
     key(&mut s, KeyCode::Esc);
@@ -335,6 +346,7 @@ fn detail_loads_comments_and_actions_target_it() {
 #[test]
 fn palette_runs_actions_and_help_opens() {
     let mut s = state();
+    s.size = (160, 48);
     key(&mut s, KeyCode::Char(':'));
     typ(&mut s, "zoom");
     key(&mut s, KeyCode::Enter);
@@ -468,4 +480,51 @@ fn read_only_refuses_every_mutating_action_by_key_and_by_palette() {
         let flash = s.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
         assert_eq!(flash, format!("read-only mode: {} is disabled", a.name));
     }
+}
+
+/// The palette goes to the pane an action works in and runs it there.
+#[test]
+fn the_palette_goes_where_the_action_works() {
+    let mut s = State::new(Init::local("demo", (80, 24)));
+    assert_eq!(s.focus, PaneId::Backlog);
+    update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)),
+        1,
+    );
+    for c in "focus_health".chars() {
+        update(
+            &mut s,
+            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            1,
+        );
+    }
+    update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        1,
+    );
+    assert_eq!(s.focus, PaneId::Health);
+    update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)),
+        1,
+    );
+    for c in "new_item".chars() {
+        update(
+            &mut s,
+            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+            1,
+        );
+    }
+    update(
+        &mut s,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        1,
+    );
+    assert_eq!(s.focus, PaneId::Backlog, "went to the backlog");
+    assert!(
+        matches!(s.overlay, Some(Overlay::Form(_))),
+        "and opened the form"
+    );
 }

@@ -196,18 +196,59 @@ pub fn find(path: &Path, query: &str, from: u64, backwards: bool) -> io::Result<
     Ok(None)
 }
 
+/// Which match the one at `at` is, and how many there are: (1-based rank, total), in one
+/// pass over the file (smart case, like `find`).
+pub fn rank(path: &Path, query: &str, at: u64) -> io::Result<(usize, usize)> {
+    if query.is_empty() {
+        return Ok((0, 0));
+    }
+    let fold = folds(query);
+    let needle: Vec<u8> = if fold {
+        query.to_ascii_lowercase().into_bytes()
+    } else {
+        query.as_bytes().to_vec()
+    };
+    let finder = memchr::memmem::Finder::new(&needle);
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let overlap = needle.len() - 1;
+    let (mut nth, mut total, mut pos) = (0, 0, 0u64);
+    while pos < len {
+        let mut buf = read_at(&mut f, pos, CHUNK + overlap)?;
+        if fold {
+            buf.make_ascii_lowercase();
+        }
+        // Only matches that start in this chunk count here; the overlap is the next's.
+        for i in finder.find_iter(&buf).take_while(|i| *i < CHUNK) {
+            total += 1;
+            if pos + i as u64 <= at {
+                nth = total;
+            }
+        }
+        pos += CHUNK as u64;
+    }
+    Ok((nth, total))
+}
+
 /// Markers of the first failure worth looking at.
 const ERROR_MARKERS: &[&str] = &["panicked", "FAILED", "error:", "Error:", "ERROR", "FAIL ["];
 
-/// The offset of the first line that looks like an error.
+/// The offset of the first line that looks like an error, in one pass over the file.
 pub fn first_error(path: &Path) -> io::Result<Option<u64>> {
-    let mut best: Option<u64> = None;
-    for m in ERROR_MARKERS {
-        if let Some(at) = find(path, m, 0, false)? {
-            best = Some(best.map_or(at, |b| b.min(at)));
+    let markers = aho_corasick::AhoCorasick::new(ERROR_MARKERS).map_err(io::Error::other)?;
+    let overlap = ERROR_MARKERS.iter().map(|m| m.len()).max().unwrap_or(1) - 1;
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut pos = 0u64;
+    while pos < len {
+        let buf = read_at(&mut f, pos, CHUNK + overlap)?;
+        // The leftmost match in the chunk is the earliest in the file so far.
+        if let Some(m) = markers.find(&buf[..]) {
+            return Ok(Some(pos + m.start() as u64));
         }
+        pos += CHUNK as u64;
     }
-    Ok(best)
+    Ok(None)
 }
 
 #[cfg(test)]

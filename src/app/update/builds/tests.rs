@@ -225,7 +225,7 @@ fn search_next_previous_and_first_error() {
         Event::LogFound {
             request: *request,
             what: "panic".into(),
-            result: Ok(Some(420)),
+            result: Ok(Some((420, Some((3, 17))))),
         },
         100,
     );
@@ -236,6 +236,8 @@ fn search_next_previous_and_first_error() {
             ..
         }
     ));
+    let notice = s.builds.detail.as_ref().and_then(|d| d.notice.clone());
+    assert_eq!(notice.as_deref(), Some("panic: match 3 of 17"));
     let cmds = key(&mut s, KeyCode::Char('n'), KeyModifiers::NONE);
     assert!(matches!(
         &cmds[0],
@@ -262,7 +264,11 @@ fn search_next_previous_and_first_error() {
         result: Ok(None),
     };
     update(&mut s, found(*request), 100);
-    assert_eq!(s.builds.detail.as_ref().unwrap().notice, None);
+    assert_eq!(
+        s.builds.detail.as_ref().unwrap().notice.as_deref(),
+        Some("panic: match 3 of 17"),
+        "unchanged by a stale answer"
+    );
     update(&mut s, found(*prev), 100);
     assert_eq!(
         s.builds.detail.as_ref().unwrap().notice.as_deref(),

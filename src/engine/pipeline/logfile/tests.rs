@@ -100,3 +100,27 @@ fn first_error_finds_the_earliest_marker() {
     let (_d, p) = log("all good\n");
     assert_eq!(first_error(&p).unwrap(), None);
 }
+
+#[test]
+fn rank_counts_every_match_once_across_chunks() {
+    // A match straddling a chunk boundary counts once, in the chunk it starts in.
+    let mut text = "x".repeat(CHUNK - 3);
+    text.push_str("needle ");
+    text.push_str(&"y".repeat(CHUNK));
+    text.push_str("NEEDLE and needle\n");
+    let (_d, p) = log(&text);
+    let second = text.find("NEEDLE").unwrap() as u64;
+    assert_eq!(rank(&p, "needle", 0).unwrap(), (0, 3));
+    assert_eq!(rank(&p, "needle", (CHUNK - 3) as u64).unwrap(), (1, 3));
+    assert_eq!(rank(&p, "needle", second).unwrap(), (2, 3));
+    assert_eq!(
+        rank(&p, "NEEDLE", second).unwrap(),
+        (1, 1),
+        "capitals match exactly"
+    );
+    // The first error across a chunk boundary, in one pass.
+    let mut text = "x".repeat(CHUNK - 2);
+    text.push_str("FAILED here\nerror: later\n");
+    let (_d, p) = log(&text);
+    assert_eq!(first_error(&p).unwrap(), Some((CHUNK - 2) as u64));
+}
