@@ -198,6 +198,8 @@ impl Overlay {
 /// An action waiting for its confirmation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirmed {
+    /// Throw away the draft kept under this key.
+    DiscardDraft(DraftKey),
     /// Cancel this run.
     CancelRun(String),
     /// Abort (true) or resume (false) deploy `1` of target `0`.

@@ -94,8 +94,12 @@ fn hints(state: &State) -> Vec<(Action, &'static str)> {
 /// What the overlay or filter expects, as plain text.
 fn mode_hint(state: &State) -> Option<&'static str> {
     match &state.overlay {
-        Some(Overlay::Form(_)) => Some("ctrl-s save · tab next field · esc close (draft kept)"),
-        Some(Overlay::Comment { .. }) => Some("ctrl-s post · esc close (draft kept)"),
+        Some(Overlay::Form(_)) => {
+            Some("ctrl-s save · tab next field · esc close (draft kept) · ctrl-x discard")
+        }
+        Some(Overlay::Comment { .. }) => {
+            Some("ctrl-s post · esc close (draft kept) · ctrl-x discard")
+        }
         Some(Overlay::Url(_)) => Some("any key closes"),
         Some(Overlay::Dispatch(_)) => {
             Some("enter dispatches · tab next input · ←/→ change a choice · esc close")

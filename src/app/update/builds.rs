@@ -501,6 +501,9 @@ pub(super) fn start(
 /// Carries out a confirmed action.
 pub(super) fn confirmed(state: &mut State, then: Confirmed, cmds: &mut Vec<Command>) {
     match then {
+        Confirmed::DiscardDraft(draft) => state
+            .drafts
+            .retain(|d| d.draft_key().as_ref() != Some(&draft)),
         Confirmed::CancelRun(run) if state.builds.remote => cmds.push(Command::ActOnRun {
             run,
             action: RunAction::Cancel,

@@ -23,6 +23,24 @@ pub(super) fn overlay_key(
         return false;
     };
     let close = key.code == KeyCode::Esc || is_ctrl(&key, 'c');
+    // Ctrl-X in an editor discards its draft, after a `y`; until then the text is kept.
+    if is_ctrl(&key, 'x')
+        && let Some(draft) = overlay.draft_key()
+    {
+        keep_draft(state, overlay, now);
+        // An empty editor kept nothing: it just closes.
+        if state
+            .drafts
+            .iter()
+            .any(|d| d.draft_key().as_ref() == Some(&draft))
+        {
+            state.overlay = Some(Overlay::Confirm {
+                prompt: "Discard this draft? Its text cannot be brought back.".into(),
+                then: Confirmed::DiscardDraft(draft),
+            });
+        }
+        return true;
+    }
     match overlay {
         Overlay::Help { scroll } => {
             let scroll = match key.code {
@@ -160,8 +178,20 @@ pub(super) fn overlay_key(
         Overlay::Confirm { prompt: _, then } => {
             // Only a plain `y` confirms: Esc-then-y arrives as alt-y and pasted text never
             // reaches here as keys (B3).
-            if key.code == KeyCode::Char('y') && key.modifiers.is_empty() {
+            let yes = key.code == KeyCode::Char('y') && key.modifiers.is_empty();
+            let discard = matches!(then, Confirmed::DiscardDraft(_));
+            if yes {
                 super::builds::confirmed(state, then, cmds);
+                if discard {
+                    flash(state, "draft discarded", Level::Info, now);
+                }
+            } else if discard {
+                flash(
+                    state,
+                    "draft kept: reopen the form to continue",
+                    Level::Info,
+                    now,
+                );
             } else {
                 flash(state, "not confirmed: nothing done", Level::Info, now);
             }

@@ -528,3 +528,26 @@ fn the_palette_goes_where_the_action_works() {
         "and opened the form"
     );
 }
+
+/// Ctrl-X discards a draft, only after a `y`; any other answer keeps it.
+#[test]
+fn a_draft_can_be_discarded_after_a_yes() {
+    let mut s = state();
+    let title = |s: &State| match &s.overlay {
+        Some(Overlay::Form(f)) => f.title.text.clone(),
+        other => panic!("{other:?}"),
+    };
+    key(&mut s, KeyCode::Char('n'));
+    typ(&mut s, "half a thought");
+    ctrl(&mut s, 'x');
+    assert!(matches!(s.overlay, Some(Overlay::Confirm { .. })));
+    key(&mut s, KeyCode::Char('n'));
+    assert!(s.flash.as_ref().unwrap().text.contains("draft kept"));
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(title(&s), "half a thought", "kept");
+    ctrl(&mut s, 'x');
+    key(&mut s, KeyCode::Char('y'));
+    assert!(s.overlay.is_none() && s.drafts.is_empty());
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(title(&s), "", "gone");
+}
