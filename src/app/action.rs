@@ -70,6 +70,7 @@ actions! {
     Refresh, "refresh", Global, false, ["r"], "Refresh every pane now";
     CycleTheme, "cycle_theme", Global, false, ["t"], "Next colour theme";
     Suspend, "suspend", Global, false, ["ctrl-z"], "Suspend to the shell (fg returns)";
+    LastMessage, "last_message", Global, false, ["!"], "Show the last status-bar message in full";
     MoveDown, "move_down", List, false, ["j", "down"], "Move down";
     MoveUp, "move_up", List, false, ["k", "up"], "Move up";
     MoveTop, "move_top", List, false, ["g", "home"], "Go to the top";

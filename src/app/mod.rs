@@ -483,6 +483,8 @@ pub struct State {
     pub pending: Option<Pending>,
     /// Status-bar message.
     pub flash: Option<Flash>,
+    /// The last flash's text, for `!` after it has gone.
+    pub last_message: Option<String>,
     /// Theme names and the current index.
     pub themes: (Vec<String>, usize),
     /// Set when the app should exit.
@@ -541,6 +543,7 @@ impl State {
             drafts: Vec::new(),
             pending: None,
             flash: None,
+            last_message: None,
             themes: init.themes,
             quit: false,
             suspend: false,

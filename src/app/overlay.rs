@@ -278,6 +278,8 @@ pub enum Overlay {
     Dispatch(super::dispatch::DispatchForm),
     /// A web page's address, shown until dismissed (over SSH, for copying).
     Url(String),
+    /// The last status-bar message, whole, until dismissed.
+    Message(String),
     /// Write a comment.
     Comment {
         /// Item id.

@@ -213,8 +213,10 @@ fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<Command>) {
 }
 
 fn flash(state: &mut State, text: impl Into<String>, level: Level, now: Timestamp) {
+    let text = text.into();
+    state.last_message = Some(text.clone());
     state.flash = Some(Flash {
-        text: text.into(),
+        text,
         level,
         until: now + FLASH_SECS,
     });
@@ -242,6 +244,7 @@ fn active_text(state: &mut State) -> Option<&mut TextBox> {
         Some(
             Overlay::Help { .. }
             | Overlay::Url(_)
+            | Overlay::Message(_)
             | Overlay::Choose(_)
             | Overlay::Confirm { .. }
             | Overlay::DeployPlan(_),
@@ -358,6 +361,10 @@ pub(super) fn dispatch(state: &mut State, action: Action, now: Timestamp, cmds: 
         Action::Quit => state.quit = true,
         Action::Suspend => state.suspend = true,
         Action::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::LastMessage => match state.last_message.clone() {
+            Some(m) => state.overlay = Some(Overlay::Message(m)),
+            None => flash(state, "no message yet", Level::Info, now),
+        },
         Action::Palette => {
             state.overlay = Some(Overlay::Palette(PaletteState {
                 input: TextBox::line(""),

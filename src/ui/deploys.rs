@@ -257,10 +257,10 @@ pub fn render(
                 if let Some(last) = &t.view.last
                     && let Some(r) = &last.reason
                 {
-                    lines.push(Line::from(Span::styled(
-                        fit(&format!("  {}", clean(r)), width).into_owned(),
-                        theme.style(Slot::TextDim),
-                    )));
+                    // Why it ended so, wrapped (three lines here; the detail has it all).
+                    for l in super::text::wrap(&clean(r), width, "  ", 3) {
+                        lines.push(Line::from(Span::styled(l, theme.style(Slot::TextDim))));
+                    }
                 }
                 if let Some(g) = &t.github {
                     lines.extend(github_lines(g, width, theme, now));
@@ -313,6 +313,18 @@ fn detail<'a>(
     let (text, slot) = target_line(t, width, env_width(std::slice::from_ref(t)), now);
     lines.push(Line::from(Span::styled(text, theme.style(slot))));
     lines.extend(node_lines(t, width, theme, now_ms));
+    // Why the last deploy ended as it did, whole.
+    if let Some(last) = &t.view.last
+        && let Some(r) = &last.reason
+    {
+        lines.push(Line::from(Span::styled(
+            format!("Why #{} {}", last.id, last.state.replace('_', " ")),
+            theme.style(Slot::HelpSection),
+        )));
+        for l in super::text::wrap(&clean(r), width, "  ", 12) {
+            lines.push(Line::from(Span::styled(l, theme.style(Slot::Text))));
+        }
+    }
     lines.push(Line::from(Span::styled(
         "History",
         theme.style(Slot::HelpSection),

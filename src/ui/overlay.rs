@@ -35,6 +35,19 @@ pub fn render(
             let title = " Web page (no browser here: copy it) ";
             message(frame, area, title, w, url, Slot::Text, footer, theme)
         }
+        Overlay::Message(text) => {
+            let footer = Line::from(Span::styled("any key closes", theme.style(Slot::TextDim)));
+            message(
+                frame,
+                area,
+                " Last message ",
+                72,
+                text,
+                Slot::Text,
+                footer,
+                theme,
+            )
+        }
         Overlay::Comment { item, text, error } => {
             let title = format!(" Comment on {} ", crate::domain::backlog::item_ref(item));
             editor(
@@ -511,7 +524,10 @@ fn message(
     footer: Line<'static>,
     theme: &Theme,
 ) {
-    let rect = popup(area, width, 6);
+    // Tall enough for the wrapped text, the blank line and the footer.
+    let inner_w = width.min(area.width).saturating_sub(2).max(8) as usize;
+    let text_rows = super::text::wrap(&clean(text), inner_w, "", usize::MAX).len();
+    let rect = popup(area, width, (text_rows as u16).saturating_add(4).max(6));
     frame.render_widget(Clear, rect);
     let block = frame_block(title.to_string(), theme);
     let inner = block.inner(rect);

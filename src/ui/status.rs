@@ -100,7 +100,7 @@ fn mode_hint(state: &State) -> Option<&'static str> {
         Some(Overlay::Comment { .. }) => {
             Some("ctrl-s post · esc close (draft kept) · ctrl-x discard")
         }
-        Some(Overlay::Url(_)) => Some("any key closes"),
+        Some(Overlay::Url(_) | Overlay::Message(_)) => Some("any key closes"),
         Some(Overlay::Dispatch(_)) => {
             Some("enter dispatches · tab next input · ←/→ change a choice · esc close")
         }
@@ -144,10 +144,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
                 Level::Info => (Slot::Info, "✓ "),
                 Level::Error => (Slot::Error, "✗ "),
             };
-            left.push(Span::styled(
-                format!("{mark}{}", clean(&f.text)),
-                theme.style(slot),
-            ));
+            // A message longer than the bar says where to read it whole.
+            let text = clean(&f.text);
+            let room = (area.width as usize).saturating_sub(30);
+            let more = if text.width() > room {
+                let cut = fit(&text, room.saturating_sub(14)).into_owned();
+                format!("{} ! shows all", cut)
+            } else {
+                text.into_owned()
+            };
+            left.push(Span::styled(format!("{mark}{more}"), theme.style(slot)));
         }
         (_, Some(hint)) => left.push(Span::styled(hint, theme.style(Slot::StatusbarHint))),
         _ => {

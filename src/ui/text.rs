@@ -110,6 +110,27 @@ pub fn fit(s: &str, width: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Wraps `s` (already clean) to `width` columns, each line starting with `indent`; at most
+/// `max` lines, the last ending with `…` when more was cut.
+pub fn wrap(s: &str, width: usize, indent: &str, max: usize) -> Vec<String> {
+    let opts = textwrap::Options::new(width.max(indent.width() + 8))
+        .initial_indent(indent)
+        .subsequent_indent(indent);
+    let mut lines: Vec<String> = textwrap::wrap(s, opts)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect();
+    if lines.len() > max && max > 0 {
+        lines.truncate(max);
+        let last = lines.pop().unwrap_or_default();
+        lines.push(format!(
+            "{}…",
+            fit(&last, width.saturating_sub(1)).trim_end_matches('…')
+        ));
+    }
+    lines
+}
+
 /// Pads or cuts `s` to exactly `width` columns.
 pub fn pad(s: &str, width: usize) -> String {
     let f = fit(s, width);

@@ -122,7 +122,7 @@ pub(super) fn overlay_key(
         }
         Overlay::DeployPlan(c) => return super::deploys::plan_key(state, c, key, now, cmds),
         // Any key closes it (the text stays selectable by the terminal until then).
-        Overlay::Url(_) => return true,
+        Overlay::Url(_) | Overlay::Message(_) => return true,
         Overlay::Dispatch(mut f) => match f.key(&key) {
             FormKey::Close => return true,
             FormKey::Edit => state.overlay = Some(Overlay::Dispatch(f)),

@@ -551,3 +551,18 @@ fn a_draft_can_be_discarded_after_a_yes() {
     key(&mut s, KeyCode::Char('n'));
     assert_eq!(title(&s), "", "gone");
 }
+
+/// `!` shows the last status-bar message whole, even after it has gone from the bar.
+#[test]
+fn bang_shows_the_last_message_in_full() {
+    let mut s = state();
+    key(&mut s, KeyCode::Char('!'));
+    assert!(s.flash.as_ref().unwrap().text.contains("no message yet"));
+    let long = "deploy #4 of demo-api (v2 → v3) rolled back: ".repeat(4);
+    super::flash(&mut s, long.clone(), Level::Error, 100);
+    update(&mut s, Event::Tick, 10_000);
+    key(&mut s, KeyCode::Char('!'));
+    assert_eq!(s.overlay, Some(Overlay::Message(long)));
+    key(&mut s, KeyCode::Char('x'));
+    assert!(s.overlay.is_none());
+}
