@@ -281,18 +281,28 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
         .collect();
     let x_min = pts.first().map_or(-60.0, |p| p.0);
     let mut x_max = 0.0f64;
-    let threshold = c.crit.or(c.warn);
     let mut fc_line = Vec::new();
+    // Where the forecast meets its threshold, when that is on the chart; else how far off.
+    let mut breach: Vec<(f64, f64)> = Vec::new();
+    let mut beyond: Option<f64> = None;
     if let (Some(f), Some(last)) = (&c.forecast, pts.last()) {
-        // The future gets at most twice the history's width, so the samples stay readable;
-        // the badge says when the line reaches the threshold.
-        let end = (last.0 + f.seconds).min(last.0 + 2.0 * (last.0 - x_min).max(60.0));
+        // The axis reaches the breach when it is within four times the history's width;
+        // further off, the line runs to twice that width and the axis says when it arrives.
+        let hit = last.0 + f.seconds;
+        let room = 4.0 * (last.0 - x_min).max(60.0);
+        let end = if f.seconds <= room {
+            breach.push((hit, f.threshold));
+            hit
+        } else {
+            beyond = Some(hit);
+            last.0 + room / 2.0
+        };
         fc_line = vec![*last, (end, last.1 + f.slope * (end - last.0))];
         x_max = x_max.max(end);
     }
     let mut y_min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let mut y_max = pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    if let Some(t) = threshold {
+    for t in [c.warn, c.crit].into_iter().flatten() {
         y_min = y_min.min(t);
         y_max = y_max.max(t);
     }
@@ -304,7 +314,12 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
         y_max = y_min + 1.0;
     }
     let pad_y = (y_max - y_min) * 0.05;
-    let th_line: Vec<(f64, f64)> = threshold
+    let warn_line: Vec<(f64, f64)> = c
+        .warn
+        .map(|t| vec![(x_min, t), (x_max, t)])
+        .unwrap_or_default();
+    let crit_line: Vec<(f64, f64)> = c
+        .crit
         .map(|t| vec![(x_min, t), (x_max, t)])
         .unwrap_or_default();
     let mut sets = vec![
@@ -315,14 +330,29 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
             .style(theme.style(slot))
             .data(&pts),
     ];
-    if !th_line.is_empty() {
+    for (name, line, slot) in [
+        ("warn", &warn_line, Slot::HealthWarn),
+        ("crit", &crit_line, Slot::HealthCrit),
+    ] {
+        if !line.is_empty() {
+            sets.push(
+                Dataset::default()
+                    .name(name)
+                    .marker(Marker::Dot)
+                    .graph_type(GraphType::Line)
+                    .style(theme.style(slot))
+                    .data(line),
+            );
+        }
+    }
+    if !breach.is_empty() {
         sets.push(
             Dataset::default()
-                .name("threshold")
-                .marker(Marker::Dot)
-                .graph_type(GraphType::Line)
+                .name("breach")
+                .marker(Marker::Block)
+                .graph_type(GraphType::Scatter)
                 .style(theme.style(Slot::HealthCrit))
-                .data(&th_line),
+                .data(&breach),
         );
     }
     if !fc_line.is_empty() {
@@ -351,7 +381,13 @@ fn detail(frame: &mut Frame, area: Rect, c: &Check, theme: &Theme, now: Timestam
             Axis::default()
                 .style(dim)
                 .bounds([x_min, x_max.max(x_min + 1.0)])
-                .labels([span(x_min), span(x_max)]),
+                .labels([
+                    span(x_min),
+                    match beyond {
+                        Some(hit) => format!("{} · breach {} →", span(x_max), span(hit)),
+                        None => span(x_max),
+                    },
+                ]),
         )
         .y_axis(
             Axis::default()
