@@ -1,6 +1,8 @@
 //! Editable text: one line (titles, filters) or several (bodies, comments).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 /// What a key did to a text box.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,18 +60,21 @@ impl TextBox {
         self.cursor += clean.len();
     }
 
+    /// The start of the grapheme before the cursor: `é` typed as e + a combining accent,
+    /// a flag or a ZWJ family emoji is one step, as the user sees it.
     fn prev_boundary(&self) -> usize {
         self.text[..self.cursor]
-            .char_indices()
+            .grapheme_indices(true)
             .next_back()
             .map_or(0, |(i, _)| i)
     }
 
+    /// The end of the grapheme after the cursor.
     fn next_boundary(&self) -> usize {
         self.text[self.cursor..]
-            .chars()
+            .graphemes(true)
             .next()
-            .map_or(self.cursor, |c| self.cursor + c.len_utf8())
+            .map_or(self.cursor, |g| self.cursor + g.len())
     }
 
     fn line_start(&self, at: usize) -> usize {
@@ -85,7 +90,8 @@ impl TextBox {
     /// Moves to the same column on the line before (`up`) or after.
     fn vertical(&mut self, up: bool) -> Edit {
         let start = self.line_start(self.cursor);
-        let col = self.text[start..self.cursor].chars().count();
+        // Columns as the terminal draws them: a CJK character is two.
+        let col = self.text[start..self.cursor].width();
         let target_start = if up {
             if start == 0 {
                 return Edit::Ignored;
@@ -100,7 +106,16 @@ impl TextBox {
         };
         let target_end = self.line_end(target_start);
         let line = &self.text[target_start..target_end];
-        self.cursor = target_start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i);
+        let mut used = 0;
+        let mut at = line.len();
+        for (i, g) in line.grapheme_indices(true) {
+            if used >= col {
+                at = i;
+                break;
+            }
+            used += g.width();
+        }
+        self.cursor = target_start + at;
         Edit::Changed
     }
 
@@ -179,6 +194,36 @@ mod tests {
         t.key(&k(KeyCode::Delete));
         assert_eq!(t.text, "éllo l");
         assert_eq!(t.key(&k(KeyCode::Enter)), Edit::Ignored);
+    }
+
+    /// Editing goes by what the user sees: a combining accent, a ZWJ emoji and a flag are
+    /// one step each, and up/down keep the column as drawn (CJK is two wide).
+    #[test]
+    fn edits_by_grapheme_and_width() {
+        let mut t = TextBox::line("");
+        t.insert_str("e\u{301}👩\u{200d}👩\u{200d}👧🇯🇵x");
+        t.key(&k(KeyCode::Backspace));
+        t.key(&k(KeyCode::Backspace));
+        assert_eq!(
+            t.text, "e\u{301}👩\u{200d}👩\u{200d}👧",
+            "the flag went whole"
+        );
+        t.key(&k(KeyCode::Left));
+        t.key(&k(KeyCode::Backspace));
+        assert_eq!(t.text, "👩\u{200d}👩\u{200d}👧", "é went whole");
+        t.key(&k(KeyCode::Delete));
+        assert_eq!(t.text, "", "the family went whole");
+        let mut a = TextBox::area("本番です\nabcdefgh");
+        a.key(&k(KeyCode::Up));
+        a.key(&k(KeyCode::Home));
+        a.key(&k(KeyCode::Right));
+        a.key(&k(KeyCode::Right));
+        a.key(&k(KeyCode::Down));
+        assert_eq!(
+            &a.text[a.cursor..],
+            "efgh",
+            "two CJK characters are four columns"
+        );
     }
 
     #[test]

@@ -218,15 +218,23 @@ pub(super) fn input_line(
     } else {
         theme.style(Slot::Input)
     };
+    use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::UnicodeWidthStr;
     let text = clean(&t.text).into_owned();
-    let cur = clean(&t.text[..t.cursor]).chars().count();
-    let chars: Vec<char> = text.chars().collect();
-    // Keep the cursor in view on long lines.
-    let avail = width.saturating_sub(prefix.len() + 1).max(1);
-    let first = cur.saturating_sub(avail.saturating_sub(1));
-    let before: String = chars[first..cur.min(chars.len())].iter().collect();
-    let at: String = chars.get(cur).map_or(" ".into(), |c| c.to_string());
-    let after: String = chars.iter().skip(cur + 1).collect();
+    // By grapheme, so the cursor cell is a whole character as drawn (an accent, an emoji).
+    let cells: Vec<&str> = text.graphemes(true).collect();
+    let cur = clean(&t.text[..t.cursor]).graphemes(true).count();
+    // Keep the cursor in view on long lines, counting columns (CJK is two wide).
+    let avail = width.saturating_sub(prefix.width() + 1).max(1);
+    let mut first = cur.min(cells.len());
+    let mut used = 0;
+    while first > 0 && used + cells[first - 1].width() < avail {
+        used += cells[first - 1].width();
+        first -= 1;
+    }
+    let before: String = cells[first..cur.min(cells.len())].concat();
+    let at: String = cells.get(cur).map_or(" ".into(), |c| c.to_string());
+    let after: String = cells.iter().skip(cur + 1).copied().collect();
     let mut spans = vec![
         Span::styled(prefix.to_string(), style),
         Span::styled(before, style),
@@ -266,15 +274,16 @@ fn area_lines(t: &TextBox, active: bool, rows: usize, theme: &Theme) -> Vec<Line
         if active && i == cursor_line {
             let col = t.cursor - start;
             let (before, rest) = line.split_at(col);
-            let mut chars = rest.chars();
-            let at = chars.next().map_or(" ".to_string(), |c| c.to_string());
+            let at = unicode_segmentation::UnicodeSegmentation::graphemes(rest, true)
+                .next()
+                .unwrap_or(" ");
             out.push(Line::from(vec![
                 Span::styled(clean(before).into_owned(), style),
                 Span::styled(
-                    clean(&at).into_owned(),
+                    clean(at).into_owned(),
                     style.add_modifier(Modifier::REVERSED),
                 ),
-                Span::styled(clean(chars.as_str()).into_owned(), style),
+                Span::styled(clean(&rest[at.len().min(rest.len())..]).into_owned(), style),
             ]));
         } else {
             out.push(Line::from(Span::styled(clean(line).into_owned(), style)));
