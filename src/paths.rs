@@ -87,6 +87,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     open_private(path, OpenOptions::new().write(true).truncate(true))?.write_all(bytes)
 }
 
+/// Creates (or truncates) `path` for writing, 0600 whatever the umask.
+pub fn create_private(path: &Path) -> io::Result<fs::File> {
+    open_private(path, OpenOptions::new().write(true).truncate(true))
+}
+
 /// Opens `path` for appending, creating it 0600.
 pub fn append_private(path: &Path) -> io::Result<fs::File> {
     open_private(path, OpenOptions::new().append(true))

@@ -338,6 +338,61 @@ impl Store {
         Ok(())
     }
 
+    /// Reserves the first free version of `base` (`base`, `base-2`, …) for a pipeline's
+    /// release in one `IMMEDIATE` transaction, so two runs at once never take the same one;
+    /// the row has no artifact until `complete_release`.
+    pub fn reserve_release(
+        &self,
+        pipeline: &str,
+        base: &str,
+        run_id: i64,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let reserve = || -> Result<String, StoreError> {
+            let mut v = base.to_string();
+            let mut n = 2;
+            while self.has_release(pipeline, &v)? {
+                v = format!("{base}-{n}");
+                n += 1;
+            }
+            self.conn.execute(
+                "INSERT INTO releases (pipeline, version, artifact, sha256, run_id, created)
+                 VALUES (?1, ?2, '', '', ?3, ?4)",
+                params![pipeline, v, run_id, now],
+            )?;
+            Ok(v)
+        };
+        match reserve() {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Fills in a reserved release once its artifact is in place.
+    pub fn complete_release(&self, r: &Release) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE releases SET artifact = ?3, sha256 = ?4 WHERE pipeline = ?1 AND version = ?2",
+            params![r.pipeline, r.version, r.artifact, r.sha256],
+        )?;
+        Ok(())
+    }
+
+    /// Gives back a reservation whose artifact could not be kept.
+    pub fn drop_release(&self, pipeline: &str, version: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM releases WHERE pipeline = ?1 AND version = ?2 AND sha256 = ''",
+            params![pipeline, version],
+        )?;
+        Ok(())
+    }
+
     /// Whether a pipeline already has a release with this version.
     pub fn has_release(&self, pipeline: &str, version: &str) -> Result<bool, StoreError> {
         Ok(self
@@ -354,7 +409,8 @@ impl Store {
     /// Releases, newest first.
     pub fn releases(&self) -> Result<Vec<Release>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT pipeline, version, artifact, sha256, run_id, created FROM releases ORDER BY id DESC",
+            "SELECT pipeline, version, artifact, sha256, run_id, created FROM releases
+             WHERE sha256 != '' ORDER BY id DESC",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Release {

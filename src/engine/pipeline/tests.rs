@@ -164,6 +164,57 @@ fn a_successful_run_counts_tests_and_records_a_release() {
         std::fs::read_to_string(&releases[0].artifact).unwrap(),
         "payload\n"
     );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&releases[0].artifact)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the kept artifact is private");
+    let dir = Path::new(&releases[0].artifact).parent().unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+}
+
+/// Two runs releasing at once never take the same version: each reservation is one
+/// IMMEDIATE transaction.
+#[test]
+fn concurrent_releases_get_distinct_versions() {
+    let f = Fixture::new();
+    let path = f.tmp.path().join("state/store.db");
+    let mut s = f.store();
+    let new = crate::store::NewRun {
+        pipeline: "ci".into(),
+        commit: None,
+        branch: None,
+        trigger: "manual".into(),
+        actor: "t".into(),
+        steps: vec!["s".into()],
+    };
+    let ids: Vec<i64> = (0..8)
+        .map(|_| s.start_run(&new, 1, 1).unwrap().id.parse().unwrap())
+        .collect();
+    let threads: Vec<_> = ids
+        .into_iter()
+        .map(|i| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let s = Store::open(&path).unwrap();
+                s.reserve_release("ci", "abc1234", i, 1).unwrap()
+            })
+        })
+        .collect();
+    let mut got: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 8, "{got:?}");
+    assert!(
+        f.store().releases().unwrap().is_empty(),
+        "reservations are not releases yet"
+    );
 }
 
 #[test]
