@@ -270,6 +270,9 @@ steps = [
 [[pipelines]]
 name = "red"
 steps = [{ name = "boom", script = "echo 'test a::b ... FAILED'; exit 4" }]
+[[pipelines]]
+name = "many"
+steps = [{ name = "lines", script = "seq 1 200000; printf 'no newline at the end'" }]
 "#,
     )
     .unwrap();
@@ -290,17 +293,28 @@ steps = [{ name = "boom", script = "echo 'test a::b ... FAILED'; exit 4" }]
     let (code, _, err) = sb.run(&["--config", c, "run", "blue"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("no pipeline \"blue\"; this workspace has: green, red"),
+        err.contains("no pipeline \"blue\"; this workspace has: green, red, many"),
         "{err}"
     );
+    // A burst of short lines streams whole and in order, the last one unterminated too.
+    let (code, out, err) = sb.run(&["--config", c, "run", "many"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.parse::<u32>().is_ok()).collect();
+    assert_eq!(lines.len(), 200_000);
+    assert_eq!((lines[0], lines[199_999]), ("1", "200000"));
+    assert!(
+        out.contains("no newline at the end"),
+        "{}",
+        &out[out.len() - 200..]
+    );
     let (code, _, err) = sb.run(&["--config", c, "--read-only", "run", "green"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "refused: {err}");
     assert!(err.contains("read-only"), "{err}");
     let (_, out, _) = sb.run(&["--config", c, "status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         v["builds"].as_array().unwrap().len(),
-        2,
+        3,
         "the refused run was never recorded"
     );
 }

@@ -31,20 +31,29 @@ fn stream(path: PathBuf, done: Arc<AtomicBool>) {
         {
             pos += n as u64;
         }
+        // Whole lines go out in one pass over what arrived; the unfinished last line waits.
+        // Linear in the output: each byte is looked at once, and the remainder moved once.
+        let searched = pending.len();
         pending.extend_from_slice(&buf);
-        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
+        let mut start = 0;
+        let first_nl = memchr::memchr(b'\n', &pending[searched..]).map(|i| searched + i);
+        let mut next = first_nl;
+        while let Some(i) = next {
+            let line = &pending[start..=i];
             if tty {
                 // Only colour reaches a terminal; other escapes in a log are not ours to send.
                 let _ = writeln!(
                     out,
                     "{}",
-                    keep_sgr(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']))
+                    keep_sgr(String::from_utf8_lossy(line).trim_end_matches(['\n', '\r']))
                 );
             } else {
-                let _ = out.write_all(&line);
+                let _ = out.write_all(line);
             }
+            start = i + 1;
+            next = memchr::memchr(b'\n', &pending[start..]).map(|j| start + j);
         }
+        pending.drain(..start);
         let _ = out.flush();
         if finished && buf.is_empty() {
             if !pending.is_empty() {
@@ -161,9 +170,7 @@ pub fn run(ws: &Workspace, name: &str, rt: &tokio::runtime::Runtime) -> Result<i
                 _ => 1,
             })
         }
-        Err(e) => {
-            eprintln!("flightdeck: {e}");
-            Ok(1)
-        }
+        // Refused (read-only) or failed before it ran: the caller prints it with its code.
+        Err(e) => Err(e.into()),
     }
 }
