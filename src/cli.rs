@@ -451,7 +451,13 @@ pub fn main() -> Result<i32> {
     let ws = workspace::open(&opts, &state_dir)?;
     terminal::install_panic_hook(state_dir.clone());
     tracing::info!(workspace = %ws.loaded.config.workspace, config = %ws.loaded.source, "cockpit start");
-    rt.block_on(runtime::run(ws))?;
+    // The loop runs as a task on a worker, the thread that also drives the runtime's timers:
+    // an idle tick then wakes one thread, not a worker and then this one.
+    rt.block_on(async {
+        tokio::spawn(runtime::run(ws))
+            .await
+            .map_err(|e| color_eyre::eyre::eyre!("the cockpit stopped: {e}"))?
+    })?;
     // Tasks blocked on the terminal must not hold the process open.
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(0)

@@ -16,7 +16,7 @@ use crate::theme::Theme;
 use crate::workspace::Workspace;
 
 /// Seconds between backlog refreshes from the local store.
-const LOCAL_REFRESH_SECS: i64 = 2;
+const LOCAL_REFRESH_SECS: i64 = crate::app::update::builds::LOCAL_IDLE_SECS;
 /// Seconds between backlog refreshes from GitHub (each an ETag-conditional request).
 const GITHUB_BACKLOG_SECS: i64 = 15;
 /// Seconds between refreshes of GitHub Actions runs.
@@ -126,19 +126,6 @@ fn forward_input(tx: UnboundedSender<Event>) {
     });
 }
 
-fn forward_ticks(tx: UnboundedSender<Event>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if tx.send(Event::Tick).is_err() {
-                return;
-            }
-        }
-    });
-}
-
 fn forward_signals(tx: UnboundedSender<Event>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     for (kind, name) in [
@@ -194,15 +181,22 @@ pub async fn run(ws: Workspace) -> Result<()> {
     let mut state = initial_state(&ws, (size.width, size.height));
     let scheduler = Scheduler::new(tx.clone(), &ws);
     forward_input(tx.clone());
-    forward_ticks(tx.clone());
-    crate::watch::spawn(&ws, tx.clone())?;
-    let result = event_loop(&mut term, &mut state, &mut rx, &scheduler, &themes, mouse).await;
+    let health = crate::watch::spawn(&ws, tx.clone())?;
+    let store = crate::store::Store::open(&ws.registry.store_path).ok();
+    let result = event_loop(
+        &mut term, &mut state, &mut rx, &scheduler, &themes, mouse, store, &health,
+    )
+    .await;
     terminal::release(term);
     // Runs started here end with the cockpit: cancelled, their process groups killed.
     scheduler.cancel_all(Duration::from_secs(5)).await;
     result
 }
 
+/// The loop: events as they come, and a tick only as often as the screen needs one
+/// (`app::update::tick_secs`), so an idle cockpit sleeps. At each tick one cheap read of the
+/// store's `data_version` says whether anyone wrote it; only then do local feeds refresh.
+#[allow(clippy::too_many_arguments)]
 async fn event_loop(
     term: &mut terminal::Tui,
     state: &mut State,
@@ -210,10 +204,35 @@ async fn event_loop(
     scheduler: &Scheduler,
     themes: &[Theme],
     mouse: bool,
+    store: Option<crate::store::Store>,
+    health: &tokio::sync::Notify,
 ) -> Result<()> {
     draw(term, state, themes)?;
     state.dirty = false;
-    while let Some(first) = rx.recv().await {
+    // Owned, and never borrowed across an await: the loop runs as a task that may move.
+    let version = |s: &Option<crate::store::Store>| s.as_ref().and_then(|s| s.data_version().ok());
+    let mut seen = version(&store);
+    let mut next_tick = tokio::time::Instant::now();
+    loop {
+        let first = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = tokio::time::sleep_until(next_tick) => {
+                let secs = app::update::tick_secs(state, domain::now());
+                next_tick = tokio::time::Instant::now() + Duration::from_secs(secs);
+                let now_version = version(&store);
+                if now_version != seen {
+                    seen = now_version;
+                    // New events or outbox rows: the incident loop looks now.
+                    health.notify_one();
+                    Event::StoreChanged
+                } else {
+                    Event::Tick
+                }
+            }
+        };
         let now = domain::now();
         let mut cmds = app::update(state, first, now);
         // Coalesce a burst (a paste, a resize storm, many results) into one frame.

@@ -20,6 +20,9 @@ use crate::workspace::Workspace;
 
 /// How often events and the outbox are looked at when no check is due sooner.
 const LOOP_EVERY: Duration = Duration::from_secs(2);
+/// The same in the cockpit, whose loop wakes this one as soon as the store changes: only
+/// outbox retries wait for it.
+const COCKPIT_LOOP_EVERY: Duration = Duration::from_secs(30);
 
 /// Where a workspace's remediations run: its store, its config's directory, a log in the
 /// state directory.
@@ -99,9 +102,9 @@ impl HealthLoop {
         self.monitor.checks()
     }
 
-    /// When the next step is worth taking.
-    pub fn next_wake(&self) -> Instant {
-        self.monitor.next_due().min(Instant::now() + LOOP_EVERY)
+    /// When the next step is worth taking, with events and the outbox looked at `every`.
+    pub fn next_wake(&self, every: Duration) -> Instant {
+        self.monitor.next_due().min(Instant::now() + every)
     }
 
     /// Runs due checks, takes new events, delivers the outbox.
@@ -176,8 +179,11 @@ impl HealthLoop {
 }
 
 /// Runs the loop for the cockpit, sending each change as [`Event::HealthChecked`]; a
-/// read-only cockpit judges and records but never delivers to the backlog.
-pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
+/// read-only cockpit judges and records but never delivers to the backlog. Notifying the
+/// returned handle (the store changed) makes it look at events and the outbox at once.
+pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<Arc<tokio::sync::Notify>> {
+    let poke = Arc::new(tokio::sync::Notify::new());
+    let poked = Arc::clone(&poke);
     let mut hl = HealthLoop::new(ws)?;
     if ws.gate.read_only() {
         hl.deliverer = None;
@@ -208,7 +214,11 @@ pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
                     return;
                 }
             }
-            tokio::time::sleep_until(tokio::time::Instant::from_std(hl.next_wake())).await;
+            let wake = tokio::time::Instant::from_std(hl.next_wake(COCKPIT_LOOP_EVERY));
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = poked.notified() => {}
+            }
         }
     };
     std::thread::Builder::new()
@@ -222,7 +232,7 @@ pub fn spawn(ws: &Workspace, tx: UnboundedSender<Event>) -> Result<()> {
                 Err(e) => tracing::error!(error = %e, "health loop not started"),
             }
         })?;
-    Ok(())
+    Ok(poke)
 }
 
 /// `flightdeck watch`: runs the loop until SIGTERM or SIGINT, printing each change.
@@ -264,7 +274,7 @@ pub async fn run(ws: &Workspace, once: bool) -> Result<i32> {
         if once {
             return Ok(0);
         }
-        let wake = tokio::time::Instant::from_std(hl.next_wake());
+        let wake = tokio::time::Instant::from_std(hl.next_wake(LOOP_EVERY));
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             _ = term.recv() => return Ok(0),

@@ -1078,7 +1078,22 @@ github = { provider = "gh", repo = "acme/api", workflow = "deploy.yml", poll_sec
     let (code, out, err) = run(vec!["deploy", "api", "v1", "--yes"]).await.unwrap();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(": succeeded in"), "{out}");
+    // R3: the repo's releases are the versions it knows; another is refused, listing them.
     let (code, out, err) = run(vec!["deploy", "api", "bad", "--yes"]).await.unwrap();
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("bad is not a known version of api: known are v2, v1"),
+        "{err}"
+    );
+    let (code, out, err) = run(vec![
+        "deploy",
+        "api",
+        "bad",
+        "--yes",
+        "--allow-unknown-version",
+    ])
+    .await
+    .unwrap();
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains(": rolled_back in") && out.contains("ended failure"),

@@ -67,6 +67,14 @@ impl Feed {
         }
     }
 
+    /// Changes the pace; a shorter interval counts from the last refresh, so the next one
+    /// comes sooner rather than after the old, longer wait.
+    pub fn set_interval(&mut self, interval: i64) {
+        let last = self.next_due - self.interval;
+        self.interval = interval.max(1);
+        self.next_due = self.next_due.min(last + self.interval);
+    }
+
     /// Whether a refresh should start now: due and nothing in flight.
     pub fn due(&self, now: Timestamp) -> bool {
         self.in_flight.is_none() && now >= self.next_due

@@ -139,6 +139,8 @@ pub enum Event {
     },
     /// A signal asked the process to stop.
     Terminate(&'static str),
+    /// The local store was written (by this process or another): its feeds refresh now.
+    StoreChanged,
     /// A remote run was rerun or cancelled (or the gate refused).
     RunActed {
         /// What was asked.
@@ -495,6 +497,8 @@ pub struct State {
     pub dirty: bool,
     /// The minute last rendered, so ages refresh once a minute and no more.
     pub minute: Timestamp,
+    /// When watched branches are next looked at.
+    pub next_trigger_check: Timestamp,
     next_request: u64,
 }
 
@@ -549,6 +553,7 @@ impl State {
             suspend: false,
             dirty: true,
             minute: 0,
+            next_trigger_check: 0,
             next_request: 1,
         }
     }

@@ -208,7 +208,7 @@ fn github_releases(
         return Ok(Vec::new());
     };
     let read = crate::providers::github::deployments::releases(client, &g.repo, 100);
-    match rt.block_on(tokio::time::timeout(Duration::from_secs(15), read)) {
+    match rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), read).await }) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(UsageError(format!(
             "cannot read the releases of {} to check the version ({e}); pass --allow-unknown-version to deploy it unchecked",

@@ -138,22 +138,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
         ));
     }
     left.push(Span::styled(" ", bar));
+    let mut flash_at = None;
     match (&state.flash, mode_hint(state)) {
         (Some(f), _) if now < f.until => {
             let (slot, mark) = match f.level {
                 Level::Info => (Slot::Info, "✓ "),
                 Level::Error => (Slot::Error, "✗ "),
             };
-            // A message longer than the bar says where to read it whole.
-            let text = clean(&f.text);
-            let room = (area.width as usize).saturating_sub(30);
-            let more = if text.width() > room {
-                let cut = fit(&text, room.saturating_sub(14)).into_owned();
-                format!("{} ! shows all", cut)
-            } else {
-                text.into_owned()
-            };
-            left.push(Span::styled(format!("{mark}{more}"), theme.style(slot)));
+            left.push(Span::styled(
+                format!("{mark}{}", clean(&f.text)),
+                theme.style(slot),
+            ));
+            flash_at = Some(left.len() - 1);
         }
         (_, Some(hint)) => left.push(Span::styled(hint, theme.style(Slot::StatusbarHint))),
         _ => {
@@ -219,7 +215,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, now: 
         right.insert(0, Span::styled(source, theme.style(Slot::StatusbarHint)));
     }
     let right_w: usize = right.iter().map(|s| s.content.width()).sum();
-    let mut spans = cut(left, width.saturating_sub(right_w));
+    // A message longer than the bar says where to read it whole.
+    const MORE: &str = " ! shows all";
+    let room = width.saturating_sub(right_w);
+    if let Some(i) = flash_at
+        && left.iter().map(|s| s.content.width()).sum::<usize>() > room
+    {
+        let before: usize = left[..i].iter().map(|s| s.content.width()).sum();
+        let keep = room.saturating_sub(before + MORE.width());
+        let style = left[i].style;
+        left[i] = Span::styled(format!("{}{MORE}", fit(&left[i].content, keep)), style);
+    }
+    let mut spans = cut(left, room);
     let used: usize = spans.iter().map(|s| s.content.width()).sum();
     spans.push(Span::styled(
         " ".repeat(width.saturating_sub(used + right_w)),

@@ -15,6 +15,9 @@ use crate::ui::layout;
 
 /// Seconds between looks at watched branches.
 pub const WATCH_SECS: Timestamp = 5;
+/// How often an idle feed of the local store refreshes anyway (a safety net: a write to the
+/// store refreshes it at once).
+pub const LOCAL_IDLE_SECS: Timestamp = 30;
 
 /// Starts a runs refresh when due: local runs every second while something runs, else every
 /// two; remote runs at their configured pace, at most every 5 s while something runs.
@@ -22,14 +25,15 @@ pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<C
     let running = state.builds.any_running();
     let interval = match (state.builds.remote, running) {
         (false, true) => 1,
-        (false, false) => 2,
+        // Idle, the store says when something changed (`Event::StoreChanged`).
+        (false, false) => LOCAL_IDLE_SECS,
         (true, true) => state.builds.interval.min(5),
         (true, false) => state.builds.interval,
     };
     let Some(feed) = state.builds.feed.as_mut() else {
         return;
     };
-    feed.interval = interval;
+    feed.set_interval(interval);
     if feed.due(now) {
         let request = state.request_id();
         let force = state

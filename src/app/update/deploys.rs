@@ -18,7 +18,12 @@ pub(super) fn refresh_if_due(state: &mut State, now: Timestamp, cmds: &mut Vec<C
     let Some(feed) = state.deploys.feed.as_mut() else {
         return;
     };
-    feed.interval = if running { 1 } else { 2 };
+    // A deploy that just started is followed every second, not after the idle wait.
+    feed.set_interval(if running {
+        1
+    } else {
+        super::builds::LOCAL_IDLE_SECS
+    });
     if feed.due(now) {
         let request = state.request_id();
         if let Some(f) = state.deploys.feed.as_mut() {
