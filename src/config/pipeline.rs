@@ -46,7 +46,8 @@ pub struct StepConfig {
     pub dir: Option<PathBuf>,
     /// Seconds before the step's whole process group is killed.
     pub timeout_secs: Option<u64>,
-    /// JUnit XML files the step writes, relative to its working directory.
+    /// JUnit XML files the step writes, relative to its working directory; globs work
+    /// (`target/**/TEST-*.xml`). Files older than the step are ignored.
     #[serde(default)]
     pub junit: Vec<PathBuf>,
 }

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::PipelineConfig;
 use crate::domain::{self, Run, RunStatus, TestCounts};
@@ -289,20 +289,15 @@ fn run_steps(
         store.update_step(run_id, &running)?;
         progress(Progress::StepStarted(idx));
         let handle = log.try_clone().map_err(log_err)?;
+        let spawned = SystemTime::now();
         let (exit, took, drained) = step::run(s, handle, tail, &|| cancel.get());
         if let Some(d) = drained {
             offset += d.bytes;
             let mut parser = d.tests;
-            for f in &s.junit {
-                match std::fs::read_to_string(s.dir.join(f))
-                    .map_err(|e| e.to_string())
-                    .and_then(|x| testparse::parse_junit(&x))
-                {
-                    Ok(r) => parser.junit(r),
-                    Err(e) => {
-                        let _ = writeln!(log, "flightdeck: JUnit report {}: {e}", f.display());
-                    }
-                }
+            for note in testparse::read_junit(&s.dir, &s.junit, spawned, &mut parser) {
+                let line = format!("{note}\n");
+                log.write_all(line.as_bytes()).map_err(log_err)?;
+                offset += line.len() as u64;
             }
             let (counts, names) = parser.finish();
             if let Some(c) = counts {

@@ -35,7 +35,7 @@ pub struct StepPlan {
     pub dir: PathBuf,
     /// Deadline.
     pub timeout: Duration,
-    /// JUnit files to read afterwards.
+    /// JUnit files (globs) to read afterwards.
     pub junit: Vec<PathBuf>,
 }
 

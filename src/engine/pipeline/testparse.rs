@@ -1,5 +1,11 @@
 //! Test results from step output (libtest / cargo test, cargo nextest, pytest) and JUnit XML.
 
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
 use crate::domain::TestCounts;
 
 /// Removes escape sequences so summaries match whatever colours the tool used.
@@ -30,6 +36,8 @@ pub struct TestParser {
     nextest: Option<TestCounts>,
     pytest: Option<TestCounts>,
     failed: Vec<String>,
+    /// JUnit reports, kept apart: pytest's `--junitxml` repeats its own summary.
+    junit: Option<JunitReport>,
 }
 
 /// `N word` pairs from a summary like `3 passed; 1 failed` or `3 passed, 1 failed`.
@@ -54,6 +62,14 @@ fn tally(pairs: &[(u32, String)]) -> TestCounts {
         }
     }
     t
+}
+
+/// A test name as JUnit spells it: pytest's `tests/test_x.py::TestY::test_z` is
+/// `tests.test_x.TestY.test_z` in its `--junitxml` report.
+fn dotted(name: &str) -> String {
+    name.replace(".py::", ".")
+        .replace("::", ".")
+        .replace('/', ".")
 }
 
 impl TestParser {
@@ -117,17 +133,26 @@ impl TestParser {
 
     /// Adds a JUnit report's results.
     pub fn junit(&mut self, report: JunitReport) {
-        self.pytest.get_or_insert_default().add(report.counts);
-        for f in report.failed {
-            self.fail(&f);
-        }
+        let all = self.junit.get_or_insert_default();
+        all.counts.add(report.counts);
+        all.failed.extend(report.failed);
     }
 
-    /// The counts seen (nextest's summary wins over the libtest lines it may echo) and the
-    /// failing test names.
-    pub fn finish(self) -> (Option<TestCounts>, Vec<String>) {
+    /// The counts seen (nextest's summary wins over the libtest lines it may echo, pytest's
+    /// over JUnit reports, which `--junitxml` makes of the same tests) and the failing test
+    /// names.
+    pub fn finish(mut self) -> (Option<TestCounts>, Vec<String>) {
         let rust = self.nextest.or(self.libtest);
-        let total = match (rust, self.pytest) {
+        let mut other = self.pytest;
+        if let Some(junit) = self.junit.take() {
+            other = other.or(Some(junit.counts));
+            for f in junit.failed {
+                if !self.failed.iter().any(|seen| dotted(seen) == dotted(&f)) {
+                    self.failed.push(f);
+                }
+            }
+        }
+        let total = match (rust, other) {
             (None, None) => None,
             (a, b) => {
                 let mut t = a.unwrap_or_default();
@@ -148,67 +173,101 @@ pub struct JunitReport {
     pub failed: Vec<String>,
 }
 
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let pat = format!("{name}=");
-    let mut from = 0;
-    while let Some(i) = tag[from..].find(&pat) {
-        let at = from + i;
-        let before_ok = at == 0 || tag[..at].ends_with(char::is_whitespace);
-        let rest = &tag[at + pat.len()..];
-        if before_ok && let Some(q) = rest.chars().next().filter(|q| *q == '"' || *q == '\'') {
-            let end = rest[1..].find(q)?;
-            return Some(
-                rest[1..=end]
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&quot;", "\"")
-                    .replace("&apos;", "'")
-                    .replace("&amp;", "&"),
-            );
-        }
-        from = at + pat.len();
-    }
-    None
-}
-
-/// Parses a JUnit XML report (the `<testcase>` elements of any number of suites).
+/// Parses a JUnit XML report: the `<testcase>` elements of every suite, however nested.
 pub fn parse_junit(xml: &str) -> Result<JunitReport, String> {
-    if !xml.contains("<testsuite") {
-        return Err("not a JUnit report: no <testsuite> element".into());
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not valid XML: {e}"))?;
+    let root = doc.root_element().tag_name().name();
+    if root != "testsuites" && root != "testsuite" {
+        return Err(format!(
+            "not a JUnit report: the root element is <{root}>, not <testsuites> or <testsuite>"
+        ));
     }
     let mut report = JunitReport::default();
-    let mut rest = xml;
-    while let Some(i) = rest.find("<testcase") {
-        rest = &rest[i..];
-        let tag_end = rest.find('>').ok_or("truncated <testcase> tag")?;
-        let tag = &rest[..tag_end];
-        let self_closing = tag.ends_with('/');
-        let body = if self_closing {
-            ""
-        } else {
-            // Look for the end after this tag's `>`, never before it.
-            let close = rest[tag_end + 1..]
-                .find("</testcase>")
-                .map(|i| tag_end + 1 + i)
-                .ok_or("<testcase> without </testcase>")?;
-            &rest[tag_end + 1..close]
-        };
-        let name = attr(tag, "name").unwrap_or_else(|| "?".into());
-        let full = match attr(tag, "classname") {
-            Some(c) if !c.is_empty() => format!("{c}.{name}"),
-            _ => name,
-        };
-        if body.contains("<failure") || body.contains("<error") {
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        let has = |tag: &str| case.children().any(|c| c.has_tag_name(tag));
+        if has("failure") || has("error") {
+            let name = case
+                .attribute("name")
+                .filter(|n| !n.is_empty())
+                .unwrap_or("?");
+            report.failed.push(match case.attribute("classname") {
+                Some(c) if !c.is_empty() => format!("{c}.{name}"),
+                _ => name.to_string(),
+            });
             report.counts.failed += 1;
-            report.failed.push(full);
-        } else if body.contains("<skipped") {
+        } else if has("skipped") {
             report.counts.skipped += 1;
         } else {
             report.counts.passed += 1;
         }
-        rest = &rest[tag_end..];
     }
     Ok(report)
+}
+
+/// File systems stamp files with a coarse clock (a tick behind, or whole seconds): a report
+/// written right after the step started may look a little older than the start.
+const MTIME_SLACK: Duration = Duration::from_secs(1);
+
+/// Feeds `parser` the JUnit reports matching `patterns` (globs, relative to `dir`) that were
+/// written since `since`, each file once; returns the lines to write into the run log.
+pub fn read_junit(
+    dir: &Path,
+    patterns: &[PathBuf],
+    since: SystemTime,
+    parser: &mut TestParser,
+) -> Vec<String> {
+    let note = |what: &Path, why: &dyn Display| {
+        format!("flightdeck: JUnit report {}: {why}", what.display())
+    };
+    let mut notes = Vec::new();
+    let mut seen = HashSet::new();
+    for pattern in patterns {
+        let full = if pattern.is_absolute() {
+            pattern.to_string_lossy().into_owned()
+        } else {
+            let dir = glob::Pattern::escape(&dir.to_string_lossy());
+            format!("{dir}/{}", pattern.to_string_lossy())
+        };
+        let paths = match glob::glob(&full) {
+            Ok(paths) => paths,
+            Err(e) => {
+                notes.push(note(pattern, &format!("bad pattern: {e}")));
+                continue;
+            }
+        };
+        let mut matched = false;
+        for path in paths {
+            matched = true;
+            let path = match path {
+                Ok(p) => p,
+                Err(e) => {
+                    notes.push(note(pattern, &e));
+                    continue;
+                }
+            };
+            if !seen.insert(fs::canonicalize(&path).unwrap_or_else(|_| path.clone())) {
+                continue;
+            }
+            match read_report(&path, since) {
+                Ok(r) => parser.junit(r),
+                Err(e) => notes.push(note(path.strip_prefix(dir).unwrap_or(&path), &e)),
+            }
+        }
+        if !matched {
+            notes.push(note(pattern, &"no file matches"));
+        }
+    }
+    notes
+}
+
+fn read_report(path: &Path, since: SystemTime) -> Result<JunitReport, String> {
+    let modified = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| e.to_string())?;
+    if modified + MTIME_SLACK < since {
+        return Err("older than this step, ignored".into());
+    }
+    parse_junit(&fs::read_to_string(path).map_err(|e| e.to_string())?)
 }
 
 #[cfg(test)]

@@ -361,3 +361,95 @@ fn a_watched_branch_triggers_once_per_new_commit() {
     let missing = vec![("ci".to_string(), f.repo(), "no-such-branch".to_string())];
     assert!(moved_branches(&db, &missing).is_empty());
 }
+
+/// Writes `xml` under the repo, as a report left there `age` ago.
+fn report(f: &Fixture, rel: &str, xml: &str, age: Duration) {
+    let path = f.repo().join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, xml).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+fn suite(classname: &str, failing: &str) -> String {
+    format!(
+        r#"<testsuite><testcase classname="{classname}" name="ok"/><testcase classname="{classname}" name="{failing}"><failure><![CDATA[</testcase>]]></failure></testcase></testsuite>"#
+    )
+}
+
+#[test]
+fn junit_reports_are_globbed_read_once_and_stale_ones_ignored() {
+    let f = Fixture::new();
+    let hour = Duration::from_secs(3600);
+    // The step copies these into place, so only the copies are fresh.
+    report(&f, "fixtures/a.xml", &suite("Java", "a"), hour);
+    report(&f, "fixtures/b.xml", &suite("Go", "b"), hour);
+    // Left over from an earlier run.
+    report(&f, "reports/old.xml", &suite("Old", "old"), hour);
+    let mut s = step(
+        "test",
+        "mkdir -p target/x/y && cp fixtures/a.xml reports/a.xml && cp fixtures/b.xml target/x/y/TEST-b.xml; exit 1",
+    );
+    s.junit = [
+        "reports/*.xml",
+        "target/**/TEST-*.xml",
+        "reports/a.xml",
+        "missing/*.xml",
+    ]
+    .map(PathBuf::from)
+    .to_vec();
+    let (run, _) = f.run(
+        &pipeline(vec![s, step("never", "true")]),
+        &AtomicBool::new(false),
+    );
+    assert_eq!(
+        run.tests,
+        Some(TestCounts {
+            passed: 2,
+            failed: 2,
+            skipped: 0
+        })
+    );
+    assert_eq!(run.failed_tests, ["Java.a", "Go.b"]);
+    let log = std::fs::read_to_string(run.log_path.unwrap()).unwrap();
+    let (a, b) = run.steps[0].log_range.unwrap();
+    let step_log = &log[a as usize..b as usize];
+    for line in [
+        "flightdeck: JUnit report reports/old.xml: older than this step, ignored\n",
+        "flightdeck: JUnit report missing/*.xml: no file matches\n",
+    ] {
+        assert!(step_log.contains(line), "{line} in the step's part: {log}");
+    }
+    // The notes are counted in the step's range: the footer ends it.
+    assert!(step_log.ends_with("==> test exit code 1\n"), "{step_log:?}");
+}
+
+#[test]
+fn a_pytest_step_and_its_junitxml_are_counted_once() {
+    let f = Fixture::new();
+    report(
+        &f,
+        "fixtures/junit.xml",
+        &suite("tests.test_api", "test_version"),
+        Duration::from_secs(3600),
+    );
+    let mut s = step(
+        "pytest",
+        "cp fixtures/junit.xml junit.xml; echo 'FAILED tests/test_api.py::test_version - assert 1 == 2'; echo '==== 1 failed, 1 passed in 0.10s ===='",
+    );
+    s.junit = vec!["junit.xml".into()];
+    let (run, _) = f.run(&pipeline(vec![s]), &AtomicBool::new(false));
+    assert_eq!(
+        run.tests,
+        Some(TestCounts {
+            passed: 1,
+            failed: 1,
+            skipped: 0
+        })
+    );
+    assert_eq!(run.failed_tests, ["tests/test_api.py::test_version"]);
+}
