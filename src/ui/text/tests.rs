@@ -1,5 +1,8 @@
 use super::*;
 use crate::theme::ThemeSet;
+use crate::theme::{Slot, Theme};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 
 #[test]
 fn html_comments_are_hidden() {
