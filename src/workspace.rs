@@ -209,10 +209,16 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         demo::seed(&registry.store_path)?;
     }
     if registry.builds.is_some() && writable {
-        // Runs whose runner died (a cockpit killed with SIGKILL, a crash) end as cancelled.
+        // Runs whose runner died (a cockpit killed with SIGKILL, a crash) end as cancelled,
+        // and what their steps left running goes with them.
         let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
-        crate::store::Store::open(&registry.store_path)?
+        let groups = crate::store::Store::open(&registry.store_path)?
             .abandon_dead_runs(alive, crate::domain::now())?;
+        for (pgid, start) in groups {
+            if crate::engine::pipeline::step::kill_orphaned_group(pgid, start) {
+                tracing::warn!(pgid, "killed what a dead runner's step left running");
+            }
+        }
     }
     let gate = Gate::open(&registry.store_path, &actor, opts.read_only)?;
     let keymap = Keymap::new(&loaded.config.keys)

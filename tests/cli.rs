@@ -339,6 +339,47 @@ fn a_run_whose_runner_died_ends_cancelled_at_the_next_start() {
     }
     let v = sb.status(&[]);
     assert_eq!(v["builds"][0]["status"], "cancelled");
+
+    // A runner killed with SIGKILL mid-step: the next start cancels the run and kills what
+    // the step left running (its recorded process group), nothing else.
+    let marker = format!("orphan_mark_{}", std::process::id());
+    let cfg = sb.path().join("long.toml");
+    std::fs::write(
+        &cfg,
+        format!("workspace = \"long\"\n[[pipelines]]\nname = \"long\"\nsteps = [{{ name = \"wait\", script = \"sleep 300 # {marker}\" }}]\n"),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let mut runner = std::process::Command::new(bin())
+        .args(["--config", c, "run", "long"])
+        .current_dir(sb.path())
+        .env("HOME", sb.path())
+        .env("FLIGHTDECK_STATE_DIR", sb.state())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let step_pids = || -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+                    && common::alive(*p)
+            })
+            .collect()
+    };
+    common::fleet::wait_until("the step to start", 10, || !step_pids().is_empty());
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    assert!(!step_pids().is_empty(), "the step outlived its runner");
+    let v = sb.status(&["--config", c]);
+    assert_eq!(v["builds"][0]["status"], "cancelled");
+    common::fleet::wait_until("the orphaned step to be killed", 5, || {
+        step_pids().is_empty()
+    });
 }
 
 #[test]

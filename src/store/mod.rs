@@ -299,6 +299,10 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
     );
     CREATE INDEX dispatches_open ON dispatches(repo, workflow, state);",
+    // A running step's process group and when its leader started (clock ticks since boot):
+    // what to kill when the runner died, and proof the group is still that one.
+    "ALTER TABLE run_steps ADD COLUMN pgid INTEGER;
+    ALTER TABLE run_steps ADD COLUMN pgid_start INTEGER;",
 ];
 
 /// One connection to the store. Cheap to open; open one per thread.

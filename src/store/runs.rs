@@ -128,6 +128,21 @@ impl Store {
         self.get_run("local", &id.to_string())
     }
 
+    /// Records the process group a running step's processes are in.
+    pub fn set_step_group(
+        &self,
+        run_id: i64,
+        idx: usize,
+        pgid: u32,
+        start: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE run_steps SET pgid = ?3, pgid_start = ?4 WHERE run_id = ?1 AND idx = ?2",
+            params![run_id, idx as i64, pgid, start as i64],
+        )?;
+        Ok(())
+    }
+
     /// Writes a step's latest state.
     pub fn update_step(&self, run_id: i64, s: &StepRecord) -> Result<(), StoreError> {
         self.conn.execute(
@@ -250,26 +265,34 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks runs whose runner process is gone as cancelled; returns how many.
+    /// Marks runs whose runner process is gone as cancelled; returns the process groups
+    /// (and their leaders' start times) their running steps were in.
     pub fn abandon_dead_runs(
         &self,
         alive: impl Fn(u32) -> bool,
         now: Timestamp,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<(u32, u64)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, pid FROM runs WHERE status = 'running'")?;
         let running: Vec<(i64, Option<i64>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let mut n = 0;
+        let mut groups = Vec::new();
         for (id, pid) in running {
             if pid.is_none_or(|p| !alive(p as u32)) {
+                let mut steps = self.conn.prepare_cached(
+                    "SELECT pgid, pgid_start FROM run_steps
+                     WHERE run_id = ?1 AND status = 'running' AND pgid IS NOT NULL",
+                )?;
+                let found: Vec<(i64, i64)> = steps
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                groups.extend(found.into_iter().map(|(g, s)| (g as u32, s as u64)));
                 self.finish_run(id, RunStatus::Cancelled, now, None, &[], &[])?;
-                n += 1;
             }
         }
-        Ok(n)
+        Ok(groups)
     }
 
     /// Asks the runner of a running run to cancel it; false when it is not running.
@@ -521,7 +544,10 @@ mod tests {
         assert!(s.earlier_failures("ci", "other", 99).unwrap().is_empty());
         let listed = s.list_runs("local", 10).unwrap();
         assert_eq!(listed[0].id, b.id);
-        assert_eq!(s.abandon_dead_runs(|_| false, 20).unwrap(), 1);
+        assert!(
+            s.abandon_dead_runs(|_| false, 20).unwrap().is_empty(),
+            "no group recorded"
+        );
         assert_eq!(
             s.get_run("local", &b.id).unwrap().status,
             RunStatus::Cancelled

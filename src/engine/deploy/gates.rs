@@ -188,7 +188,7 @@ pub async fn command_output(
     let name = name.to_string();
     tokio::task::spawn_blocking(move || {
         let tail = Arc::new(Mutex::new(Tail::default()));
-        let (exit, _, _) = step::run(&step, log, &tail, &|| false);
+        let (exit, _, _) = step::run(&step, log, &tail, &|| false, &|_| {});
         let last = tail
             .lock()
             .map(|t| t.lines.back().cloned().unwrap_or_default())

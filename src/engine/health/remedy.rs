@@ -142,7 +142,7 @@ pub fn run(
         junit: Vec::<PathBuf>::new(),
     };
     let tail = Arc::new(Mutex::new(Tail::default()));
-    let (exit, _, _) = step::run(&step, file, &tail, &|| false);
+    let (exit, _, _) = step::run(&step, file, &tail, &|| false, &|_| {});
     let last = tail
         .lock()
         .map(|t| t.lines.back().cloned().unwrap_or_default())

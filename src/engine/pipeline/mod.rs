@@ -196,6 +196,45 @@ pub fn execute(
     let run = store.start_run(&new, std::process::id(), domain::now())?;
     let run_id: i64 = run.id.parse().unwrap_or_default();
     let log_path = PathBuf::from(run.log_path.clone().unwrap_or_default());
+    let result = carry_out(
+        plan,
+        (commit, branch),
+        &mut store,
+        store_path,
+        run,
+        tail,
+        cancel,
+        progress,
+    );
+    if let Err(e) = &result {
+        // Whatever failed after the run was recorded, it ends here: never "running" forever.
+        if let Ok(mut log) = paths::append_private(&log_path) {
+            let _ = writeln!(log, "==> flightdeck: the run stopped: {e}");
+        }
+        if let Ok(s) = Store::open(store_path) {
+            let _ = s.finish_run(run_id, RunStatus::Failure, domain::now(), None, &[], &[]);
+        }
+    }
+    result
+}
+
+/// The commit and branch a run builds.
+type Source = (Option<String>, Option<String>);
+
+/// Everything after the run is recorded: its log, its steps, its end.
+#[allow(clippy::too_many_arguments)]
+fn carry_out(
+    plan: &Plan,
+    (commit, branch): Source,
+    store: &mut Store,
+    store_path: &Path,
+    run: Run,
+    tail: &Arc<Mutex<Tail>>,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Run, PipelineError> {
+    let run_id: i64 = run.id.parse().unwrap_or_default();
+    let log_path = PathBuf::from(run.log_path.clone().unwrap_or_default());
     let log_err = |source| PipelineError::Log {
         path: log_path.clone(),
         source,
@@ -218,14 +257,14 @@ pub fn execute(
         scope.spawn(|| watch_cancel(store_path, run_id, &requested, &finished));
         let flag = CancelFlag(cancel, &requested);
         let r = run_steps(
-            plan, &mut store, run_id, &log_path, &mut log, tail, &flag, progress,
+            plan, store, run_id, &log_path, &mut log, tail, &flag, progress,
         );
         finished.store(true, Ordering::Relaxed);
         r
     });
     let (status, tests, failed) = result?;
     finish(
-        plan, &store, run_id, status, tests, failed, commit, branch, &mut log, progress,
+        plan, store, run_id, status, tests, failed, commit, branch, &mut log, progress,
     )
 }
 
@@ -268,16 +307,18 @@ fn run_steps(
         path: log_path.to_path_buf(),
         source,
     };
-    let mut offset = 0u64;
+    // Step ranges come from the file's own length, so output nobody counted (a process
+    // that outlived its step, a note of ours) never shifts them.
+    let len = |log: &std::fs::File| log.metadata().map(|m| m.len()).map_err(log_err);
     let mut status = RunStatus::Success;
     let mut tests: Option<TestCounts> = None;
     let mut failed: Vec<String> = Vec::new();
     for (idx, s) in plan.steps.iter().enumerate() {
         let started = domain::now();
         let header = format!("==> step {} ({}): {}\n", idx + 1, s.name, s.argv.join(" "));
+        let start = len(log)?;
         log.write_all(header.as_bytes()).map_err(log_err)?;
-        let start = offset;
-        offset += header.len() as u64;
+        let offset = len(log)?;
         let running = StepRecord {
             idx,
             status: RunStatus::Running,
@@ -290,14 +331,22 @@ fn run_steps(
         progress(Progress::StepStarted(idx));
         let handle = log.try_clone().map_err(log_err)?;
         let spawned = SystemTime::now();
-        let (exit, took, drained) = step::run(s, handle, tail, &|| cancel.get());
+        let record_group = |pid: u32| {
+            if let Some(at) = step::start_time(pid) {
+                let _ = store.set_step_group(run_id, idx, pid, at);
+            }
+        };
+        let (exit, took, drained) = step::run(s, handle, tail, &|| cancel.get(), &record_group);
+        if drained.is_none() {
+            // A process that left the step's group (setsid) still holds its output open.
+            let note = "flightdeck: a process the step started still holds its output open; stopped reading it\n";
+            log.write_all(note.as_bytes()).map_err(log_err)?;
+        }
         if let Some(d) = drained {
-            offset += d.bytes;
             let mut parser = d.tests;
             for note in testparse::read_junit(&s.dir, &s.junit, spawned, &mut parser) {
                 let line = format!("{note}\n");
                 log.write_all(line.as_bytes()).map_err(log_err)?;
-                offset += line.len() as u64;
             }
             let (counts, names) = parser.finish();
             if let Some(c) = counts {
@@ -312,7 +361,7 @@ fn run_steps(
         };
         let footer = format!("==> {} {}\n", s.name, exit.describe(s.timeout));
         log.write_all(footer.as_bytes()).map_err(log_err)?;
-        offset += footer.len() as u64;
+        let offset = len(log)?;
         store.update_step(
             run_id,
             &StepRecord {

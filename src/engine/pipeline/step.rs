@@ -223,6 +223,27 @@ fn signal_group(pgid: u32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid as i32), sig);
 }
 
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields count from its last `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Kills what is left of a step's process group after its runner died: the group is killed
+/// only when it is still that step's (its leader, if alive, started when recorded; with the
+/// leader gone the id cannot have been reused for a new group). Whether anything was sent.
+pub fn kill_orphaned_group(pgid: u32, leader_start: u64) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    match start_time(pgid) {
+        Some(s) if s != leader_start => false,
+        _ => killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL).is_ok(),
+    }
+}
+
 /// SIGTERM the group, then SIGKILL after the grace period; reaps the child.
 fn kill_group(child: &mut Child) {
     signal_group(child.id(), Signal::SIGTERM);
@@ -244,6 +265,7 @@ pub fn run(
     log: File,
     tail: &Arc<Mutex<Tail>>,
     cancel: &dyn Fn() -> bool,
+    spawned_as: &dyn Fn(u32),
 ) -> (Exit, Duration, Option<Drained>) {
     let started = Instant::now();
     let spawned = (|| {
@@ -278,6 +300,8 @@ pub fn run(
         }
         Err(e) => return (Exit::SpawnFailed(e.to_string()), started.elapsed(), None),
     };
+    // Recorded before anything else: a runner killed from here on leaves a group to find.
+    spawned_as(child.id());
     let (tx, rx) = mpsc::channel();
     let tail2 = Arc::clone(tail);
     std::thread::spawn(move || {

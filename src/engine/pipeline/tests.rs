@@ -453,3 +453,55 @@ fn a_pytest_step_and_its_junitxml_are_counted_once() {
     );
     assert_eq!(run.failed_tests, ["tests/test_api.py::test_version"]);
 }
+
+/// Whatever fails after a run is recorded ends the run: here its log cannot be created.
+#[test]
+fn a_run_that_cannot_write_its_log_ends_failed_not_running() {
+    let f = Fixture::new();
+    let _ = f.store();
+    // A file where the runs directory should be.
+    std::fs::write(f.tmp.path().join("state/runs"), "not a dir").unwrap();
+    let plan = Plan::new(&pipeline(vec![step("s", "true")]), &f.repo());
+    let err = execute(
+        &plan,
+        &Trigger {
+            kind: "manual".into(),
+            actor: "a".into(),
+        },
+        &f.tmp.path().join("state/store.db"),
+        &Arc::new(Mutex::new(Tail::default())),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("runs"), "{err}");
+    let runs = f.store().list_runs("local", 5).unwrap();
+    assert_eq!(runs[0].status, RunStatus::Failure, "{runs:?}");
+    assert!(runs[0].finished.is_some());
+}
+
+/// Step ranges come from the log file's length: each step's range holds its own output.
+#[test]
+fn step_log_ranges_cover_exactly_their_steps() {
+    let f = Fixture::new();
+    let (run, _) = f.run(
+        &pipeline(vec![step("one", "echo first"), step("two", "echo second")]),
+        &AtomicBool::new(false),
+    );
+    let log = std::fs::read_to_string(run.log_path.as_ref().unwrap()).unwrap();
+    let part = |i: usize| {
+        let (a, b) = run.steps[i].log_range.unwrap();
+        log[a as usize..b as usize].to_string()
+    };
+    assert!(
+        part(0).starts_with("==> step 1 (one)") && part(0).contains("first"),
+        "{}",
+        part(0)
+    );
+    assert!(
+        part(1).starts_with("==> step 2 (two)") && part(1).contains("second"),
+        "{}",
+        part(1)
+    );
+    assert_eq!(run.steps[1].log_range.unwrap().1 as usize, log.len());
+}
