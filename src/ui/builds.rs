@@ -338,6 +338,7 @@ fn detail(
                 });
                 let line = match query {
                     Some(q) if contains(&safe, q) => highlight(&safe, q, theme, is_match),
+                    _ if b.remote => super::ghlog::line(&safe, colour, theme),
                     _ => sgr_line(&safe, colour, theme.style(Slot::Text)),
                 };
                 log_lines.push(line);

@@ -8,6 +8,7 @@ mod builds;
 mod deploys;
 mod dispatch;
 mod feed;
+mod ghlog;
 mod health;
 mod overlay;
 mod panes;
