@@ -505,3 +505,37 @@ fn step_log_ranges_cover_exactly_their_steps() {
     );
     assert_eq!(run.steps[1].log_range.unwrap().1 as usize, log.len());
 }
+
+/// A process that leaves the step's group (`setsid`) and keeps its output open cannot hold
+/// the run: the drain gives up after its bounded wait and the log says why.
+#[test]
+fn a_setsid_grandchild_does_not_hang_the_run() {
+    let f = Fixture::new();
+    let marker = format!("setsid_mark_{}", std::process::id());
+    let script = format!("setsid sh -c 'sleep 30 # {marker}' & echo started");
+    let started = std::time::Instant::now();
+    let (run, _) = f.run(
+        &pipeline(vec![step("escape", &script)]),
+        &AtomicBool::new(false),
+    );
+    assert_eq!(run.status, RunStatus::Success);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let log = std::fs::read_to_string(run.log_path.as_ref().unwrap()).unwrap();
+    assert!(log.contains("still holds its output open"), "{log}");
+    // Clean up the escaped process (it is outside every group we own, by design).
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+            && let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
