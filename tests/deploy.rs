@@ -307,17 +307,22 @@ script = { deploy = ["true"], health = ["true"] }
     assert_eq!(code, 0);
 }
 
+/// Target `slow` on v1, then deploy #2 (v2) started in the background; the store's path.
+fn v1_then_v2_detached(sb: &Sandbox, sleep: &str, strategy: &str) -> PathBuf {
+    slow_fleet(sb, sleep, strategy);
+    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
+    assert_eq!(code, 0, "{out}{err}");
+    sb.state().join("t/store.db")
+}
+
 #[test]
 fn an_abort_stops_a_deploy_waiting_for_health_and_rolls_it_back() {
     let sb = Sandbox::new();
     let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
     // Nodes take 3 s to start; the whole fleet is one batch.
-    slow_fleet(&sb, "3", "batch_size = 3, node_deadline_secs = 60");
-    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let db = sb.state().join("t/store.db");
+    let db = v1_then_v2_detached(&sb, "3", "batch_size = 3, node_deadline_secs = 60");
     wait_until("the nodes to wait for health", 10, || {
         journal(&db, 2)
             .iter()
@@ -348,12 +353,7 @@ fn an_abort_stops_a_deploy_waiting_for_health_and_rolls_it_back() {
 fn an_abort_after_the_first_node_finished_ends_rolled_back_with_the_lock_free() {
     let sb = Sandbox::new();
     let _fleet = KillFleet(sb.state().join("t/store.db"), "slow");
-    slow_fleet(&sb, "1", "batch_size = 1, node_deadline_secs = 20");
-    let (code, out, err) = sb.run(&["deploy", "slow", "v1"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = sb.run(&["deploy", "slow", "v2", "--detach"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let db = sb.state().join("t/store.db");
+    let db = v1_then_v2_detached(&sb, "1", "batch_size = 1, node_deadline_secs = 20");
     wait_until("s1 done and s2 waiting for health", 30, || {
         let j = journal(&db, 2);
         j.iter()

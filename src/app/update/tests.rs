@@ -485,43 +485,16 @@ fn read_only_refuses_every_mutating_action_by_key_and_by_palette() {
 /// The palette goes to the pane an action works in and runs it there.
 #[test]
 fn the_palette_goes_where_the_action_works() {
-    let mut s = State::new(Init::local("demo", (80, 24)));
+    let mut s = state();
     assert_eq!(s.focus, PaneId::Backlog);
-    update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)),
-        1,
-    );
-    for c in "focus_health".chars() {
-        update(
-            &mut s,
-            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
-            1,
-        );
+    for name in ["focus_health", "new_item"] {
+        key(&mut s, KeyCode::Char(':'));
+        typ(&mut s, name);
+        key(&mut s, KeyCode::Enter);
+        if name == "focus_health" {
+            assert_eq!(s.focus, PaneId::Health);
+        }
     }
-    update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-        1,
-    );
-    assert_eq!(s.focus, PaneId::Health);
-    update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE)),
-        1,
-    );
-    for c in "new_item".chars() {
-        update(
-            &mut s,
-            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
-            1,
-        );
-    }
-    update(
-        &mut s,
-        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-        1,
-    );
     assert_eq!(s.focus, PaneId::Backlog, "went to the backlog");
     assert!(
         matches!(s.overlay, Some(Overlay::Form(_))),
