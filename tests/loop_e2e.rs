@@ -24,9 +24,10 @@ fn versions(s: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Picks `version` in the deploy picker of the focused target and confirms the plan (the
-/// picker lists what the last refresh knew: a new release may take a refresh to show).
-fn deploy(c: &mut Cockpit, version: &str, position: usize) {
+/// Picks `version` in the deploy picker of the focused target by typing it into the picker's
+/// filter, and confirms the plan (the picker lists what the last refresh knew: a new release
+/// may take a refresh to show).
+fn deploy(c: &mut Cockpit, version: &str) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         c.send("d");
@@ -37,9 +38,7 @@ fn deploy(c: &mut Cockpit, version: &str, position: usize) {
         c.send("\x1b");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    for _ in 0..position {
-        c.send("j");
-    }
+    c.send(&format!("/{version}"));
     c.send("\r");
     c.wait_for(&format!("→ {version}"), 5);
     c.send("y");
@@ -65,16 +64,16 @@ fn the_whole_loop_in_the_cockpit() {
         sb.status(&[])["releases"][0]["version"] == "r1"
     });
 
-    // Deploy r1 (offered after the configured v1, v2, v3) to every node.
+    // Deploy r1 (the release demo-ci just recorded) to every node.
     c.send("3");
-    deploy(&mut c, "r1", 3);
+    deploy(&mut c, "r1");
     wait_until("every node runs r1", 90, || {
         versions(&sb.status(&[])) == ["r1", "r1", "r1"]
     });
     c.wait_for("✓ succeeded", 20);
 
     // Deploy the broken v3: its smoke test fails, the deploy rolls back, one incident is filed.
-    deploy(&mut c, "v3", 2);
+    deploy(&mut c, "v3");
     c.wait_for("↺ rolled back", 90);
     wait_until("the rollback is filed", 30, || {
         incidents(&sb.status(&[])).len() == 1
@@ -107,7 +106,7 @@ fn the_whole_loop_in_the_cockpit() {
 
     // Bring it back with a good deploy: both incidents resolve and close.
     c.send("3");
-    deploy(&mut c, "v2", 1);
+    deploy(&mut c, "v2");
     wait_until("both incidents resolve", 120, || {
         let inc = incidents(&sb.status(&[]));
         inc.len() == 2 && inc.iter().all(|i| i["state"] == "closed")

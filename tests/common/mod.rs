@@ -316,6 +316,19 @@ impl Cockpit {
         let before = std::fs::read_to_string(self.dir.join("stty.before")).unwrap();
         let after = std::fs::read_to_string(self.dir.join("stty.after")).unwrap();
         assert_eq!(before, after, "stty settings changed");
+        // The last bytes may still be on their way from the pty: give them a moment.
+        let seqs = ["\x1b[?1049l", "\x1b[?25h", "\x1b[?2004l"];
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let raw = self.raw.lock().unwrap();
+            let text = String::from_utf8_lossy(&raw);
+            let tail = text.rfind("\x1b[?1049h").map_or("", |i| &text[i..]);
+            if seqs.iter().all(|s| tail.contains(s)) {
+                break;
+            }
+            drop(raw);
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let raw = self.raw.lock().unwrap();
         let text = String::from_utf8_lossy(&raw);
         let last_enter = text

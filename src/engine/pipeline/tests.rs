@@ -512,7 +512,8 @@ fn step_log_ranges_cover_exactly_their_steps() {
 fn a_setsid_grandchild_does_not_hang_the_run() {
     let f = Fixture::new();
     let marker = format!("setsid_mark_{}", std::process::id());
-    let script = format!("setsid sh -c 'sleep 30 # {marker}' & echo started");
+    // The step waits until the grandchild has left its group, so it is not killed with it.
+    let script = format!("setsid sh -c 'sleep 30 # {marker}' & sleep 0.5; echo started");
     let started = std::time::Instant::now();
     let (run, _) = f.run(
         &pipeline(vec![step("escape", &script)]),
