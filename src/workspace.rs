@@ -204,7 +204,9 @@ pub fn open(opts: &Options, state_dir: &Path) -> Result<Workspace> {
         pipelines.push(Plan::new(&demo::pipeline(&bin), &dir));
     }
     let registry = Registry::build(&loaded, state_dir, &actor, !pipelines.is_empty())?;
-    let writable = !crate::store::Store::open(&registry.store_path)?.is_read_only();
+    // `--read-only` changes nothing, not even on the way in: no seeding, no clean-up.
+    let writable =
+        !opts.read_only && !crate::store::Store::open(&registry.store_path)?.is_read_only();
     if demo_ws && writable {
         demo::seed(&registry.store_path)?;
     }

@@ -210,16 +210,14 @@ fn github_releases(
     let read = crate::providers::github::deployments::releases(client, &g.repo, 100);
     match rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), read).await }) {
         Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(UsageError(format!(
+        Ok(Err(e)) => Err(color_eyre::eyre::eyre!(
             "cannot read the releases of {} to check the version ({e}); pass --allow-unknown-version to deploy it unchecked",
             g.repo
-        ))
-        .into()),
-        Err(_) => Err(UsageError(format!(
+        )),
+        Err(_) => Err(color_eyre::eyre::eyre!(
             "reading the releases of {} timed out after 15s; pass --allow-unknown-version to deploy it unchecked",
             g.repo
-        ))
-        .into()),
+        )),
     }
 }
 

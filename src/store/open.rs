@@ -32,9 +32,9 @@ fn is_damage(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// `path` as an SQLite URI that opens it read-only and, since nothing can write a file in a
-/// directory no one may write, immutable (no -shm or -wal file is needed).
-fn immutable_uri(path: &Path) -> String {
+/// `path` as a read-only SQLite URI; `immutable` when no -shm or -wal file exists nor can be
+/// made (a read-only directory after a clean close: then no writer is at work either).
+fn ro_uri(path: &Path, immutable: bool) -> String {
     use std::os::unix::ffi::OsStrExt;
     let mut uri = String::from("file:");
     for &b in path.as_os_str().as_bytes() {
@@ -44,7 +44,11 @@ fn immutable_uri(path: &Path) -> String {
             uri.push_str(&format!("%{b:02X}"));
         }
     }
-    uri.push_str("?mode=ro&immutable=1");
+    uri.push_str(if immutable {
+        "?mode=ro&immutable=1"
+    } else {
+        "?mode=ro"
+    });
     uri
 }
 
@@ -77,20 +81,28 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(immutable_uri(path), flags)?;
-        let store = Store {
-            conn,
-            path: path.to_path_buf(),
-            read_only: true,
+        // Read-only but live first (a writer's -wal and -shm are read, so nothing is stale);
+        // immutable only when that cannot open (no -shm, and none can be made here).
+        let open = |immutable| -> Result<(Store, i64), StoreError> {
+            let conn = Connection::open_with_flags(ro_uri(path, immutable), flags)?;
+            let store = Store {
+                conn,
+                path: path.to_path_buf(),
+                read_only: true,
+            };
+            let found = store.schema_version()?;
+            Ok((store, found))
         };
-        let found = match store.schema_version() {
-            Err(StoreError::Sql(e)) if is_damage(&e) => {
+        let (store, found) = match open(false).or_else(|_| open(true)) {
+            Ok(x) => x,
+            // Damage is said only when the live view (no immutable caching) says it too.
+            Err(StoreError::Sql(e)) if is_damage(&e) && open(false).is_err() => {
                 return Err(StoreError::Damaged {
                     path: path.to_path_buf(),
                     why: e.to_string(),
                 });
             }
-            r => r?,
+            Err(e) => return Err(e),
         };
         let known = MIGRATIONS.len() as i64;
         if found > known {

@@ -386,12 +386,10 @@ impl Store {
             )?;
             Ok(v)
         };
-        match reserve() {
-            Ok(v) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(v)
-            }
+        match reserve().and_then(|v| Ok(self.conn.execute_batch("COMMIT").map(|()| v)?)) {
+            Ok(v) => Ok(v),
             Err(e) => {
+                // A failed COMMIT leaves the transaction open: end it either way.
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
             }

@@ -85,18 +85,19 @@ pub fn rollback_version(store: &Store, target: &str) -> Result<Result<String, St
     })
 }
 
-/// The versions `t` is known to have, newest first: its `versions`, the workspace's
-/// releases, `remote` (its GitHub releases) and what it ran before. `None` when it knows none
-/// of its own (no `versions`, no releases), so any version goes.
+/// The versions `t` is known to have, newest first: `remote` (its GitHub releases), the
+/// workspace's releases, its `versions` and what it ran before. `None` when it knows none of
+/// its own (no `versions`, no GitHub releases), so any version goes: the releases of local
+/// pipelines only add to a list a target has, they do not make one for it.
 pub fn known_versions(
     store: &Store,
     t: &TargetConfig,
     remote: &[String],
 ) -> Result<Option<Vec<String>>, StoreError> {
-    let releases: Vec<String> = store.releases()?.into_iter().map(|r| r.version).collect();
-    if t.versions.is_empty() && releases.is_empty() && remote.is_empty() {
+    if t.versions.is_empty() && remote.is_empty() {
         return Ok(None);
     }
+    let releases: Vec<String> = store.releases()?.into_iter().map(|r| r.version).collect();
     let history = store.deploys(&t.name, 200)?;
     let mut known: Vec<String> = Vec::new();
     let all = remote

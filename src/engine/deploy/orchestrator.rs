@@ -184,6 +184,11 @@ impl Orchestrator {
     /// Make-before-break back to the node's previous version, then back into rotation.
     async fn rollback_node(&self, node: &str) -> Result<(), String> {
         let prev = self.plan.previous.get(node).cloned().flatten();
+        // Rolled back already (within the budget, or before a resume): nothing to redo, and
+        // draining it again would leave it out of rotation with every later step replayed.
+        if self.rolled_back(node) {
+            return Ok(());
+        }
         self.drain(ROLLBACK, node).await?;
         self.step(
             ROLLBACK,
@@ -234,6 +239,14 @@ impl Orchestrator {
         self.journal.began(FORWARD, node, "deploy")
     }
 
+    /// Whether `node`'s rollback ran to its end: back in rotation, or (when it ran nothing
+    /// before) stopped.
+    fn rolled_back(&self, node: &str) -> bool {
+        let done = |step| self.journal.outcome(ROLLBACK, node, step) == Some(Ok(()));
+        let ran_nothing = self.plan.previous.get(node).cloned().flatten().is_none();
+        done("undrain") || (ran_nothing && done("rollback"))
+    }
+
     /// Returns every node still drained to rotation when its current version is healthy;
     /// the others stay out, each with the reason. With `unchanged_only`, only the nodes the
     /// deploy never changed (their drain failed, or came before an abort).
@@ -252,14 +265,18 @@ impl Orchestrator {
             .collect();
         let mut left_out = Vec::new();
         for node in drained {
-            // A node whose deploy failed and was not rolled back must not return to rotation
-            // on the version that failed: it waits for a human. One that failed before its
-            // deploy started still runs its old version and goes back if healthy.
-            if let Some((_, why)) = failed.iter().find(|(n, _)| *n == node && self.changed(n)) {
-                left_out.push((
-                    node,
-                    format!("its deploy failed ({why}); kept out of rotation"),
-                ));
+            // A node the deploy changed and no rollback put back must not return to rotation
+            // on a version that may be the failed one: it waits for a human (this holds after
+            // a resume too, when the forward failures are not in `failed`). One that failed
+            // before its deploy started still runs its old version and goes back if healthy.
+            if self.changed(&node) && !self.rolled_back(&node) {
+                let why = failed
+                    .iter()
+                    .find(|(n, _)| *n == node)
+                    .map_or("its rollback did not finish".to_string(), |(_, w)| {
+                        format!("its deploy failed ({w})")
+                    });
+                left_out.push((node, format!("{why}; kept out of rotation")));
                 continue;
             }
             let healthy = tokio::time::timeout(Duration::from_secs(10), self.engine.healthy(&node))
@@ -324,6 +341,11 @@ impl Orchestrator {
                     failed[0].1
                 ));
                 break;
+            }
+            // Within budget: a node whose drain failed was never changed and goes back into
+            // rotation now, so it never counts against a later batch.
+            if batch.iter().any(|n| self.is_drained(n) && !self.changed(n)) {
+                let _ = self.cleanup(&failed, true).await;
             }
             // Within budget: each failed node goes back to its previous version and serves.
             for n in &batch_failed {

@@ -211,7 +211,11 @@ pub fn execute(
         if let Ok(mut log) = paths::append_private(&log_path) {
             let _ = writeln!(log, "==> flightdeck: the run stopped: {e}");
         }
-        if let Ok(s) = Store::open(store_path) {
+        // Only a run still running: one that ended (its release kept) keeps its end.
+        if let Ok(s) = Store::open(store_path)
+            && s.get_run("local", &run_id.to_string())
+                .is_ok_and(|r| r.status == RunStatus::Running)
+        {
             let _ = s.finish_run(run_id, RunStatus::Failure, domain::now(), None, &[], &[]);
         }
     }

@@ -525,3 +525,35 @@ async fn resume_repeats_no_completed_step() {
     drop(f);
     assert!(fake.versions().iter().all(|v| v.as_deref() == Some("v2")));
 }
+
+/// A node rolled back within the budget is not drained again by a later abort's rollback,
+/// and a drain that failed within the budget goes back to rotation before the next batch.
+#[tokio::test(start_paused = true)]
+async fn a_node_rolled_back_within_budget_stays_in_rotation_after_an_abort() {
+    let nodes = ["n1", "n2", "n3", "n4"];
+    let journal = Arc::new(MemJournal::default());
+    let fake = Arc::new(Fake {
+        abort_during: Some(("n3".into(), journal.clone())),
+        fail_drain: ["n2".to_string()].into(),
+        ..Fake::new(&nodes, &["n1"])
+    });
+    let t = target(&nodes, 1, 50);
+    let o = Orchestrator::new(plan(&t), fake.clone(), journal.clone());
+    let out = o.run().await;
+    assert_eq!(out.state, DeployState::RolledBack, "{out:?}");
+    assert!(out.left_out.is_empty(), "{out:?}");
+    assert!(
+        *o.max_drained.lock().unwrap() <= 1,
+        "never more than the batch drained"
+    );
+    let f = fake.fleet.lock().unwrap();
+    assert!(
+        f.drained.is_empty(),
+        "every node in rotation: {:?}",
+        f.calls
+    );
+    let drains = f.calls.iter().filter(|c| **c == "drain n1").count();
+    assert_eq!(drains, 1, "n1 is not drained a second time: {:?}", f.calls);
+    drop(f);
+    assert!(fake.versions().iter().all(|v| v.as_deref() == Some("v1")));
+}
