@@ -1,6 +1,7 @@
 //! `update` for the backlog pane: editors, drafts, close/reopen, and mutation answers.
 
-use super::{flash, refresh_if_due};
+use super::flash;
+use super::tick::refresh_if_due;
 use crate::app::action::Action;
 use crate::app::input::TextBox;
 use crate::app::overlay::{ItemForm, Overlay};
